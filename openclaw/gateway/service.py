@@ -1,0 +1,309 @@
+"""The gateway's service tree: a MultiService of named children started in a deliberate order.
+
+Start order: logs, config, web (later issues slot secrets, store, providers, agents and
+channels in between, before web). Stop runs in reverse, so web says `shutdown` to every
+client and stops listening before anything it depends on goes away. `stopService` is
+bounded: a stuck child cannot keep the process from exiting.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, DeferredList, TimeoutError, maybeDeferred
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTCP, IReactorTime
+from twisted.logger import Logger, globalLogPublisher
+from twisted.web.resource import IResource
+
+from openclaw import __version__
+from openclaw.config import ConfigSnapshot
+from openclaw.gateway.lock import GatewayLock, GatewayLockError, lock_path_for
+from openclaw.gateway.ports import ForceError, force_free_port
+from openclaw.gateway.site import (
+    GatewayRootResource,
+    GatewaySite,
+    ProbesStage,
+    Stage,
+    shared_secret_checker,
+)
+from openclaw.gateway.startup import EXIT_CONFIG_ERROR, GatewayPlan, StartupRefused
+from openclaw.logs import DailyJsonLogFile, JsonLinesLogObserver, SecretScrubber, parse_level
+
+log = Logger(namespace="gateway")
+
+DEFAULT_STOP_TIMEOUT_S = 5.0
+
+
+class GatewayReactor(IReactorTCP, IReactorTime, IReactorCore):
+    """What the gateway needs of a reactor (typing only)."""
+
+
+class LogService(Service):
+    """Mirrors every log event into the JSON-lines file log while running."""
+
+    name = "logs"
+
+    def __init__(self, plan: GatewayPlan, scrubber: SecretScrubber) -> None:
+        logging_config = plan.snapshot.config.logging
+        self.log_file = DailyJsonLogFile(
+            plan.paths.log_dir, fixed_path=logging_config.file or None
+        )
+        self.observer = JsonLinesLogObserver(
+            self.log_file, level=parse_level(logging_config.level), scrub=scrubber
+        )
+
+    @property
+    def current_log_path(self) -> str:
+        return self.log_file.current_path
+
+    def startService(self) -> None:
+        globalLogPublisher.addObserver(self.observer)
+        super().startService()
+
+    def stopService(self) -> Deferred[None] | None:
+        super().stopService()
+        globalLogPublisher.removeObserver(self.observer)
+        self.log_file.close()
+        return None
+
+
+class ConfigService(Service):
+    """Holds the running config snapshot (the watcher and reload arrive with issue 6)."""
+
+    name = "config"
+
+    def __init__(self, plan: GatewayPlan) -> None:
+        self.plan = plan
+        self.snapshot: ConfigSnapshot = plan.snapshot
+
+    def current(self) -> ConfigSnapshot:
+        return self.snapshot
+
+    def startService(self) -> None:
+        super().startService()
+        for path in self.snapshot.unsupported:
+            log.warn(
+                "config: {path} is not supported by this gateway yet; kept, not applied",
+                path=path,
+            )
+
+
+class WebService(Service):
+    """Owns the listening sockets, the Site and the WebSocket factory."""
+
+    name = "web"
+
+    def __init__(
+        self,
+        plan: GatewayPlan,
+        reactor: GatewayReactor,
+        root: GatewayRootResource,
+        ws_shutdown: Callable[[str, int | None, float], Awaitable[None]],
+        stop_timeout_s: float,
+    ) -> None:
+        self.plan = plan
+        self._reactor = reactor
+        self.root = root
+        self.site = GatewaySite(root, reactor=reactor)
+        self._ws_shutdown = ws_shutdown
+        self._stop_timeout_s = stop_timeout_s
+        self.ports: list[IListeningPort] = []
+        self.shutdown_reason = "gateway stopping"
+        self.restart_expected_ms: int | None = None
+
+    def privilegedStartService(self) -> None:
+        for address in self.plan.listen:
+            try:
+                port = self._reactor.listenTCP(
+                    self.plan.port, self.site, interface=address.host, backlog=511
+                )
+            except CannotListenError as e:
+                url = f"ws://{_url_host(address.host)}:{self.plan.port}"
+                if not address.required:
+                    log.info("not listening on {url}: {reason}", url=url, reason=_reason(e))
+                    continue
+                self._close_ports()
+                if _is_address_in_use(e):
+                    raise StartupRefused(
+                        f"another gateway instance is already listening on {url}"
+                    ) from None
+                raise StartupRefused(
+                    f"failed to bind gateway socket on {url}: {_reason(e)}"
+                ) from None
+            self.ports.append(port)
+        super().privilegedStartService()
+
+    def startService(self) -> None:
+        if not self.ports:
+            self.privilegedStartService()
+        super().startService()
+        for port in self.ports:
+            host = port.getHost()
+            log.info(
+                "listening on ws://{host}:{port}",
+                host=_url_host(host.host),  # type: ignore[attr-defined]
+                port=host.port,  # type: ignore[attr-defined]
+            )
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        stopping = [maybeDeferred(p.stopListening) for p in self.ports]
+        self.ports = []
+        await DeferredList(stopping, consumeErrors=True)
+        await self._ws_shutdown(
+            self.shutdown_reason, self.restart_expected_ms, self._stop_timeout_s
+        )
+
+    def _close_ports(self) -> None:
+        for port in self.ports:
+            port.stopListening()
+        self.ports = []
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _reason(error: CannotListenError) -> str:
+    inner = error.socketError
+    return getattr(inner, "strerror", None) or str(inner)
+
+
+def _is_address_in_use(error: CannotListenError) -> bool:
+    return getattr(error.socketError, "errno", None) == errno.EADDRINUSE
+
+
+class GatewayService(MultiService):
+    """The root of the tree that `twistd openclaw` and `openclaw gateway` run."""
+
+    def __init__(
+        self,
+        plan: GatewayPlan,
+        reactor: GatewayReactor,
+        *,
+        extra_stages: tuple[Stage, ...] = (),
+        stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
+        use_lock: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setName("gateway")
+        self.plan = plan
+        self.reactor = reactor
+        self.started_at = time.time()
+        self.stop_timeout_s = stop_timeout_s
+        self.scrubber = SecretScrubber(plan.auth.secrets)
+        self._lock = (
+            GatewayLock(
+                lock_path_for(plan.paths.lock_dir, plan.paths.config_path),
+                plan.paths.config_path,
+            )
+            if use_lock
+            else None
+        )
+
+        self.logs = LogService(plan, self.scrubber)
+        self.logs.setServiceParent(self)
+        self.config = ConfigService(plan)
+        self.config.setServiceParent(self)
+
+        websocket, ws_shutdown = self._build_websocket()
+        probes = ProbesStage(
+            version=__version__,
+            started_at=self.started_at,
+            readiness=self.readiness,
+            bearer_ok=shared_secret_checker(plan.auth.secrets),
+        )
+        root = GatewayRootResource(websocket, [probes, *extra_stages])
+        self.web = WebService(plan, reactor, root, ws_shutdown, stop_timeout_s)
+        self.web.setServiceParent(self)
+
+    def _build_websocket(
+        self,
+    ) -> tuple[IResource, Callable[[str, int | None, float], Awaitable[None]]]:
+        from openclaw.gateway.ws_wiring import build_websocket
+
+        return build_websocket(self)
+
+    def readiness(self) -> list[str]:
+        """Names of child services that are not running (empty = ready)."""
+        return [
+            cast(str, child.name)
+            for child in self
+            if not child.running
+        ]
+
+    def privilegedStartService(self) -> None:
+        if self.plan.options.force:
+            self._free_port()
+        if self._lock is not None:
+            try:
+                self._lock.acquire()
+            except GatewayLockError as e:
+                raise StartupRefused(str(e), EXIT_CONFIG_ERROR) from None
+        try:
+            super().privilegedStartService()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def startService(self) -> None:
+        for warning in self.plan.warnings:
+            log.warn("{warning}", warning=warning)
+        if self.plan.auth.generated_token:
+            log.warn(
+                "auth: no gateway token configured; generated an ephemeral token for this run. "
+                "Clients cannot connect without it: set gateway.auth.token (openclaw setup) "
+                "or pass --token."
+            )
+        super().startService()
+        log.info(
+            "gateway ready (pid {pid}, config {config}, auth {auth})",
+            pid=__import__("os").getpid(),
+            config=self.plan.paths.config_path,
+            auth=self.plan.auth.mode,
+        )
+
+    def stopService(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        log.info("gateway stopping")
+        stopping: Deferred[Any] = cast(Deferred[Any], MultiService.stopService(self))
+        stopping.addTimeout(self.stop_timeout_s + 1.0, self.reactor)
+        try:
+            await stopping
+        except TimeoutError:
+            log.warn("gateway stop timed out after {s}s; exiting anyway", s=self.stop_timeout_s)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def _free_port(self) -> None:
+        port = self.plan.port
+        try:
+            result = force_free_port(port)
+        except ForceError as e:
+            raise StartupRefused(f"Force: {e}", 1) from None
+        if not result.killed:
+            log.debug("force: no listeners on port {port}", port=port)
+            return
+        for pid, command in result.killed:
+            log.info(
+                "force: killed pid {pid}{command} on port {port}",
+                pid=pid,
+                command=f" ({command})" if command else "",
+                port=port,
+            )
+        if result.escalated_to_sigkill:
+            log.info("force: escalated to SIGKILL while freeing port {port}", port=port)
+        if result.waited_ms:
+            log.info("force: waited {ms}ms for port {port} to free", ms=result.waited_ms, port=port)

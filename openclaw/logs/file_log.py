@@ -1,0 +1,159 @@
+"""The gateway's file log: JSON lines in the real gateway's (tslog) shape, one file per day.
+
+`openclaw logs` and the `logs.tail` RPC read these files, so the shape matches upstream:
+positional message parts under "0", level and subsystem under "_meta", ISO time under "time".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from twisted.logger import ILogObserver, LogEvent, LogLevel, formatEvent
+from zope.interface import implementer
+
+from openclaw.logs.levels import LEVEL_NAMES
+from openclaw.logs.scrub import SecretScrubber
+
+LOG_FILE_PREFIX = "openclaw-"
+LOG_FILE_SUFFIX = ".log"
+
+
+def log_file_path_for(log_dir: str, day: str) -> str:
+    """Path of the daily log file for `day` (YYYY-MM-DD, host local time as upstream)."""
+    return os.path.join(log_dir, f"{LOG_FILE_PREFIX}{day}{LOG_FILE_SUFFIX}")
+
+
+def _local_day(now: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(now))
+
+
+class DailyJsonLogFile:
+    """An append-only log file that moves to a new file when the local date changes.
+
+    With a fixed `path` (config `logging.file`) it never rotates by day. Old daily files
+    beyond `keep_days` are pruned when a new one is opened.
+    """
+
+    def __init__(
+        self,
+        log_dir: str,
+        *,
+        fixed_path: str | None = None,
+        keep_days: int = 1,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.log_dir = log_dir
+        self._fixed_path = fixed_path
+        self._keep_days = keep_days
+        self._now = now
+        self._day: str | None = None
+        self._file: IO[str] | None = None
+        self._path: str | None = None
+
+    @property
+    def current_path(self) -> str:
+        """The file being written now (what `logs.tail` should read)."""
+        if self._fixed_path:
+            return self._fixed_path
+        return log_file_path_for(self.log_dir, _local_day(self._now()))
+
+    def write_line(self, line: str) -> None:
+        path = self.current_path
+        if path != self._path or self._file is None:
+            self._open(path)
+        assert self._file is not None
+        self._file.write(line)
+        self._file.write("\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._path = None
+
+    def _open(self, path: str) -> None:
+        self.close()
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._path = path
+        if not self._fixed_path:
+            self._prune()
+
+    def _prune(self) -> None:
+        cutoff = self._now() - self._keep_days * 86400 - 86400
+        try:
+            names = os.listdir(self.log_dir)
+        except OSError:
+            return
+        for name in names:
+            if not (name.startswith(LOG_FILE_PREFIX) and name.endswith(LOG_FILE_SUFFIX)):
+                continue
+            full = os.path.join(self.log_dir, name)
+            try:
+                if os.stat(full).st_mtime < cutoff and full != self._path:
+                    os.unlink(full)
+            except OSError:
+                continue
+
+
+def subsystem_of(event: LogEvent) -> str:
+    """The OpenClaw subsystem of an event: an explicit field, else the logger namespace."""
+    subsystem = event.get("subsystem")
+    if isinstance(subsystem, str):
+        return subsystem
+    namespace = event.get("log_namespace") or "gateway"
+    return str(namespace)
+
+
+def event_message(event: LogEvent) -> str:
+    text = formatEvent(event)
+    failure = event.get("log_failure")
+    if failure is not None:
+        text = f"{text}\n{failure.getTraceback()}"
+    return text
+
+
+@implementer(ILogObserver)
+class JsonLinesLogObserver:
+    """Writes every event at or above `level` as one tslog-shaped JSON line."""
+
+    def __init__(
+        self,
+        log_file: DailyJsonLogFile,
+        *,
+        level: LogLevel = LogLevel.info,
+        scrub: SecretScrubber | None = None,
+    ) -> None:
+        self.log_file = log_file
+        self.level = level
+        self._scrub = scrub or SecretScrubber()
+
+    def __call__(self, event: LogEvent) -> None:
+        level = event.get("log_level", LogLevel.info)
+        if level < self.level:
+            return
+        # A full disk or a vanished log dir must not take the gateway down with it.
+        with contextlib.suppress(OSError):
+            self.log_file.write_line(self.render(event))
+
+    def render(self, event: LogEvent) -> str:
+        moment = datetime.fromtimestamp(event.get("log_time") or time.time(), tz=UTC)
+        iso = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        record: dict[str, Any] = {
+            "0": self._scrub(event_message(event)),
+            "_meta": {
+                "logLevelName": LEVEL_NAMES.get(event.get("log_level", LogLevel.info), "INFO"),
+                "name": json.dumps({"subsystem": subsystem_of(event)}, separators=(",", ":")),
+                "date": iso,
+            },
+            "time": iso,
+        }
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))

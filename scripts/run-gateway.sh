@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Fresh machine to running gateway: install into .venv (with the built-in local model
+# extra), write a local-mode config with a generated token if none exists (state under
+# ~/.openclaw), then run the gateway in the foreground on 127.0.0.1:18789.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+.venv/bin/python -m pip install --quiet '.[local]'
+.venv/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
+.venv/bin/openclaw setup
+exec .venv/bin/openclaw gateway "$@"

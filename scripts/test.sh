@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the project with its test extra into .venv, then run every check and the whole
+# test suite under both runners (trial and pytest, separate processes). Used by .ci/run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+.venv/bin/python -m pip install --quiet -e '.[test]'
+# Regenerate Twisted's plugin cache now, so runtime users never need to write it.
+.venv/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
+
+echo "== ruff"
+.venv/bin/ruff check openclaw tests bench twisted
+echo "== mypy"
+.venv/bin/mypy openclaw twisted/plugins
+
+echo "== trial"
+trial_log="$(mktemp)"
+set +e
+.venv/bin/python -m twisted.trial --jobs="${TRIAL_JOBS:-2}" tests 2>&1 | tee "$trial_log"
+trial_rc=${PIPESTATUS[0]}
+set -e
+ran="$(grep -Eo '^Ran [0-9]+ tests?' "$trial_log" | tail -1 | grep -Eo '[0-9]+' || echo 0)"
+rm -f "$trial_log"
+if [[ $trial_rc -ne 0 ]]; then echo "trial failed (exit $trial_rc)"; exit "$trial_rc"; fi
+if [[ "${ran:-0}" -eq 0 ]]; then echo "trial ran no tests"; exit 1; fi
+
+echo "== pytest"
+# pytest exits 5 when it collects nothing: with set -e that fails the run, as it should.
+.venv/bin/python -m pytest -q -p no:randomly tests

@@ -1,0 +1,50 @@
+"""openclaw-twisted: the OpenClaw gateway re-implemented on Twisted."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "openclaw" / "__init__.py").read_text(), re.M
+).group(1)
+
+setup(
+    name="openclaw-twisted",
+    version=VERSION,
+    description="The OpenClaw gateway (WebSocket control protocol, OpenAI-compatible HTTP API) "
+    "on Twisted",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    # twisted.plugins is a namespace-like dropin directory: find_packages() misses it.
+    packages=find_packages(include=["openclaw", "openclaw.*"]) + ["twisted.plugins"],
+    package_data={"openclaw": ["config/*.json", "config/*.json.gz", "control_ui/**/*"]},
+    include_package_data=True,
+    install_requires=[
+        "twisted>=24.7",
+        "autobahn>=24.4",
+        "treq>=24.9",
+        "service-identity>=24.1",
+        "attrs>=23.1",
+        "zope.interface>=6",
+        "cryptography>=42",
+        "json5>=0.9.25",
+        "psutil>=5.9",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "hypothesis>=6.100",
+            "openai>=1.40",
+            "mypy>=1.10",
+            "mypy-zope>=1.0",
+            "ruff>=0.5",
+            "build>=1.2",
+        ],
+        "local": [],
+    },
+    entry_points={"console_scripts": ["openclaw = openclaw.cli.main:entry_point"]},
+    zip_safe=False,
+)
