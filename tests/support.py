@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def isolated_env(base_dir: str, **extra: str) -> dict[str, str]:
     """An environment whose home, state dir and config live under base_dir."""
-    home = os.path.join(base_dir, "home")
+    home = os.path.join(os.path.abspath(base_dir), "home")
     state = os.path.join(home, ".openclaw")
     os.makedirs(state, exist_ok=True)
     env = {

@@ -130,10 +130,10 @@ class WebService(Service):
                 self._close_ports()
                 if _is_address_in_use(e):
                     raise StartupRefused(
-                        f"another gateway instance is already listening on {url}"
+                        f"another gateway instance is already listening on {url}", 1
                     ) from None
                 raise StartupRefused(
-                    f"failed to bind gateway socket on {url}: {_reason(e)}"
+                    f"failed to bind gateway socket on {url}: {_reason(e)}", 1
                 ) from None
             self.ports.append(port)
         super().privilegedStartService()
@@ -205,7 +205,7 @@ class GatewayService(MultiService):
                 lock_path_for(plan.paths.lock_dir, plan.paths.config_path),
                 plan.paths.config_path,
             )
-            if use_lock
+            if use_lock and plan.single_instance_lock
             else None
         )
 

@@ -101,6 +101,7 @@ class GatewayPlan:
     auth: ResolvedAuth
     options: GatewayRunOptions
     warnings: tuple[str, ...] = ()
+    single_instance_lock: bool = True
 
     @property
     def primary_host(self) -> str:
@@ -418,6 +419,8 @@ def prepare_gateway(
         auth=auth,
         options=options,
         warnings=warnings + tuple(snapshot.warnings),
+        single_instance_lock=env.get("OPENCLAW_ALLOW_MULTI_GATEWAY", "").strip().lower()
+        not in ("1", "true", "yes", "on"),
     )
 
 

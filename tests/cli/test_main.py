@@ -10,6 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw import __version__
 from openclaw.cli.main import main
+from tests.support import REPO_ROOT
 
 
 class MainTests(SynchronousTestCase):
@@ -86,6 +87,6 @@ class MainTests(SynchronousTestCase):
              "import sys; from openclaw.cli.main import main; main(['--version'], env={}); "
              "bad=[m for m in ('twisted.internet.reactor','autobahn','twisted.web.server') "
              "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"],
-            capture_output=True, text=True,
+            capture_output=True, text=True, cwd=REPO_ROOT,
         )
         self.assertEqual(code.returncode, 0, code.stdout + code.stderr)

@@ -121,7 +121,10 @@ class GatewayProcessTests(SynchronousTestCase):
             env, command=[twistd, "--nodaemon", "--pidfile=", "openclaw"]
         )
         code, out, err, took = gateway.terminate()
-        self.assertEqual(code, 0, err)
+        # twistd re-raises the terminating signal once shut down cleanly (systemd's
+        # SuccessExitStatus=143 covers it); `openclaw gateway` exits 0 instead.
+        self.assertIn(code, (0, -signal.SIGTERM), err)
+        self.assertIn("Server Shut Down.", out)
         self.assertIn(f"listening on ws://127.0.0.1:{port}", out)
 
     def test_twistd_refusal_exits_non_zero(self) -> None:

@@ -107,6 +107,11 @@ class PrecedenceTests(SynchronousTestCase):
             "token": {"source": "env", "provider": "default", "id": "MY_TOKEN"}}}}
         self.assertEqual(self.plan(config).auth.token, "resolved-secret")
 
+    def test_multi_gateway_env_skips_lock(self) -> None:
+        self.assertTrue(self.plan().single_instance_lock)
+        self.env["OPENCLAW_ALLOW_MULTI_GATEWAY"] = "1"
+        self.assertFalse(self.plan().single_instance_lock)
+
     def test_tailnet_falls_back_with_warning(self) -> None:
         listen, warnings = resolve_listen_addresses("tailnet", None, tailnet=[])
         self.assertEqual([a.host for a in listen], ["127.0.0.1"])
@@ -253,7 +258,8 @@ class RefusalTests(SynchronousTestCase):
 
     def test_unknown_key(self) -> None:
         e = self.refused({"gateway": {"mode": "local", "prot": 1}})
-        self.assertIn("gateway.prot", e.message)
+        self.assertIn("gateway", e.message)
+        self.assertIn("prot", e.message)
 
     def test_missing_env_var(self) -> None:
         e = self.refused({"gateway": {"mode": "local", "auth": {"token": "${NOPE_NOT_SET}"}}})
