@@ -72,7 +72,7 @@ def run_gateway(run: GatewayRunOptions, env: MutableMapping[str, str]) -> int:
         if "already" in e.message:
             sys.stderr.write("If the gateway is supervised, stop it with: openclaw gateway stop\n")
         return e.exit_code
-    reactor.addSystemEventTrigger("before", "shutdown", gateway.stopService)  # type: ignore[attr-defined]
-    reactor.callWhenRunning(gateway.startService)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.addSystemEventTrigger("before", "shutdown", gateway.stopService)
+    reactor.callWhenRunning(gateway.startService)
+    reactor.run()
     return 0

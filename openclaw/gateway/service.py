@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, TimeoutError, maybeDeferred
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTCP, IReactorTime
 from twisted.logger import Logger, globalLogPublisher
-from twisted.web.resource import IResource
 
 from openclaw import __version__
 from openclaw.config import ConfigSnapshot
@@ -34,6 +32,9 @@ from openclaw.gateway.site import (
 from openclaw.gateway.startup import EXIT_CONFIG_ERROR, GatewayPlan, StartupRefused
 from openclaw.logs import DailyJsonLogFile, JsonLinesLogObserver, SecretScrubber, parse_level
 
+if TYPE_CHECKING:
+    from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
+
 log = Logger(namespace="gateway")
 
 DEFAULT_STOP_TIMEOUT_S = 5.0
@@ -46,7 +47,7 @@ class GatewayReactor(IReactorTCP, IReactorTime, IReactorCore):
 class LogService(Service):
     """Mirrors every log event into the JSON-lines file log while running."""
 
-    name = "logs"
+    name = "logs"  # type: ignore[assignment]
 
     def __init__(self, plan: GatewayPlan, scrubber: SecretScrubber) -> None:
         logging_config = plan.snapshot.config.logging
@@ -75,7 +76,7 @@ class LogService(Service):
 class ConfigService(Service):
     """Holds the running config snapshot (the watcher and reload arrive with issue 6)."""
 
-    name = "config"
+    name = "config"  # type: ignore[assignment]
 
     def __init__(self, plan: GatewayPlan) -> None:
         self.plan = plan
@@ -96,21 +97,22 @@ class ConfigService(Service):
 class WebService(Service):
     """Owns the listening sockets, the Site and the WebSocket factory."""
 
-    name = "web"
+    name = "web"  # type: ignore[assignment]
 
     def __init__(
         self,
         plan: GatewayPlan,
         reactor: GatewayReactor,
         root: GatewayRootResource,
-        ws_shutdown: Callable[[str, int | None, float], Awaitable[None]],
+        ws_factory: GatewayWebSocketFactory,
         stop_timeout_s: float,
     ) -> None:
         self.plan = plan
         self._reactor = reactor
         self.root = root
         self.site = GatewaySite(root, reactor=reactor)
-        self._ws_shutdown = ws_shutdown
+        self.site.noisy = False
+        self.ws_factory = ws_factory
         self._stop_timeout_s = stop_timeout_s
         self.ports: list[IListeningPort] = []
         self.shutdown_reason = "gateway stopping"
@@ -120,7 +122,10 @@ class WebService(Service):
         for address in self.plan.listen:
             try:
                 port = self._reactor.listenTCP(
-                    self.plan.port, self.site, interface=address.host, backlog=511
+                    self.plan.port,
+                    self.site,  # type: ignore[arg-type]
+                    interface=address.host,
+                    backlog=511,
                 )
             except CannotListenError as e:
                 url = f"ws://{_url_host(address.host)}:{self.plan.port}"
@@ -141,6 +146,7 @@ class WebService(Service):
     def startService(self) -> None:
         if not self.ports:
             self.privilegedStartService()
+        self.ws_factory.start()
         super().startService()
         for port in self.ports:
             host = port.getHost()
@@ -158,9 +164,12 @@ class WebService(Service):
         stopping = [maybeDeferred(p.stopListening) for p in self.ports]
         self.ports = []
         await DeferredList(stopping, consumeErrors=True)
-        await self._ws_shutdown(
-            self.shutdown_reason, self.restart_expected_ms, self._stop_timeout_s
-        )
+        try:
+            await self.ws_factory.shutdown(
+                self.shutdown_reason, self.restart_expected_ms, self._stop_timeout_s
+            )
+        finally:
+            self.ws_factory.stop()
 
     def _close_ports(self) -> None:
         for port in self.ports:
@@ -214,7 +223,9 @@ class GatewayService(MultiService):
         self.config = ConfigService(plan)
         self.config.setServiceParent(self)
 
-        websocket, ws_shutdown = self._build_websocket()
+        from openclaw.gateway.ws_wiring import build_websocket
+
+        websocket, ws_factory = build_websocket(self)
         probes = ProbesStage(
             version=__version__,
             started_at=self.started_at,
@@ -222,15 +233,8 @@ class GatewayService(MultiService):
             bearer_ok=shared_secret_checker(plan.auth.secrets),
         )
         root = GatewayRootResource(websocket, [probes, *extra_stages])
-        self.web = WebService(plan, reactor, root, ws_shutdown, stop_timeout_s)
+        self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s)
         self.web.setServiceParent(self)
-
-    def _build_websocket(
-        self,
-    ) -> tuple[IResource, Callable[[str, int | None, float], Awaitable[None]]]:
-        from openclaw.gateway.ws_wiring import build_websocket
-
-        return build_websocket(self)
 
     def readiness(self) -> list[str]:
         """Names of child services that are not running (empty = ready)."""

@@ -7,7 +7,6 @@ GET and a WebSocket upgrade can share every path without byte-level sniffing.
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +16,8 @@ from twisted.web.http import Request
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Site
 from zope.interface import implementer
+
+from openclaw.gateway.protocol.auth import safe_equal_secret
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -158,12 +159,13 @@ class ProbesStage:
 
 def shared_secret_checker(secrets: Sequence[str]) -> Callable[[bytes], bool]:
     """Constant-time match of a presented credential against the configured secrets."""
-    encoded = [s.encode("utf-8") for s in secrets if s]
+    configured = [s for s in secrets if s]
 
     def check(presented: bytes) -> bool:
+        text = presented.decode("utf-8", "replace")
         matched = False
-        for secret in encoded:
-            matched |= hmac.compare_digest(presented, secret)
+        for secret in configured:
+            matched |= safe_equal_secret(text, secret)
         return matched
 
     return check
@@ -180,9 +182,9 @@ class GatewayRootResource(Resource):
         self._websocket = websocket
         self.stages: list[Stage] = list(stages)
 
-    def render(self, request: Request) -> bytes | int:  # type: ignore[override]
+    def render(self, request: Request) -> bytes | int:
         if wants_websocket(request):
-            return self._websocket.render(request)  # type: ignore[no-any-return]
+            return self._websocket.render(request)
         apply_security_headers(request)
         path = request.path
         for stage in self.stages:

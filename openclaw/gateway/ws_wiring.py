@@ -1,83 +1,75 @@
-"""Builds the WebSocket side of the site for a GatewayService.
+"""Builds the WebSocket control plane for a GatewayService from its plan.
 
-Kept apart from service.py so the protocol package can be swapped in without touching
-the tree: it returns the resource to mount and the coroutine the web service awaits on stop.
+The protocol package knows nothing of the config package: this module turns the resolved
+plan (auth, trusted proxies, origins, rate limits) into the protocol's own settings, and
+returns the resource to mount plus the factory the web service starts and stops.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-import time
-from collections.abc import Awaitable, Callable
+import os
 from typing import TYPE_CHECKING, Any
 
 from autobahn.twisted.resource import WebSocketResource
-from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
-from twisted.internet.defer import Deferred, DeferredList
-from twisted.web.resource import IResource
+
+from openclaw import __version__
+from openclaw.gateway.protocol.auth import AuthSettings, TrustedProxySettings
+from openclaw.gateway.protocol.context import GatewayContext
+from openclaw.gateway.protocol.factory import GatewayWebSocketFactory, make_ws_factory
+from openclaw.gateway.protocol.ratelimit import RateLimitSettings
 
 if TYPE_CHECKING:
     from openclaw.gateway.service import GatewayService
+    from openclaw.gateway.startup import GatewayPlan
 
 
-class _PlaceholderProtocol(WebSocketServerProtocol):  # type: ignore[misc]
-    """Sends the real `connect.challenge`, then answers every request with UNAVAILABLE."""
-
-    factory: _PlaceholderFactory
-
-    def onOpen(self) -> None:
-        self.factory.live.add(self)
-        self.closed: Deferred[None] = Deferred()
-        challenge = {
-            "type": "event",
-            "event": "connect.challenge",
-            "payload": {"nonce": secrets.token_urlsafe(16), "ts": int(time.time() * 1000)},
-        }
-        self.sendMessage(json.dumps(challenge).encode("utf-8"))
-
-    def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        try:
-            frame: Any = json.loads(payload)
-            request_id = frame.get("id") if isinstance(frame, dict) else None
-        except ValueError:
-            request_id = None
-        if isinstance(request_id, str):
-            reply = {
-                "type": "res",
-                "id": request_id,
-                "ok": False,
-                "error": {"code": "UNAVAILABLE", "message": "control protocol not available"},
-            }
-            self.sendMessage(json.dumps(reply).encode("utf-8"))
-        self.sendClose(code=1008, reason="control protocol not available")
-
-    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-        self.factory.live.discard(self)
-        closed = getattr(self, "closed", None)
-        if closed is not None and not closed.called:
-            closed.callback(None)
+def auth_settings_for(plan: GatewayPlan) -> AuthSettings:
+    """The protocol's auth inputs from the start-up plan (secrets already resolved)."""
+    gateway = plan.snapshot.config.gateway
+    auth = gateway.auth
+    trusted = auth.trusted_proxy
+    limits = auth.rate_limit
+    return AuthSettings(
+        mode=plan.auth.mode,  # type: ignore[arg-type]
+        token=plan.auth.token,
+        password=plan.auth.password,
+        trusted_proxy=(
+            TrustedProxySettings(
+                user_header=trusted.user_header,
+                required_headers=trusted.required_headers,
+                allow_users=trusted.allow_users,
+                allow_loopback=trusted.allow_loopback,
+            )
+            if trusted is not None and trusted.user_header
+            else None
+        ),
+        trusted_proxies=gateway.trusted_proxies,
+        allow_real_ip_fallback=gateway.allow_real_ip_fallback,
+        rate_limit=RateLimitSettings(
+            max_attempts=int(limits.max_attempts),
+            window_ms=int(limits.window_ms),
+            lockout_ms=int(limits.lockout_ms),
+            exempt_loopback=limits.exempt_loopback,
+        ),
+        allowed_origins=gateway.control_ui.allowed_origins,
+        allow_host_header_origin_fallback=(
+            gateway.control_ui.dangerously_allow_host_header_origin_fallback
+        ),
+    )
 
 
-class _PlaceholderFactory(WebSocketServerFactory):  # type: ignore[misc]
-    protocol = _PlaceholderProtocol
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.live: set[_PlaceholderProtocol] = set()
-
-    async def shutdown(self, reason: str, restart_expected_ms: int | None, timeout: float) -> None:
-        waiting = []
-        for proto in list(self.live):
-            proto.sendClose(code=1012, reason=reason[:120])
-            waiting.append(proto.closed)
-        if waiting:
-            await DeferredList(waiting, consumeErrors=True)
-
-
-def build_websocket(
-    gateway: GatewayService,
-) -> tuple[IResource, Callable[[str, int | None, float], Awaitable[None]]]:
-    factory = _PlaceholderFactory(reactor=gateway.reactor)
-    factory.setProtocolOptions(autoPingInterval=0)
-    return WebSocketResource(factory), factory.shutdown
+def build_websocket(gateway: GatewayService) -> tuple[Any, GatewayWebSocketFactory]:
+    plan = gateway.plan
+    context = GatewayContext.create(
+        clock=gateway.reactor,
+        version=__version__,
+        state_dir=plan.paths.state_dir,  # type: ignore[arg-type]
+        get_config=gateway.config.current,
+        auth=auth_settings_for(plan),
+        log_file=lambda: gateway.logs.current_log_path,
+        local_addresses=frozenset(a.host for a in plan.listen),
+        instance_id=f"gw-{os.getpid()}",
+    )
+    factory = make_ws_factory(context)
+    factory.noisy = False
+    return WebSocketResource(factory), factory

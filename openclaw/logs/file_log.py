@@ -104,13 +104,32 @@ class DailyJsonLogFile:
                 continue
 
 
+# Python logger namespaces -> upstream subsystem names (longest prefix wins).
+_SUBSYSTEMS: tuple[tuple[str, str], ...] = (
+    ("openclaw.gateway.protocol", "gateway/ws"),
+    ("openclaw.gateway.methods", "gateway/ws"),
+    ("openclaw.config", "gateway/config"),
+    ("openclaw.gateway", "gateway"),
+    ("openclaw", "gateway"),
+)
+
+
 def subsystem_of(event: LogEvent) -> str:
-    """The OpenClaw subsystem of an event: an explicit field, else the logger namespace."""
+    """The OpenClaw subsystem of an event: an explicit field, else from the namespace.
+
+    Our own loggers use upstream names ("gateway", "gateway/reload") or Python module
+    namespaces mapped above; third-party namespaces keep their top package ("twisted").
+    """
     subsystem = event.get("subsystem")
     if isinstance(subsystem, str):
         return subsystem
-    namespace = event.get("log_namespace") or "gateway"
-    return str(namespace)
+    namespace = str(event.get("log_namespace") or "gateway")
+    if "." not in namespace:
+        return namespace
+    for prefix, name in _SUBSYSTEMS:
+        if namespace == prefix or namespace.startswith(prefix + "."):
+            return name
+    return namespace.split(".", 1)[0]
 
 
 def event_message(event: LogEvent) -> str:

@@ -68,6 +68,17 @@ class FileLogTests(SynchronousTestCase):
         self.assertEqual(record["_meta"]["logLevelName"], "ERROR")
         self.assertEqual(json.loads(record["_meta"]["name"])["subsystem"], "gateway/reload")
 
+    def test_subsystem_from_namespace(self) -> None:
+        from openclaw.logs.file_log import subsystem_of
+
+        self.assertEqual(subsystem_of(event("x", namespace="gateway/reload")), "gateway/reload")
+        self.assertEqual(
+            subsystem_of(event("x", namespace="openclaw.gateway.protocol.factory.F")), "gateway/ws"
+        )
+        self.assertEqual(subsystem_of(event("x", namespace="openclaw.gateway.service")), "gateway")
+        self.assertEqual(subsystem_of(event("x", namespace="twisted.web.http")), "twisted")
+        self.assertEqual(subsystem_of(event("x", subsystem="cron")), "cron")
+
     def test_secrets_scrubbed(self) -> None:
         log_file = DailyJsonLogFile(self.mktemp())
         observer = JsonLinesLogObserver(log_file, scrub=SecretScrubber(["hunter2-token"]))

@@ -1,0 +1,353 @@
+"""The durable paired-device store under ``<state>/devices/``.
+
+``paired.json`` holds approved devices (public key, approved roles/scopes, pinned client
+metadata, per-role device tokens); ``pending.json`` holds pairing requests (expire after
+5 minutes). Every mutation rewrites the affected file atomically (mode 0600). The files are
+small, so the I/O runs on the reactor thread, but only here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import attrs
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from openclaw.gateway.protocol.auth import safe_equal_secret
+from openclaw.gateway.protocol.constants import ROLE_OPERATOR
+from openclaw.gateway.protocol.scopes import ADMIN, missing_requested_scope, role_scopes_allow
+from openclaw.gateway.protocol.storage import atomic_write_bytes
+
+PENDING_TTL_MS: Final = 300_000
+TOKEN_BYTES: Final = 32
+
+Record = dict[str, Any]
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for value in values:
+        text = value.strip() if isinstance(value, str) else ""
+        if text and text not in seen:
+            seen.append(text)
+    return seen
+
+
+@attrs.frozen
+class ApproveResult:
+    status: Literal["approved", "forbidden"]
+    device: Record | None = None
+    scope: str | None = None
+
+    @property
+    def forbidden_message(self) -> str:
+        return f"missing scope: {self.scope or 'unknown'}"
+
+
+@attrs.frozen
+class TokenCheck:
+    ok: bool
+    reason: Literal["token-mismatch", "scope-mismatch"] | None = None
+    scopes: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class PairingRequestResult:
+    request: Record
+    created: bool
+
+
+class DeviceStore:
+    """Paired devices, pending pairing requests and device tokens."""
+
+    log = Logger()
+
+    def __init__(self, directory: Path, clock: IReactorTime) -> None:
+        self.directory = directory
+        self._clock = clock
+        self._paired: dict[str, Record] | None = None
+        self._pending: dict[str, Record] | None = None
+
+    # -- persistence ---------------------------------------------------------------------
+
+    @property
+    def paired_path(self) -> Path:
+        return self.directory / "paired.json"
+
+    @property
+    def pending_path(self) -> Path:
+        return self.directory / "pending.json"
+
+    def _now_ms(self) -> int:
+        return int(self._clock.seconds() * 1000)
+
+    def _read(self, path: Path, key: str) -> dict[str, Record]:
+        try:
+            document = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            self.log.error("unreadable device store {path}: {error}", path=str(path),
+                           error=str(exc))
+            return {}
+        entries = document.get(key) if isinstance(document, dict) else None
+        if not isinstance(entries, dict):
+            return {}
+        return {k: v for k, v in entries.items() if isinstance(v, dict)}
+
+    def _paired_map(self) -> dict[str, Record]:
+        if self._paired is None:
+            self._paired = self._read(self.paired_path, "devices")
+        return self._paired
+
+    def _pending_map(self) -> dict[str, Record]:
+        if self._pending is None:
+            self._pending = self._read(self.pending_path, "requests")
+        now = self._now_ms()
+        expired = [
+            request_id
+            for request_id, request in self._pending.items()
+            if now > int(request.get("refreshedAtMs") or request.get("ts") or 0) + PENDING_TTL_MS
+        ]
+        if expired:
+            for request_id in expired:
+                del self._pending[request_id]
+            self._save_pending()
+        return self._pending
+
+    def _save_paired(self) -> None:
+        document = {"version": 1, "devices": self._paired_map()}
+        atomic_write_bytes(self.paired_path, json.dumps(document, indent=2).encode() + b"\n")
+
+    def _save_pending(self) -> None:
+        document = {"version": 1, "requests": self._pending or {}}
+        atomic_write_bytes(self.pending_path, json.dumps(document, indent=2).encode() + b"\n")
+
+    # -- queries -------------------------------------------------------------------------
+
+    def get_paired(self, device_id: str) -> Record | None:
+        record = self._paired_map().get(device_id.strip())
+        return copy.deepcopy(record) if record is not None else None
+
+    def get_pending(self, request_id: str) -> Record | None:
+        request = self._pending_map().get(request_id.strip())
+        return copy.deepcopy(request) if request is not None else None
+
+    def list_pending(self) -> list[Record]:
+        return sorted(
+            (copy.deepcopy(r) for r in self._pending_map().values()), key=lambda r: r.get("ts", 0)
+        )
+
+    def list_paired(self) -> list[Record]:
+        return sorted(
+            (copy.deepcopy(r) for r in self._paired_map().values()),
+            key=lambda r: r.get("approvedAtMs", 0),
+        )
+
+    @staticmethod
+    def approved_roles(record: Record) -> list[str]:
+        roles = record.get("roles")
+        if isinstance(roles, list) and roles:
+            return _unique(roles)
+        role = record.get("role")
+        return [role] if isinstance(role, str) and role else []
+
+    @staticmethod
+    def approved_scopes(record: Record) -> list[str]:
+        scopes = record.get("approvedScopes")
+        if not isinstance(scopes, list):
+            scopes = record.get("scopes")
+        return _unique(scopes) if isinstance(scopes, list) else []
+
+    # -- pairing -------------------------------------------------------------------------
+
+    def request_pairing(
+        self,
+        *,
+        device_id: str,
+        public_key: str,
+        role: str,
+        scopes: Sequence[str],
+        silent: bool,
+        metadata: Record,
+    ) -> PairingRequestResult:
+        """Create (or refresh) the pending request for this device key."""
+        pending = self._pending_map()
+        now = self._now_ms()
+        for request in pending.values():
+            if request.get("deviceId") == device_id and request.get("publicKey") == public_key:
+                request.update({k: v for k, v in metadata.items() if v is not None})
+                request["role"] = role
+                request["roles"] = _unique([*request.get("roles", []), role])
+                request["scopes"] = _unique([*request.get("scopes", []), *scopes])
+                request["silent"] = bool(request.get("silent")) and silent
+                request["refreshedAtMs"] = now
+                self._save_pending()
+                return PairingRequestResult(copy.deepcopy(request), created=False)
+        existing = self._paired_map().get(device_id)
+        request = {
+            "requestId": str(uuid.uuid4()),
+            "deviceId": device_id,
+            "publicKey": public_key,
+            **{k: v for k, v in metadata.items() if v is not None},
+            "role": role,
+            "roles": [role],
+            "scopes": _unique(scopes),
+            "silent": silent,
+            "ts": now,
+        }
+        if existing is not None:
+            request["isRepair"] = True
+        pending[request["requestId"]] = request
+        self._save_pending()
+        return PairingRequestResult(copy.deepcopy(request), created=True)
+
+    def approve(
+        self,
+        request_id: str,
+        *,
+        caller_scopes: Sequence[str] | None,
+        approved_via: str | None = None,
+    ) -> ApproveResult | None:
+        """Approve a pending request; ``None`` for an unknown request id."""
+        pending = self._pending_map()
+        request = pending.get(request_id.strip())
+        if request is None:
+            return None
+        roles = _unique(request.get("roles") or [request.get("role", ROLE_OPERATOR)])
+        requested_scopes = _unique(request.get("scopes") or [])
+        if caller_scopes is not None and ADMIN not in caller_scopes:
+            missing = missing_requested_scope(ROLE_OPERATOR, requested_scopes, caller_scopes)
+            if missing is not None:
+                return ApproveResult("forbidden", scope=missing)
+        now = self._now_ms()
+        paired = self._paired_map()
+        device_id = request["deviceId"]
+        previous = paired.get(device_id)
+        same_key = previous is not None and previous.get("publicKey") == request["publicKey"]
+        base: Record = copy.deepcopy(previous) if (previous is not None and same_key) else {}
+        record: Record = {
+            **base,
+            "deviceId": device_id,
+            "publicKey": request["publicKey"],
+            "role": request.get("role", roles[0] if roles else ROLE_OPERATOR),
+            "roles": _unique([*(self.approved_roles(base) if base else []), *roles]),
+            "scopes": _unique([*(self.approved_scopes(base) if base else []), *requested_scopes]),
+            "createdAtMs": base.get("createdAtMs", now),
+            "approvedAtMs": now,
+        }
+        record["approvedScopes"] = list(record["scopes"])
+        for key in ("displayName", "platform", "deviceFamily", "clientId", "clientMode",
+                    "remoteIp"):
+            if request.get(key) is not None:
+                record[key] = request[key]
+        if approved_via:
+            record["approvedVia"] = approved_via
+        if not same_key:
+            record["tokens"] = {}
+        paired[device_id] = record
+        del pending[request["requestId"]]
+        self._save_paired()
+        self._save_pending()
+        return ApproveResult("approved", device=copy.deepcopy(record))
+
+    def reject(self, request_id: str) -> Record | None:
+        pending = self._pending_map()
+        request = pending.pop(request_id.strip(), None)
+        if request is None:
+            return None
+        self._save_pending()
+        return {"requestId": request["requestId"], "deviceId": request["deviceId"]}
+
+    def remove(self, device_id: str) -> Record | None:
+        record = self._paired_map().pop(device_id.strip(), None)
+        if record is None:
+            return None
+        self._save_paired()
+        return {"deviceId": record["deviceId"]}
+
+    def update_metadata(self, device_id: str, patch: Record) -> None:
+        record = self._paired_map().get(device_id)
+        if record is None:
+            return
+        changed = False
+        for key, value in patch.items():
+            if value is not None and record.get(key) != value:
+                record[key] = value
+                changed = True
+        if changed:
+            self._save_paired()
+
+    # -- device tokens -------------------------------------------------------------------
+
+    def ensure_token(self, device_id: str, role: str, scopes: Sequence[str]) -> Record | None:
+        """Return the live token for (device, role), issuing/rotating one when needed."""
+        record = self._paired_map().get(device_id)
+        if record is None or role not in self.approved_roles(record):
+            return None
+        is_operator = role == ROLE_OPERATOR
+        wanted = [s for s in _unique(scopes) if s.startswith("operator.") == is_operator]
+        tokens = record.setdefault("tokens", {})
+        current = tokens.get(role)
+        if (
+            isinstance(current, dict)
+            and not current.get("revokedAtMs")
+            and role_scopes_allow(role, wanted, current.get("scopes", []))
+        ):
+            return copy.deepcopy(current)
+        now = self._now_ms()
+        token = {
+            "token": secrets.token_urlsafe(TOKEN_BYTES),
+            "role": role,
+            "scopes": wanted,
+            "createdAtMs": current.get("createdAtMs", now) if isinstance(current, dict) else now,
+        }
+        if isinstance(current, dict):
+            token["rotatedAtMs"] = now
+        tokens[role] = token
+        self._save_paired()
+        return copy.deepcopy(token)
+
+    def verify_token(
+        self, device_id: str, token: str, role: str, scopes: Sequence[str]
+    ) -> TokenCheck:
+        record = self._paired_map().get(device_id)
+        current = (record or {}).get("tokens", {}).get(role) if record else None
+        if (
+            not isinstance(current, dict)
+            or current.get("revokedAtMs")
+            or not safe_equal_secret(token, current.get("token"))
+        ):
+            return TokenCheck(False, "token-mismatch")
+        allowed = current.get("scopes", [])
+        if scopes and not role_scopes_allow(role, scopes, allowed):
+            return TokenCheck(False, "scope-mismatch")
+        current["lastUsedAtMs"] = self._now_ms()
+        return TokenCheck(True, scopes=tuple(allowed))
+
+
+def redact_paired_device(record: Record, *, connected: bool | None = None) -> Record:
+    """Public view of a paired record: bearer tokens summarized, never exposed."""
+    public = {k: v for k, v in record.items() if k not in ("tokens", "approvedScopes")}
+    if connected is not None:
+        public["connected"] = connected
+    tokens = record.get("tokens")
+    if isinstance(tokens, dict) and tokens:
+        summaries = []
+        for token in tokens.values():
+            if not isinstance(token, dict):
+                continue
+            summary = {"role": token.get("role"), "scopes": token.get("scopes", [])}
+            for key in ("createdAtMs", "rotatedAtMs", "revokedAtMs", "lastUsedAtMs"):
+                if token.get(key) is not None:
+                    summary[key] = token[key]
+            summaries.append(summary)
+        public["tokens"] = sorted(summaries, key=lambda s: str(s.get("role")))
+    return public

@@ -1,0 +1,210 @@
+"""Connect params schema, protocol negotiation and the ``hello-ok`` payload."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from openclaw.gateway.protocol.config_view import session_defaults
+from openclaw.gateway.protocol.constants import (
+    ATTACHMENT_MAX_BYTES,
+    ATTACHMENT_MAX_IMAGE_BYTES,
+    CLIENT_IDS,
+    CLIENT_MODES,
+    MIN_PROBE_PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
+    ROLE_NODE,
+    ClientMode,
+)
+from openclaw.gateway.protocol.device_identity import b64url_encode
+from openclaw.gateway.protocol.errors import DetailCode, ErrorCode, GatewayError
+from openclaw.gateway.protocol.schema import (
+    NON_EMPTY_STRING,
+    AnyValue,
+    Array,
+    Boolean,
+    Enum,
+    Integer,
+    Object,
+    Record,
+    String,
+    optional,
+    required,
+)
+from openclaw.gateway.protocol.scopes import ADMIN
+
+if TYPE_CHECKING:
+    from openclaw.gateway.protocol.context import GatewayContext
+    from openclaw.gateway.protocol.session import ClientSession
+
+CONNECT_PARAMS_SCHEMA: Final = Object(
+    {
+        "minProtocol": required(Integer(minimum=1)),
+        "maxProtocol": required(Integer(minimum=1)),
+        "client": required(
+            Object(
+                {
+                    "id": required(Enum(CLIENT_IDS)),
+                    "displayName": optional(NON_EMPTY_STRING),
+                    "version": required(NON_EMPTY_STRING),
+                    "buildId": optional(String(min_length=1, max_length=96)),
+                    "platform": required(NON_EMPTY_STRING),
+                    "deviceFamily": optional(NON_EMPTY_STRING),
+                    "modelIdentifier": optional(NON_EMPTY_STRING),
+                    "timeZone": optional(String(min_length=1, max_length=64)),
+                    "mode": required(Enum(CLIENT_MODES)),
+                    "instanceId": optional(NON_EMPTY_STRING),
+                }
+            )
+        ),
+        "caps": optional(Array(NON_EMPTY_STRING)),
+        "commands": optional(Array(NON_EMPTY_STRING)),
+        "computerUse": optional(AnyValue()),
+        "workerRuns": optional(AnyValue()),
+        "permissions": optional(Record(Boolean())),
+        "pathEnv": optional(String()),
+        "role": optional(NON_EMPTY_STRING),
+        "scopes": optional(Array(NON_EMPTY_STRING)),
+        "modelCatalog": optional(AnyValue()),
+        "device": optional(
+            Object(
+                {
+                    "id": required(NON_EMPTY_STRING),
+                    "publicKey": required(NON_EMPTY_STRING),
+                    "signature": required(NON_EMPTY_STRING),
+                    "signedAt": required(Integer(minimum=0)),
+                    "nonce": required(NON_EMPTY_STRING),
+                }
+            )
+        ),
+        "auth": optional(
+            Object(
+                {
+                    name: optional(String())
+                    for name in (
+                        "token",
+                        "bootstrapToken",
+                        "deviceToken",
+                        "password",
+                        "approvalRuntimeToken",
+                        "agentRuntimeIdentityToken",
+                    )
+                }
+            )
+        ),
+        "locale": optional(String()),
+        "userAgent": optional(String()),
+    }
+)
+
+
+def negotiate_protocol(params: Mapping[str, Any]) -> GatewayError | None:
+    """v4 for everyone; v3 for node-role node clients and probes (``connect-admission``)."""
+    low, high = int(params["minProtocol"]), int(params["maxProtocol"])
+    mode = params["client"]["mode"]
+    current = high >= PROTOCOL_VERSION and low <= PROTOCOL_VERSION
+    probe = (
+        mode == ClientMode.PROBE and high >= MIN_PROBE_PROTOCOL_VERSION and low <= PROTOCOL_VERSION
+    )
+    legacy_node = (
+        params.get("role") == ROLE_NODE and mode == ClientMode.NODE and high >= 3 and low <= 3
+    )
+    if current or probe or legacy_node:
+        return None
+    return GatewayError(
+        ErrorCode.INVALID_REQUEST,
+        "protocol mismatch",
+        details={
+            "code": DetailCode.PROTOCOL_MISMATCH,
+            "clientMinProtocol": low,
+            "clientMaxProtocol": high,
+            "expectedProtocol": PROTOCOL_VERSION,
+            "minimumProbeProtocol": MIN_PROBE_PROTOCOL_VERSION,
+        },
+    )
+
+
+def recovery_scope(material: Sequence[str]) -> str:
+    """Opaque, stable per-credential value (``sha256Base64Url(JSON.stringify(material))``)."""
+    digest = hashlib.sha256(json.dumps(list(material), separators=(",", ":")).encode()).digest()
+    return b64url_encode(digest)
+
+
+def build_snapshot(context: GatewayContext, session: ClientSession) -> dict[str, Any]:
+    """``hello-ok.snapshot``; config path, state dir and auth mode only for admins."""
+    snapshot: dict[str, Any] = {
+        "suspension": {"phase": "accepting"},
+        "presence": context.presence.list(),
+        "health": context.health.summary or {},
+        "stateVersion": {
+            "presence": context.presence.version_counter,
+            "health": context.health.version,
+        },
+        "uptimeMs": context.uptime_ms(),
+    }
+    config_snapshot = _current_config(context)
+    applied_hash = getattr(config_snapshot, "hash", None) if config_snapshot is not None else None
+    snapshot["appliedConfigHash"] = applied_hash
+    snapshot["sessionDefaults"] = session_defaults(config_snapshot)
+    if ADMIN in session.scopes:
+        path = getattr(config_snapshot, "path", None) if config_snapshot is not None else None
+        if path:
+            snapshot["configPath"] = str(path)
+        snapshot["stateDir"] = str(context.state_dir)
+        snapshot["authMode"] = context.auth.mode
+    return snapshot
+
+
+def _current_config(context: GatewayContext) -> Any:
+    try:
+        return context.get_config()
+    except Exception:
+        return None
+
+
+def build_hello_ok(
+    context: GatewayContext,
+    session: ClientSession,
+    *,
+    methods: Sequence[str],
+    device_token: Mapping[str, Any] | None,
+    recovery: str | None,
+) -> dict[str, Any]:
+    auth: dict[str, Any] = {}
+    if session.auth_method is not None:
+        auth["method"] = session.auth_method
+    auth["role"] = session.role
+    auth["scopes"] = list(session.scopes)
+    if recovery is not None:
+        auth["recoveryScope"] = recovery
+    if device_token is not None:
+        auth["deviceToken"] = device_token["token"]
+        auth["issuedAtMs"] = device_token.get("rotatedAtMs") or device_token.get("createdAtMs")
+    policy = context.policy
+    return {
+        "type": "hello-ok",
+        "protocol": PROTOCOL_VERSION,
+        "server": {
+            "version": context.version,
+            "bootId": context.boot_id,
+            "connId": session.conn_id,
+        },
+        "features": {
+            "methods": list(methods),
+            "events": context.events.advertised_events,
+            "capabilities": [],
+        },
+        "snapshot": build_snapshot(context, session),
+        "auth": auth,
+        "policy": {
+            "maxPayload": policy.max_payload,
+            "maxBufferedBytes": policy.max_buffered_bytes,
+            "tickIntervalMs": policy.tick_interval_ms,
+            "attachments": {
+                "maxBytes": ATTACHMENT_MAX_BYTES,
+                "maxImageBytes": ATTACHMENT_MAX_IMAGE_BYTES,
+            },
+        },
+    }

@@ -1,0 +1,163 @@
+"""config.get / config.schema / models.list / agents.list against real config snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from openclaw.config import config_json_schema, parse_config_text, redact_config
+from openclaw.gateway.methods.config import redact_raw_text
+from openclaw.gateway.protocol.config_view import agents, models, normalize_agent_id
+from tests.gateway.protocol.support import FakeSnapshot, Harness, connect_params
+
+CONFIG_TEXT = """{
+  // operator config
+  gateway: {auth: {mode: "token", token: "tok-123456"}},
+  models: {providers: {local: {baseUrl: "http://127.0.0.1:8080/v1", apiKey: "sk-abc",
+    models: [{id: "smol", name: "SmolLM2", contextWindow: 8192, reasoning: false},
+             {id: "big", name: "Big"}]}}},
+  agents: {entries: {main: {name: "Main", model: "local/smol", default: true,
+                            identity: {name: "Claw", emoji: "🦞"}},
+                     helper: {workspace: "/tmp/ws", model: {primary: "local/big",
+                                                            fallbacks: ["local/smol"]}}}},
+}
+"""
+
+
+def real_snapshot(text: str = CONFIG_TEXT) -> Any:
+    return parse_config_text(text, "/state/openclaw.json", env={}, home="/home/test")
+
+
+def harness_with(snapshot: Any, **kw: Any) -> Harness:
+    harness = Harness(snapshot=snapshot)
+    harness.context.redact_config = redact_config
+    harness.context.config_schema = config_json_schema
+    return harness
+
+
+def call(harness: Harness, method: str, params: Any = None,
+         scopes: list[str] | None = None) -> dict[str, Any]:
+    connection, transport, response = harness.connect(connect_params(scopes=scopes))
+    assert response["ok"], response
+    return harness.call(connection, transport, method, params)
+
+
+class ConfigGetTests(SynchronousTestCase):
+    def test_redacted_everywhere(self) -> None:
+        snapshot = real_snapshot()
+        payload = call(harness_with(snapshot), "config.get")["payload"]
+        for key in ("path", "exists", "raw", "parsed", "resolved", "valid", "config", "hash",
+                    "issues", "warnings", "legacyIssues", "sourceConfig", "runtimeConfig"):
+            self.assertIn(key, payload)
+        self.assertEqual(payload["path"], "/state/openclaw.json")
+        self.assertEqual(payload["hash"], snapshot.hash)
+        self.assertTrue(payload["valid"])
+        self.assertEqual(payload["parsed"]["gateway"]["auth"]["token"], "__OPENCLAW_REDACTED__")
+        self.assertEqual(payload["parsed"]["models"]["providers"]["local"]["apiKey"],
+                         "__OPENCLAW_REDACTED__")
+        self.assertNotIn("tok-123456", payload["raw"])
+        self.assertNotIn("sk-abc", payload["raw"])
+        self.assertIn("// operator config", payload["raw"])
+
+    def test_unsupported_keys_become_warnings(self) -> None:
+        snapshot = FakeSnapshot(raw='{"x": 1}', parsed={"x": 1}, unsupported=("channels.irc",),
+                                warnings=("something odd",))
+        payload = call(harness_with(snapshot), "config.get")["payload"]
+        self.assertEqual(payload["warnings"], [
+            {"path": "", "message": "something odd"},
+            {"path": "channels.irc", "message": "not supported by this gateway yet; kept, "
+                                                "not applied"}])
+
+    def test_missing_file(self) -> None:
+        snapshot = FakeSnapshot(exists=False, raw=None, hash=None, parsed={})
+        payload = call(harness_with(snapshot), "config.get")["payload"]
+        self.assertEqual((payload["exists"], payload["raw"], payload["parsed"]),
+                         (False, None, {}))
+
+    def test_unavailable_config(self) -> None:
+        harness = Harness()
+
+        def broken() -> Any:
+            raise OSError("gone")
+
+        connection, transport, _ = harness.connect()
+        harness.context.get_config = broken
+        response = harness.call(connection, transport, "config.get")
+        self.assertEqual(response["error"], {"code": "UNAVAILABLE",
+                                             "message": "config unavailable: gone"})
+
+    def test_needs_read_scope(self) -> None:
+        harness = harness_with(real_snapshot())
+        connection, transport, _ = harness.connect(connect_params(mode="probe",
+                                                                  min_protocol=3))
+        self.assertEqual(harness.call(connection, transport, "config.get")["error"]["code"],
+                         "FORBIDDEN")
+
+    def test_fallback_raw_redaction(self) -> None:
+        raw = '{"a": "s3cret", "b": \'s3cret\', "c": "s3cretive"}'
+        self.assertEqual(redact_raw_text(raw, {"s3cret"}),
+                         '{"a": "__OPENCLAW_REDACTED__", "b": "__OPENCLAW_REDACTED__", '
+                         '"c": "s3cretive"}')
+
+
+class ConfigSchemaTests(SynchronousTestCase):
+    def test_schema_envelope(self) -> None:
+        payload = call(harness_with(real_snapshot()), "config.schema")["payload"]
+        self.assertEqual(set(payload), {"schema", "uiHints", "version", "generatedAt"})
+        self.assertEqual(payload["schema"]["type"], "object")
+        self.assertTrue(payload["generatedAt"].endswith("Z"))
+
+    def test_prebuilt_response_passes_through(self) -> None:
+        harness = Harness()
+        harness.context.config_schema = lambda: {"schema": {"type": "object"}, "uiHints": {"a": 1}}
+        payload = call(harness, "config.schema")["payload"]
+        self.assertEqual(payload["uiHints"], {"a": 1})
+        self.assertEqual(payload["version"], "2026.9.6-test")
+
+
+class ModelsTests(SynchronousTestCase):
+    def test_configured_models(self) -> None:
+        harness = harness_with(real_snapshot())
+        self.assertEqual(call(harness, "models.list")["payload"], {"models": [
+            {"id": "smol", "name": "SmolLM2", "provider": "local", "contextWindow": 8192,
+             "reasoning": False},
+            {"id": "big", "name": "Big", "provider": "local"}]})
+        filtered = call(harness, "models.list", {"provider": "other"})["payload"]
+        self.assertEqual(filtered, {"models": []})
+        bad = call(harness, "models.list", {"view": "everything"})["error"]
+        self.assertEqual(bad["message"], "invalid models.list params: at /view: must be equal "
+                                         "to one of the allowed values")
+
+    def test_no_providers(self) -> None:
+        self.assertEqual(call(Harness(), "models.list")["payload"], {"models": []})
+        self.assertEqual(models(None), [])
+
+
+class AgentsTests(SynchronousTestCase):
+    def test_configured_agents(self) -> None:
+        payload = call(harness_with(real_snapshot()), "agents.list")["payload"]
+        self.assertEqual(payload["defaultId"], "main")
+        self.assertEqual((payload["mainKey"], payload["scope"]), ("main", "per-sender"))
+        by_id = {agent["id"]: agent for agent in payload["agents"]}
+        self.assertEqual(by_id["main"], {"id": "main", "name": "Main",
+                                         "identity": {"name": "Claw", "emoji": "🦞"},
+                                         "model": {"primary": "local/smol"}})
+        self.assertEqual(by_id["helper"]["model"], {"primary": "local/big",
+                                                    "fallbacks": ["local/smol"]})
+        self.assertEqual(by_id["helper"]["workspace"], "/tmp/ws")
+        self.assertEqual((payload["ownership"], payload["selectionRequired"]), ("legacy", False))
+
+    def test_explicit_ownership(self) -> None:
+        snapshot = real_snapshot('{agents: {ownership: "explicit", entries: {a: {}, b: {}}}}')
+        payload = call(harness_with(snapshot), "agents.list")["payload"]
+        self.assertEqual((payload["ownership"], payload["selectionRequired"]), ("explicit", True))
+
+    def test_implicit_main_and_legacy_list(self) -> None:
+        self.assertEqual(call(Harness(), "agents.list")["payload"]["agents"], [{"id": "main"}])
+        legacy = FakeSnapshot(parsed={"agents": {"list": [{"id": "Alpha"},
+                                                          {"id": "beta", "default": True}]}})
+        default_id, views = agents(legacy)
+        self.assertEqual((default_id, [v.id for v in views]), ("beta", ["alpha", "beta"]))
+        self.assertEqual(normalize_agent_id(" Weird Id! "), "weird-id")
+        self.assertEqual(normalize_agent_id(""), "main")
