@@ -23,7 +23,7 @@ from openclaw.config import (
     load_config,
     resolve_paths,
 )
-from openclaw.config.paths import DEFAULT_PORT
+from openclaw.config.paths import DEFAULT_PORT, resolve_gateway_port
 
 if TYPE_CHECKING:
     from openclaw.config.schema import SecretRef
@@ -157,7 +157,9 @@ def resolve_port(
     configured = snapshot.config.gateway.port
     if configured is not None:
         return configured, "gateway.port"
-    return DEFAULT_PORT, "default"
+    # Named profiles (not dev, which sets the env above) get a stable port of their own.
+    port = resolve_gateway_port(env, None)
+    return port, "default" if port == DEFAULT_PORT else "profile"
 
 
 def resolve_bind_mode(options: GatewayRunOptions, snapshot: ConfigSnapshot) -> tuple[str, str]:

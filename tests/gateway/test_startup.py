@@ -60,6 +60,19 @@ class PrecedenceTests(SynchronousTestCase):
         self.assertEqual(plan.paths.state_dir, dev_state)
         self.assertEqual(env["OPENCLAW_PROFILE"], "dev")
 
+    def test_named_profile_gets_its_own_stable_port(self) -> None:
+        for key in ("OPENCLAW_STATE_DIR", "OPENCLAW_CONFIG_PATH"):
+            self.env.pop(key)
+        work = os.path.join(self.env["HOME"], ".openclaw-work")
+        os.makedirs(work)
+        with open(os.path.join(work, "openclaw.json"), "w") as f:
+            json.dump(LOCAL, f)
+        first = prepare_gateway(GatewayRunOptions(profile="work"), dict(self.env))
+        again = prepare_gateway(GatewayRunOptions(profile="work"), dict(self.env))
+        self.assertEqual(first.port, again.port)
+        self.assertEqual(first.port_source, "profile")
+        self.assertTrue(20000 <= first.port <= 59999)
+
     def test_profile_never_overrides_env(self) -> None:
         self.env["OPENCLAW_GATEWAY_PORT"] = "20004"
         plan = self.plan(dev=True)
