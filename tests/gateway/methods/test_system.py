@@ -36,7 +36,8 @@ class RegistryTests(SynchronousTestCase):
     def test_core_table(self) -> None:
         registry = build_registry()
         self.assertEqual(registry.advertised_methods, [
-            "health", "logs.tail", "status", "config.get", "config.schema", "models.list",
+            "health", "logs.tail", "status", "config.get", "config.set", "config.apply",
+            "config.patch", "config.schema", "secrets.reload", "models.list",
             "agents.list", "last-heartbeat", "device.pair.list", "device.pair.approve",
             "device.pair.reject", "device.pair.remove", "gateway.identity.get",
             "system-presence"])

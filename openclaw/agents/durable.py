@@ -1,0 +1,288 @@
+"""Durable file writes off the reactor: one writer thread, ordered, with group commit.
+
+Every operation is queued from the reactor thread and runs, in order, on one dedicated
+thread; its Deferred fires back on the reactor (``callFromThread``) only once the data is on
+disk:
+
+* :meth:`append` - ``O_APPEND`` write of whole lines, ``fsync`` (one fsync per touched file per
+  batch: a burst of appends costs one disk flush). Before the first append to a file this
+  process repairs a torn tail (a line cut by a crash is truncated away), so records never
+  run together.
+* :meth:`replace` - write ``<path>.tmp``, fsync, ``rename`` over ``path``, fsync the directory
+  (atomic: readers see the old or the new file, never a mix).
+* :meth:`call` - any other file operation (reads, renames for archiving) in the same order, so
+  a read sees every write queued before it.
+
+:class:`InlineWriter` does the same synchronously (unit tests with a fake clock).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
+
+T = TypeVar("T")
+
+MAX_OPEN_FILES: Final = 64
+_STOP: Final = object()
+
+
+def fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def replace_file(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Atomic replace with fsync of the file and its directory."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(directory)
+
+
+def repair_tail(path: str) -> int:
+    """Truncate a torn last line (no trailing newline); returns the bytes removed."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return 0
+    if size == 0:
+        return 0
+    with open(path, "rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return 0
+        # find the last newline
+        block = 4096
+        position = size
+        keep = 0
+        while position > 0:
+            start = max(0, position - block)
+            handle.seek(start)
+            chunk = handle.read(position - start)
+            index = chunk.rfind(b"\n")
+            if index >= 0:
+                keep = start + index + 1
+                break
+            position = start
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+        return size - keep
+
+
+class _Files:
+    """Open append descriptors (LRU), repaired once per process."""
+
+    def __init__(self) -> None:
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._repaired: set[str] = set()
+
+    def fd(self, path: str) -> int:
+        fd = self._fds.get(path)
+        if fd is not None:
+            self._fds.move_to_end(path)
+            return fd
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if path not in self._repaired:
+            repair_tail(path)
+            self._repaired.add(path)
+        created = not os.path.exists(path)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if created and directory:
+            fsync_dir(directory)
+        self._fds[path] = fd
+        while len(self._fds) > MAX_OPEN_FILES:
+            _, old = self._fds.popitem(last=False)
+            os.close(old)
+        return fd
+
+    def close(self, path: str | None = None) -> None:
+        if path is None:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+            return
+        if path in self._fds:
+            os.close(self._fds.pop(path))
+        self._repaired.discard(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class InlineWriter:
+    """Synchronous writer (same semantics, no thread): for tests and tools."""
+
+    def __init__(self) -> None:
+        self._files = _Files()
+
+    def append(self, path: str, data: bytes) -> Deferred[None]:
+        try:
+            fd = self._files.fd(path)
+            _write_all(fd, data)
+            os.fsync(fd)
+        except Exception:
+            return fail(Failure())
+        return succeed(None)
+
+    def replace(self, path: str, data: bytes) -> Deferred[None]:
+        try:
+            self._files.close(path)
+            replace_file(path, data)
+        except Exception:
+            return fail(Failure())
+        return succeed(None)
+
+    def call(self, func: Callable[..., T], *args: Any) -> Deferred[T]:
+        try:
+            return succeed(func(*args))
+        except Exception:
+            return fail(Failure())
+
+    def forget(self, path: str) -> Deferred[None]:
+        self._files.close(path)
+        return succeed(None)
+
+    def stop(self) -> Deferred[None]:
+        self._files.close()
+        return succeed(None)
+
+
+class DurableWriter:
+    """The writer thread (started on first use, stopped by :meth:`stop`)."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._files = _Files()
+        self._stopped = False
+
+    def _submit(self, op: tuple[Any, ...]) -> Deferred[Any]:
+        if self._stopped:
+            return fail(RuntimeError("durable writer stopped"))
+        deferred: Deferred[Any] = Deferred()
+        self._queue.put((deferred, *op))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="openclaw-durable-writer",
+                                            daemon=True)
+            self._thread.start()
+        return deferred
+
+    def append(self, path: str, data: bytes) -> Deferred[None]:
+        return self._submit(("append", path, data))
+
+    def replace(self, path: str, data: bytes) -> Deferred[None]:
+        return self._submit(("replace", path, data))
+
+    def call(self, func: Callable[..., T], *args: Any) -> Deferred[T]:
+        return self._submit(("call", func, args))
+
+    def forget(self, path: str) -> Deferred[None]:
+        return self._submit(("forget", path))
+
+    def stop(self) -> Deferred[None]:
+        if self._thread is None or self._stopped:
+            self._stopped = True
+            return succeed(None)
+        done = self._submit(("stop",))
+        self._stopped = True
+        return done
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            results: list[tuple[Deferred[Any], bool, Any]] = []
+            dirty: dict[int, list[int]] = {}
+            stop = False
+            for deferred, kind, *args in batch:
+                try:
+                    if kind == "append":
+                        path, data = args
+                        fd = self._files.fd(path)
+                        _write_all(fd, data)
+                        dirty.setdefault(fd, []).append(len(results))
+                        results.append((deferred, True, None))
+                        continue
+                    # everything else sees appends already flushed
+                    self._flush(dirty, results)
+                    if kind == "replace":
+                        path, data = args
+                        self._files.close(path)
+                        replace_file(path, data)
+                        results.append((deferred, True, None))
+                    elif kind == "call":
+                        func, call_args = args
+                        results.append((deferred, True, func(*call_args)))
+                    elif kind == "forget":
+                        self._files.close(args[0])
+                        results.append((deferred, True, None))
+                    elif kind == "stop":
+                        self._files.close()
+                        results.append((deferred, True, None))
+                        stop = True
+                except BaseException:
+                    results.append((deferred, False, Failure()))
+            self._flush(dirty, results)
+            self._reactor.callFromThread(_deliver, results)
+            if stop:
+                return
+
+    def _flush(self, dirty: dict[int, list[int]], results: list[tuple[Deferred[Any], bool, Any]]
+               ) -> None:
+        for fd, indexes in dirty.items():
+            try:
+                os.fsync(fd)
+            except OSError:
+                failure = Failure()
+                for index in indexes:
+                    deferred = results[index][0]
+                    results[index] = (deferred, False, failure)
+        dirty.clear()
+
+
+def _deliver(results: list[tuple[Deferred[Any], bool, Any]]) -> None:
+    for deferred, ok, value in results:
+        if ok:
+            deferred.callback(value)
+        else:
+            deferred.errback(value)

@@ -1,0 +1,992 @@
+"""The run engine: one agent turn from message to final answer, and everything around it.
+
+Public API (used by the WebSocket methods and by the HTTP API)::
+
+    runtime = AgentRuntime(...)                       # built by AgentsService
+    handle = runtime.start(RunRequest(message="hi", run_id="k-1",
+                                      session_key="agent:main:main"))
+    async for event in handle.events():               # agent events, as on the wire:
+        ...                                           # {runId, seq, stream, ts, data, sessionKey}
+    result = await handle.result                      # RunResult (never fails)
+    handle.cancel("rpc")                              # abort: cancels the provider request
+
+A run: resolve agent and session key -> wait its turn on the session lane (one run at a time
+per session, FIFO; ``interrupt`` aborts the active run) -> make the user message durable ->
+``lifecycle start`` -> build the system prompt (workspace bootstrap files) and the context from
+the transcript -> call the model (streamed; ``assistant`` events carry ``text`` (cumulative) and
+``delta``), falling back through the model chain on provider failures that happen before any
+output -> run requested tools under tool policy (``tool`` events ``start``/``result``), append
+each assistant message and tool result durably, call the model again -> stop when the model
+stops calling tools or at the step limit -> ``lifecycle end``/``error``. A run timeout
+(``agents.defaults.timeoutSeconds``, or the request's) aborts the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Final, Protocol
+
+import attrs
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from openclaw.agents import tools as tools_mod
+from openclaw.agents.config import DEFAULT_MAX_STEPS, AgentsView, read_agents
+from openclaw.agents.session_keys import (
+    GLOBAL_KEY,
+    SessionKeyError,
+    agent_of_key,
+    main_session_key,
+    normalize_agent_id,
+    parse_agent_key,
+    resolve_request_key,
+    session_kind,
+)
+from openclaw.agents.store import SessionStore
+from openclaw.agents.workspace import (
+    PromptInputs,
+    build_system_prompt,
+    ensure_workspace,
+    load_context_files,
+)
+from openclaw.providers.registry import ModelRef, model_chain, parse_model_ref
+from openclaw.providers.types import (
+    ABORTED,
+    ERROR,
+    KIND_TIMEOUT,
+    KIND_UNKNOWN,
+    TOOL_USE,
+    AssistantTurn,
+    ModelRequest,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
+
+log = Logger(namespace="agents")
+
+RECENT_RUNS: Final = 1000
+RECENT_RUN_TTL_S: Final = 300.0
+
+
+class AgentRequestError(ValueError):
+    """The request cannot start a run (unknown agent, malformed key ...): INVALID_REQUEST."""
+
+
+class DuplicateRun(Exception):
+    def __init__(self, handle: RunHandle) -> None:
+        super().__init__(handle.run_id)
+        self.handle = handle
+
+
+@attrs.frozen
+class RunRequest:
+    message: str
+    run_id: str
+    agent_id: str | None = None
+    session_key: str | None = None
+    kind: str = "agent"                     # "agent" | "chat" | "http" | "tool"
+    timeout_s: float | None = None
+    model: str | None = None                # "provider/model" override
+    extra_system_prompt: str | None = None
+    tools_allow: tuple[str, ...] | None = None
+    max_steps: int | None = None
+    channel: str = "webchat"
+    origin: Mapping[str, Any] | None = None
+    queue_mode: str | None = None
+    label: str | None = None
+    conn_id: str | None = None              # the WebSocket connection that started it
+
+
+@attrs.define
+class RunResult:
+    run_id: str
+    status: str                             # "ok" | "error" | "aborted" | "timeout"
+    session_key: str
+    agent_id: str
+    text: str = ""
+    stop_reason: str | None = None
+    usage: Usage = attrs.Factory(Usage)
+    error: str | None = None
+    error_kind: str | None = None
+    error_detail: Mapping[str, Any] | None = None
+    started_at: int | None = None
+    ended_at: int | None = None
+    session_id: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    steps: int = 0
+
+    @property
+    def duration_ms(self) -> int:
+        if self.started_at is None or self.ended_at is None:
+            return 0
+        return max(0, self.ended_at - self.started_at)
+
+
+class RunObserver(Protocol):
+    def run_event(self, handle: RunHandle, event: dict[str, Any]) -> None: ...
+
+    def run_finished(self, handle: RunHandle, result: RunResult) -> None: ...
+
+
+class RunHandle:
+    """One run: its events (async iterator), its result, its cancel."""
+
+    def __init__(self, runtime: AgentRuntime, request: RunRequest, agent_id: str,
+                 session_key: str, accepted_at: int) -> None:
+        self.runtime = runtime
+        self.request = request
+        self.run_id = request.run_id
+        self.agent_id = agent_id
+        self.session_key = session_key
+        self.accepted_at = accepted_at
+        self.state = "queued"
+        self.result: Deferred[RunResult] = Deferred()
+        self.started: Deferred[None] = Deferred()   # user message durable, run begun
+        self.abort_reason: str | None = None
+        self.seq = 0
+        self._log: list[dict[str, Any]] = []
+        self._waiters: list[Deferred[None]] = []
+        self._done = False
+        self._current_call: Any = None
+        self._guarded: Deferred[Any] | None = None
+        self._timer: IDelayedCall | None = None
+        self.tool_context: tools_mod.ToolContext | None = None
+        self.context_files: Deferred[Any] | None = None
+        self.started_at: int | None = None
+        self.session_id: str | None = None
+
+    # -- events -------------------------------------------------------------------------------
+
+    def emit(self, stream: str, data: dict[str, Any]) -> dict[str, Any]:
+        self.seq += 1
+        event = {"runId": self.run_id, "seq": self.seq, "stream": stream,
+                 "ts": self.runtime.now_ms(), "data": data, "sessionKey": self.session_key}
+        self._log.append(event)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+        self.runtime._notify_event(self, event)
+        return event
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Every agent event of this run from its start (replayed), then live, until the end."""
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        index = 0
+        while True:
+            while index < len(self._log):
+                yield self._log[index]
+                index += 1
+            if self._done:
+                return
+            waiter: Deferred[None] = Deferred()
+            self._waiters.append(waiter)
+            await waiter
+
+    # -- control ------------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def cancel(self, reason: str = "rpc") -> bool:
+        """Abort (queued: dropped; running: the provider request/tool is cancelled)."""
+        if self._done or self.abort_reason is not None:
+            return False
+        self.abort_reason = reason
+        if self.state == "queued":
+            self.runtime._drop_queued(self)
+            return True
+        call = self._current_call
+        if call is not None:
+            call.cancel()
+        context = self.tool_context
+        if context is not None:
+            for session in list(context.foreground):
+                session.kill()
+        guarded = self._guarded
+        if guarded is not None and not guarded.called:
+            guarded.cancel()
+        return True
+
+    async def guard(self, deferred: Deferred[Any]) -> Any:
+        """Await ``deferred``; :meth:`cancel` cancels it."""
+        if self.abort_reason is not None:
+            deferred.cancel()
+        self._guarded = deferred
+        try:
+            return await deferred
+        finally:
+            self._guarded = None
+
+    def _finish(self, result: RunResult) -> None:
+        self._done = True
+        self.state = "done"
+        timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+        if not self.started.called:
+            self.started.callback(None)
+        self.result.callback(result)
+
+
+@attrs.define
+class _Lane:
+    active: RunHandle | None = None
+    pending: deque[RunHandle] = attrs.Factory(deque)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(b.get("text", "")) for b in content
+                       if isinstance(b, dict) and b.get("type") == "text")
+    return ""
+
+
+def context_messages(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Model context from transcript records: messages after the last compaction (whose
+    summary leads), failed/aborted empty assistant turns dropped, tool calls kept with their
+    results."""
+    start = 0
+    summary: str | None = None
+    for index, record in enumerate(records):
+        if record.get("type") == "compaction":
+            first = record.get("firstKeptEntryId")
+            summary = str(record.get("summary") or "")
+            start = next((i for i, r in enumerate(records) if r.get("id") == first), index + 1)
+    messages: list[dict[str, Any]] = []
+    if summary:
+        messages.append({"role": "user", "content": f"[Conversation summary]\n{summary}"})
+    for record in records[start:]:
+        if record.get("type") != "message":
+            continue
+        message = record.get("message")
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "assistant" and message.get("stopReason") in (ERROR, ABORTED):
+            text = _text_of(message.get("content"))
+            if not text:
+                continue
+            message = {**message, "content": [{"type": "text", "text": text}]}
+        if role in ("user", "assistant", "toolResult"):
+            messages.append(message)
+    # a tool call without its result (crash between the two) gets a synthetic error result
+    fixed: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        fixed.append(message)
+        if message.get("role") != "assistant":
+            continue
+        calls = [b for b in message.get("content") or [] if isinstance(b, dict)
+                 and b.get("type") == "toolCall"]
+        answered = {m.get("toolCallId") for m in messages[index + 1:]
+                    if m.get("role") == "toolResult"}
+        for call in calls:
+            if call.get("id") not in answered:
+                fixed.append({"role": "toolResult", "toolCallId": call.get("id"),
+                              "toolName": call.get("name"),
+                              "content": [{"type": "text",
+                                           "text": "Tool result missing (interrupted)."}],
+                              "isError": True})
+    return fixed
+
+
+class AgentRuntime:
+    """Runs, session lanes, recent results; the source of agent events."""
+
+    def __init__(
+        self,
+        *,
+        reactor: Any,
+        store: SessionStore,
+        router: Any,
+        get_config: Callable[[], Any],
+        state_dir: str,
+        default_workspace: str,
+        run_blocking: Callable[..., Deferred[Any]],
+        home: str | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.store = store
+        self.router = router
+        self.get_config = get_config
+        self.state_dir = state_dir
+        self.default_workspace = default_workspace
+        self.run_blocking = run_blocking
+        self.home = home
+        self.observers: list[RunObserver] = []
+        self.active: dict[str, RunHandle] = {}
+        self.recent: OrderedDict[str, tuple[float, RunResult]] = OrderedDict()
+        self._lanes: dict[str, _Lane] = {}
+        self._waiters: dict[str, list[Deferred[RunResult | None]]] = {}
+        self._history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._workspaces_ready: set[str] = set()
+        self._processes: dict[str, tools_mod.ProcessRegistry] = {}
+        self._view_cache: tuple[Any, AgentsView] | None = None
+        store.listen(self._store_changed)
+
+    # -- config ------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return int(self.reactor.seconds() * 1000)
+
+    def view(self) -> AgentsView:
+        snapshot = self.get_config()
+        cached = self._view_cache
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        view = read_agents(snapshot, default_workspace=self.default_workspace,
+                           state_dir=self.state_dir, home=self.home)
+        self._view_cache = (snapshot, view)
+        return view
+
+    def resolve(self, agent_id: str | None, session_key: str | None) -> tuple[str, str]:
+        """``(agentId, canonical session key)``; raises :class:`AgentRequestError`."""
+        view = self.view()
+        requested = normalize_agent_id(agent_id) if agent_id else None
+        if requested is not None and requested not in view.agents:
+            raise AgentRequestError(f'unknown agent id "{agent_id}"')
+        base_agent = requested or view.default_id
+        try:
+            key = resolve_request_key(session_key, base_agent, view.session)
+        except SessionKeyError as e:
+            raise AgentRequestError(str(e)) from None
+        parsed = parse_agent_key(key)
+        if parsed is not None:
+            key_agent = normalize_agent_id(parsed.agent_id)
+            if requested is not None and key_agent != requested:
+                raise AgentRequestError(
+                    f'agent id "{agent_id}" does not match session key "{session_key}"')
+            if key_agent not in view.agents:
+                raise AgentRequestError(f'unknown agent id "{parsed.agent_id}" in session key')
+            return key_agent, key
+        return base_agent, key
+
+    def is_main_session(self, agent_id: str, key: str) -> bool:
+        view = self.view()
+        return key == main_session_key(agent_id, view.session) or key == GLOBAL_KEY
+
+    # -- starting runs ----------------------------------------------------------------------
+
+    def start(self, request: RunRequest) -> RunHandle:
+        """Queue a run (returns at once). Raises AgentRequestError / DuplicateRun."""
+        existing = self.active.get(request.run_id)
+        if existing is not None:
+            raise DuplicateRun(existing)
+        if not request.message.strip():
+            raise AgentRequestError("message or attachment required")
+        agent_id, key = self.resolve(request.agent_id, request.session_key)
+        handle = RunHandle(self, request, agent_id, key, self.now_ms())
+        self.active[request.run_id] = handle
+        lane = self._lanes.setdefault(key, _Lane())
+        mode = request.queue_mode or self._queue_mode(agent_id, key)
+        if lane.active is None:
+            self._launch(lane, handle)
+        else:
+            if mode == "interrupt":
+                for queued in list(lane.pending):
+                    queued.cancel("interrupt")
+                lane.active.cancel("interrupt")
+            view = self.view()
+            lane.pending.append(handle)
+            while len(lane.pending) > view.queue_cap:
+                oldest = lane.pending[0]
+                oldest.cancel("queue")
+        return handle
+
+    def _queue_mode(self, agent_id: str, key: str) -> str:
+        entry = self.store.agent(agent_id).get(key)
+        mode = entry.get("queueMode") if entry else None
+        return str(mode) if mode else self.view().queue_mode
+
+    def _launch(self, lane: _Lane, handle: RunHandle) -> None:
+        lane.active = handle
+        handle.state = "running"
+        Deferred.fromCoroutine(self._execute(handle)).addErrback(
+            lambda f: log.failure("run {run} crashed", f, run=handle.run_id))
+
+    def _drop_queued(self, handle: RunHandle) -> None:
+        lane = self._lanes.get(handle.session_key)
+        if lane is not None and handle in lane.pending:
+            lane.pending.remove(handle)
+        now = self.now_ms()
+        result = RunResult(handle.run_id, "aborted", handle.session_key, handle.agent_id,
+                           stop_reason=handle.abort_reason, started_at=now, ended_at=now)
+        self._complete(handle, result)
+
+    def _next(self, key: str) -> None:
+        lane = self._lanes.get(key)
+        if lane is None:
+            return
+        lane.active = None
+        while lane.pending:
+            handle = lane.pending.popleft()
+            if handle.done:
+                continue
+            self._launch(lane, handle)
+            return
+        del self._lanes[key]
+
+    def _complete(self, handle: RunHandle, result: RunResult) -> None:
+        self.active.pop(handle.run_id, None)
+        self.recent[handle.run_id] = (self.reactor.seconds(), result)
+        self.recent.move_to_end(handle.run_id)
+        self._prune_recent()
+        handle._finish(result)
+        for observer in list(self.observers):
+            try:
+                observer.run_finished(handle, result)
+            except Exception:
+                log.failure("run observer failed")
+        for waiter in self._waiters.pop(handle.run_id, []):
+            if not waiter.called:
+                waiter.callback(result)
+
+    def _prune_recent(self) -> None:
+        cutoff = self.reactor.seconds() - RECENT_RUN_TTL_S
+        while self.recent:
+            run_id, (at, _) = next(iter(self.recent.items()))
+            if at >= cutoff and len(self.recent) <= RECENT_RUNS:
+                break
+            del self.recent[run_id]
+
+    def _notify_event(self, handle: RunHandle, event: dict[str, Any]) -> None:
+        for observer in self.observers:
+            try:
+                observer.run_event(handle, event)
+            except Exception:
+                log.failure("run observer failed")
+
+    # -- querying / aborting ------------------------------------------------------------------
+
+    def get(self, run_id: str) -> RunHandle | None:
+        return self.active.get(run_id)
+
+    def finished(self, run_id: str) -> RunResult | None:
+        self._prune_recent()
+        entry = self.recent.get(run_id)
+        return entry[1] if entry else None
+
+    def runs_in(self, key: str) -> list[RunHandle]:
+        return [h for h in self.active.values() if h.session_key == key]
+
+    def abort(self, key: str, run_id: str | None = None, reason: str = "rpc") -> list[str]:
+        aborted = []
+        for handle in list(self.active.values()):
+            if handle.session_key != key or (run_id is not None and handle.run_id != run_id):
+                continue
+            if handle.cancel(reason):
+                aborted.append(handle.run_id)
+        return aborted
+
+    async def wait(self, run_id: str, timeout_s: float) -> RunResult | None:
+        """The run's result, or None when it did not finish within ``timeout_s``."""
+        done = self.finished(run_id)
+        if done is not None:
+            return done
+        waiter: Deferred[RunResult | None] = Deferred()
+
+        def settle(value: RunResult | None) -> RunResult | None:
+            if not waiter.called:
+                waiter.callback(value)
+            return value
+
+        handle = self.active.get(run_id)
+        if handle is not None:
+            handle.result.addCallback(settle)
+        else:
+            self._waiters.setdefault(run_id, []).append(waiter)
+        timer = self.reactor.callLater(max(0.0, timeout_s), settle, None)
+        try:
+            result: RunResult | None = await waiter
+            return result
+        finally:
+            if timer.active():
+                timer.cancel()
+            waiters = self._waiters.get(run_id)
+            if waiters and waiter in waiters:
+                waiters.remove(waiter)
+
+    # -- the run ----------------------------------------------------------------------------
+
+    async def _execute(self, handle: RunHandle) -> None:
+        view = self.view()
+        agent = view.agent(handle.agent_id)
+        assert agent is not None
+        request = handle.request
+        sessions = self.store.agent(handle.agent_id)
+        result = RunResult(handle.run_id, "ok", handle.session_key, handle.agent_id)
+        timeout_s = request.timeout_s if request.timeout_s is not None else view.timeout_s
+        started = False
+        partial: list[str] = []
+        try:
+            if timeout_s and timeout_s > 0:
+                handle._timer = self.reactor.callLater(timeout_s, handle.cancel, "timeout")
+            workspace = agent.workspace
+            if workspace not in self._workspaces_ready:
+                await handle.guard(self.run_blocking(ensure_workspace, workspace,
+                                                     skip_bootstrap=view.skip_bootstrap))
+                self._workspaces_ready.add(workspace)
+            # read the bootstrap files while the session and the user message are written
+            total_chars = self._bootstrap_budget(view, agent, request)
+            handle.context_files = self.run_blocking(
+                load_context_files, workspace, max_chars=min(view.bootstrap_max_chars,
+                                                             total_chars),
+                total_max_chars=total_chars)
+            handle.context_files.addErrback(lambda f: f)
+            fields: dict[str, Any] = {"chatType": "group" if session_kind(
+                handle.session_key) == "group" else "direct"}
+            if request.origin:
+                fields["origin"] = dict(request.origin)
+            if request.label:
+                fields["label"] = request.label
+            entry, _created = await sessions.ensure(handle.session_key, cwd=workspace,
+                                                    fields=fields)
+            handle.session_id = entry.get("sessionId")
+            result.session_id = handle.session_id
+            history = await self._load_history(handle.agent_id, handle.session_key)
+            user_message = {"role": "user", "content": request.message,
+                            "timestamp": self.now_ms()}
+            await self._append(handle, [{"type": "message", "message": user_message}])
+            history.append(user_message)
+            started = True
+            handle.started_at = result.started_at = self.now_ms()
+            # first the waiters (a chat.send ack goes out before any event of the run)
+            if not handle.started.called:
+                handle.started.callback(None)
+            handle.emit("lifecycle", {"phase": "start", "startedAt": result.started_at})
+            if handle.abort_reason is not None:
+                raise CancelledError()
+            await self._loop(handle, view, agent, entry, history, result, partial)
+        except CancelledError:
+            reason = handle.abort_reason or "rpc"
+            result.stop_reason = reason
+            if reason == "timeout":
+                result.status = "timeout"
+                result.error = f"agent run timed out after {timeout_s:g}s"
+                result.error_kind = KIND_TIMEOUT
+            else:
+                result.status = "aborted"
+            result.text = "".join(partial)
+        except ProviderError as e:
+            if handle.abort_reason is not None:
+                result.status = "timeout" if handle.abort_reason == "timeout" else "aborted"
+                result.stop_reason = handle.abort_reason
+                result.text = "".join(partial)
+                if result.status == "timeout":
+                    result.error = f"agent run timed out after {timeout_s:g}s"
+                    result.error_kind = KIND_TIMEOUT
+            else:
+                result.status = "error"
+                result.error = str(e)
+                result.error_kind = e.kind
+                result.error_detail = e.detail()
+                result.stop_reason = ERROR
+                result.text = "".join(partial)
+        except AgentRequestError as e:
+            result.status, result.error, result.error_kind = "error", str(e), KIND_UNKNOWN
+        except Exception as e:
+            log.failure("agent run {run} failed", run=handle.run_id)
+            result.status = "error"
+            result.error = f"{type(e).__name__}: {e}"
+            result.error_kind = KIND_UNKNOWN
+        finally:
+            handle._current_call = None
+        result.ended_at = self.now_ms()
+        if result.started_at is None:
+            result.started_at = handle.accepted_at
+        if started and result.status != "ok":
+            # keep what the model said before the failure (pi-ai stores it with the reason)
+            await self._record_failure(handle, result)
+            self.forget_history(handle.agent_id, handle.session_key)
+        if started:
+            phase = {"phase": "end", "startedAt": result.started_at, "endedAt": result.ended_at}
+            if result.status == "aborted":
+                handle.emit("lifecycle", {**phase, "aborted": True,
+                                          "stopReason": result.stop_reason})
+            elif result.status in ("error", "timeout"):
+                handle.emit("lifecycle", {"phase": "error", "startedAt": result.started_at,
+                                          "endedAt": result.ended_at, "error": result.error})
+            else:
+                handle.emit("lifecycle", phase)
+        sessions.touch(handle.session_key, lastInteractionAt=result.ended_at,
+                       lastRunId=handle.run_id, status=_row_status(result.status),
+                       endedAt=result.ended_at, startedAt=result.started_at,
+                       runtimeMs=result.duration_ms,
+                       **({"abortedLastRun": True} if result.status == "aborted" else {}))
+        self._complete(handle, result)
+        self._next(handle.session_key)
+
+    def _bootstrap_budget(self, view: AgentsView, agent: Any, request: RunRequest) -> int:
+        """``bootstrapTotalMaxChars``, capped for small-context models (about a quarter of the
+        context window: the built-in 4k-token local model gets ~4000 characters)."""
+        total = view.bootstrap_total_max_chars
+        if self.router is None:
+            return total
+        try:
+            default = self.router.catalog.default_ref()
+            primary = request.model or agent.model_primary or view.defaults_model
+            ref = parse_model_ref(primary, default.provider) if primary else default
+            info = self.router.catalog.get(ref.provider).model(ref.model)
+        except Exception:
+            return total
+        if info is not None and info.context_window:
+            return max(1000, min(total, int(info.context_window)))
+        return total
+
+    async def _record_failure(self, handle: RunHandle, result: RunResult) -> None:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": [{"type": "text", "text": result.text}] if result.text else [],
+            "api": None, "provider": result.provider, "model": result.model,
+            "usage": Usage().to_wire(),
+            "stopReason": ABORTED if result.status == "aborted" else ERROR,
+            "timestamp": self.now_ms(),
+        }
+        if result.error:
+            message["errorMessage"] = result.error
+        try:
+            await self._append(handle, [{"type": "message", "message": message}])
+        except Exception:
+            log.failure("recording the end of run {run} failed", run=handle.run_id)
+
+    async def _loop(self, handle: RunHandle, view: AgentsView, agent: Any,
+                    entry: dict[str, Any], history: list[dict[str, Any]], result: RunResult,
+                    partial: list[str]) -> None:
+        request = handle.request
+        is_main = self.is_main_session(handle.agent_id, handle.session_key)
+        policy = tools_mod.resolve_policy(view.tools, agent.tools, is_main=is_main,
+                                          run_allow=request.tools_allow)
+        available = tools_mod.available_tools(policy)
+        specs = [tool.spec() for tool in available]
+        default = self.router.catalog.default_ref() if self.router is not None else \
+            ModelRef("local", "smollm2")
+        override = request.model or entry.get("modelOverride")
+        if override and "/" not in str(override) and entry.get("providerOverride"):
+            override = f"{entry['providerOverride']}/{override}"
+        primary = override or agent.model_primary or view.defaults_model
+        chain = model_chain(primary, () if override else agent.model_fallbacks, default)
+        pending_files = handle.context_files
+        handle.context_files = None
+        if pending_files is None:
+            pending_files = self.run_blocking(
+                load_context_files, agent.workspace, max_chars=view.bootstrap_max_chars,
+                total_max_chars=view.bootstrap_total_max_chars)
+        loaded = await handle.guard(pending_files)
+        if isinstance(loaded, Failure):
+            loaded.raiseException()
+        context_files = loaded
+        processes = self._processes.setdefault(handle.agent_id, tools_mod.ProcessRegistry())
+        handle.tool_context = tools_mod.ToolContext(
+            workspace=agent.workspace, agent_id=handle.agent_id, session_key=handle.session_key,
+            reactor=self.reactor, run_blocking=self.run_blocking, sessions=self,
+            processes=processes, cancelled=lambda: handle.abort_reason is not None)
+        max_steps = request.max_steps or DEFAULT_MAX_STEPS
+        last_model: str | None = (f"{entry.get('modelProvider')}/{entry.get('model')}"
+                                  if entry.get("model") else None)
+        total = Usage()
+        for step in range(1, max_steps + 1):
+            result.steps = step
+            system = build_system_prompt(PromptInputs(
+                agent_id=handle.agent_id, workspace=agent.workspace, model_ref=str(chain[0]),
+                tools=[(tool.name, tool.summary) for tool in available],
+                context_files=context_files, channel=request.channel,
+                user_timezone=view.user_timezone, extra=request.extra_system_prompt,
+                agent_name=agent.name))
+            turn, ref, api = await self._call_model(handle, chain, ModelRequest(
+                model=chain[0].model, system=system, messages=list(history), tools=specs),
+                partial)
+            result.model, result.provider = ref.model, ref.provider
+            total = Usage(total.input + turn.usage.input, total.output + turn.usage.output,
+                          total.cache_read + turn.usage.cache_read,
+                          total.cache_write + turn.usage.cache_write)
+            records: list[dict[str, Any]] = []
+            if last_model != str(ref):
+                records.append({"type": "model_change", "provider": ref.provider,
+                                "modelId": ref.model})
+                last_model = str(ref)
+            content: list[dict[str, Any]] = []
+            if turn.text:
+                content.append({"type": "text", "text": turn.text})
+            content.extend(call.block() for call in turn.tool_calls)
+            assistant = {"role": "assistant", "content": content, "api": api,
+                         "provider": ref.provider, "model": ref.model,
+                         "usage": turn.usage.to_wire(), "stopReason": turn.stop_reason,
+                         "timestamp": self.now_ms()}
+            records.append({"type": "message", "message": assistant})
+            await self._append(handle, records)
+            history.append(assistant)
+            partial.clear()
+            result.text = turn.text
+            result.stop_reason = turn.stop_reason
+            if not turn.tool_calls or turn.stop_reason != TOOL_USE:
+                break
+            if step == max_steps:
+                result.stop_reason = "max_steps"
+                log.warn("run {run}: tool loop stopped at the step limit ({n} model calls)",
+                         run=handle.run_id, n=max_steps)
+                break
+            for call in turn.tool_calls:
+                handle.emit("tool", {"phase": "start", "name": call.name,
+                                     "toolCallId": call.id, "args": dict(call.arguments)})
+                output = await handle.guard(Deferred.fromCoroutine(
+                    tools_mod.run_tool(handle.tool_context, policy, call)))
+                tool_result = {"role": "toolResult", "toolCallId": call.id,
+                               "toolName": call.name, "content": output.content(),
+                               "isError": output.is_error, "timestamp": self.now_ms()}
+                if output.details is not None:
+                    tool_result["details"] = output.details
+                await self._append(handle, [{"type": "message", "message": tool_result}])
+                history.append(tool_result)
+                handle.emit("tool", {"phase": "result", "name": call.name,
+                                     "toolCallId": call.id, "meta": _tool_meta(call),
+                                     "isError": output.is_error,
+                                     "result": {"content": output.content(),
+                                                "details": output.details}})
+                if handle.abort_reason is not None:
+                    raise CancelledError()
+        result.usage = total
+        sessions = self.store.agent(handle.agent_id)
+        current = sessions.get(handle.session_key) or {}
+        sessions.touch(
+            handle.session_key,
+            inputTokens=int(current.get("inputTokens") or 0) + total.input,
+            outputTokens=int(current.get("outputTokens") or 0) + total.output,
+            totalTokens=int(current.get("totalTokens") or 0) + total.total,
+            contextTokens=total.input + total.cache_read,
+            modelProvider=result.provider, model=result.model)
+
+    async def _call_model(self, handle: RunHandle, chain: Sequence[ModelRef],
+                          request: ModelRequest, partial: list[str]
+                          ) -> tuple[AssistantTurn, ModelRef, str]:
+        last: ProviderError | None = None
+        for index, ref in enumerate(chain):
+            final = index == len(chain) - 1
+            try:
+                opened = await handle.guard(Deferred.fromCoroutine(
+                    self.router.open(ref, attrs.evolve(request, model=ref.model))))
+            except ProviderError as e:
+                last = e
+                if final or (not e.failover and "unknown model provider" not in str(e)):
+                    raise
+                log.warn("model {ref} unavailable ({error}); falling back to {next}", ref=ref,
+                         error=str(e), next=chain[index + 1])
+                continue
+            handle._current_call = opened.call
+            streamed = False
+            try:
+                turn: AssistantTurn | None = None
+                async for event in opened.call:
+                    if isinstance(event, TextDelta):
+                        streamed = True
+                        partial.append(event.text)
+                        handle.emit("assistant", {"text": "".join(partial),
+                                                  "delta": event.text})
+                    elif isinstance(event, AssistantTurn):
+                        turn = event
+                if turn is None:
+                    raise ProviderError(ref.provider, f"{ref.provider}: the stream ended "
+                                        "without a result", model=ref.model)
+                return turn, ref, opened.spec.api
+            except CancelledError:
+                raise
+            except ProviderError as e:
+                last = e
+                if streamed or final or not e.failover or handle.abort_reason is not None:
+                    raise
+                log.warn("model {ref} failed ({error}); falling back to {next}", ref=ref,
+                         error=str(e), next=chain[index + 1])
+            finally:
+                handle._current_call = None
+                opened.release()
+            if handle.abort_reason is not None:
+                raise CancelledError()
+        assert last is not None
+        raise last
+
+    # -- transcript & history ---------------------------------------------------------------
+
+    async def _load_history(self, agent_id: str, key: str) -> list[dict[str, Any]]:
+        cached = self._history.get((agent_id, key))
+        if cached is None:
+            records = await self.store.agent(agent_id).read(key)
+            cached = context_messages(records)
+            self._history[(agent_id, key)] = cached
+        return cached
+
+    async def _append(self, handle: RunHandle, records: list[dict[str, Any]]) -> None:
+        await self.store.agent(handle.agent_id).append(handle.session_key, records)
+
+    def _store_changed(self, agent_id: str, key: str, what: str,
+                       value: dict[str, Any] | None) -> None:
+        if what in ("reset", "delete", "compact", "create"):
+            self._history.pop((agent_id, key), None)
+
+    def forget_history(self, agent_id: str, key: str) -> None:
+        self._history.pop((agent_id, key), None)
+
+    # -- SessionsAccess (session tools) -------------------------------------------------------
+
+    async def tool_sessions_list(self, agent_id: str, params: Mapping[str, Any]
+                                 ) -> list[dict[str, Any]]:
+        sessions = self.store.agent(agent_id)
+        await sessions.load()
+        rows = []
+        raw_limit = params.get("limit")
+        limit = raw_limit if isinstance(raw_limit, int) and raw_limit > 0 else 50
+        kinds = params.get("kinds") if isinstance(params.get("kinds"), list) else None
+        active = params.get("activeMinutes")
+        now = self.now_ms()
+        for key, entry in sorted(sessions.entries.items(),
+                                 key=lambda kv: -int(kv[1].get("updatedAt") or 0)):
+            kind = session_kind(key)
+            if kinds and kind not in kinds:
+                continue
+            if isinstance(active, int) and \
+                    now - int(entry.get("updatedAt") or 0) > active * 60000:
+                continue
+            rows.append({"key": key, "kind": kind, "sessionId": entry.get("sessionId"),
+                         "updatedAt": entry.get("updatedAt"), "label": entry.get("label"),
+                         "model": entry.get("model"),
+                         "totalTokens": entry.get("totalTokens")})
+            if len(rows) >= limit:
+                break
+        return rows
+
+    async def tool_sessions_history(self, agent_id: str, key: str, limit: int,
+                                    include_tools: bool) -> dict[str, Any]:
+        try:
+            target_agent, canonical = self.resolve(agent_of_key(key, agent_id), key)
+        except AgentRequestError as e:
+            raise tools_mod.ToolFailure(str(e)) from None
+        records = await self.store.agent(target_agent).read(canonical)
+        messages = [r["message"] for r in records if r.get("type") == "message"
+                    and isinstance(r.get("message"), dict)]
+        if not include_tools:
+            messages = [m for m in messages if m.get("role") in ("user", "assistant")]
+        return {"sessionKey": canonical, "messages": messages[-limit:]}
+
+    async def tool_sessions_send(self, agent_id: str, from_key: str,
+                                 params: Mapping[str, Any]) -> dict[str, Any]:
+        key = params.get("sessionKey")
+        target_agent = params.get("agentId") or agent_id
+        if not isinstance(key, str) or not key:
+            label = params.get("label")
+            found = None
+            if isinstance(label, str):
+                sessions = self.store.agent(normalize_agent_id(str(target_agent)))
+                await sessions.load()
+                found = next((k for k, e in sessions.entries.items()
+                              if e.get("label") == label), None)
+            if found is None:
+                raise tools_mod.ToolFailure("sessionKey (or a known label) is required")
+            key = found
+        try:
+            agent, canonical = self.resolve(agent_of_key(key, str(target_agent)), key)
+        except AgentRequestError as e:
+            raise tools_mod.ToolFailure(str(e)) from None
+        if canonical == from_key:
+            raise tools_mod.ToolFailure("sessions_send cannot target the current session")
+        import uuid
+
+        run_id = f"send-{uuid.uuid4()}"
+        self.start(RunRequest(message=str(params.get("message")), run_id=run_id,
+                                       agent_id=agent, session_key=canonical, kind="tool",
+                                       channel="sessions_send"))
+        wait = params.get("timeoutSeconds")
+        wait_s = float(wait) if isinstance(wait, int | float) and wait >= 0 else 30.0
+        if wait_s == 0:
+            return {"runId": run_id, "status": "accepted", "sessionKey": canonical}
+        result = await self.wait(run_id, wait_s)
+        if result is None:
+            return {"runId": run_id, "status": "timeout", "sessionKey": canonical}
+        return {"runId": run_id, "status": "ok" if result.status == "ok" else "error",
+                "sessionKey": canonical, "reply": result.text,
+                **({"error": result.error} if result.error else {})}
+
+    async def tool_session_status(self, agent_id: str, key: str) -> dict[str, Any]:
+        try:
+            target_agent, canonical = self.resolve(agent_of_key(key, agent_id), key)
+        except AgentRequestError as e:
+            raise tools_mod.ToolFailure(str(e)) from None
+        sessions = self.store.agent(target_agent)
+        await sessions.load()
+        entry = sessions.get(canonical) or {}
+        running = self.runs_in(canonical)
+        return {"sessionKey": canonical, "agentId": target_agent,
+                "sessionId": entry.get("sessionId"), "updatedAt": entry.get("updatedAt"),
+                "model": entry.get("model"), "modelProvider": entry.get("modelProvider"),
+                "inputTokens": entry.get("inputTokens"),
+                "outputTokens": entry.get("outputTokens"),
+                "totalTokens": entry.get("totalTokens"),
+                "status": "running" if running else entry.get("status") or "idle",
+                "queued": max(0, len(running) - 1)}
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Abort every run (reason ``shutdown``) and wait a little for them to record it."""
+        handles = list(self.active.values())
+        for handle in handles:
+            handle.cancel("shutdown")
+        for registry in self._processes.values():
+            registry.kill_all()
+        for handle in handles:
+            waiting = _follow(handle.result)
+            waiting.addTimeout(grace_s, self.reactor)
+            with contextlib.suppress(Exception):
+                await waiting
+
+
+def _follow(deferred: Deferred[RunResult]) -> Deferred[RunResult]:
+    """A Deferred following ``deferred`` whose cancellation leaves ``deferred`` alone."""
+    out: Deferred[RunResult] = Deferred()
+
+    def done(value: RunResult) -> RunResult:
+        if not out.called:
+            out.callback(value)
+        return value
+
+    deferred.addCallback(done)
+    return out
+
+
+def _row_status(status: str) -> str:
+    return {"ok": "done", "error": "failed", "aborted": "killed", "timeout": "timeout"}.get(
+        status, status)
+
+
+def _tool_meta(call: Any) -> str:
+    args = call.arguments
+    for name in ("path", "command", "sessionKey", "action"):
+        value = args.get(name) if isinstance(args, Mapping) else None
+        if isinstance(value, str) and value:
+            return value[:200]
+    return ""
+
+
+def failure_text(failure: Failure) -> str:
+    return str(failure.value) or failure.type.__name__
+
+
+__all__ = [
+    "AgentRequestError",
+    "AgentRuntime",
+    "DuplicateRun",
+    "RunHandle",
+    "RunRequest",
+    "RunResult",
+    "context_messages",
+]

@@ -1,0 +1,75 @@
+"""The ``store`` and ``agents`` children of the gateway's service tree.
+
+``store`` owns the durable writer thread and the session store (flushed and closed last, after
+``agents`` stopped); ``agents`` owns the :class:`~openclaw.agents.runtime.AgentRuntime` (runs
+are aborted with reason ``shutdown`` when it stops, so their transcripts record the end).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorThreads
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+
+from openclaw.agents.durable import DurableWriter, InlineWriter
+from openclaw.agents.runtime import AgentRuntime
+from openclaw.agents.store import SessionStore
+
+log = Logger(namespace="agents")
+
+
+def thread_runner(reactor: Any) -> Callable[..., Deferred[Any]]:
+    if IReactorThreads.providedBy(reactor):
+        def run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
+            return deferToThreadPool(reactor, reactor.getThreadPool(), func, *args, **kwargs)
+
+        return run
+
+    from openclaw.gateway.protocol.context import run_inline
+
+    return run_inline
+
+
+class StoreService(Service):
+    name = "store"  # type: ignore[assignment]
+
+    def __init__(self, reactor: Any, state_dir: str,
+                 sessions_dir: Callable[[str], str] | None = None) -> None:
+        writer = DurableWriter(reactor) if IReactorThreads.providedBy(reactor) \
+            else InlineWriter()
+        self.store = SessionStore(state_dir, writer, reactor, sessions_dir)
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return Deferred.fromCoroutine(self.store.close())
+
+
+class AgentsService(Service):
+    name = "agents"  # type: ignore[assignment]
+
+    def __init__(self, reactor: Any, store: SessionStore, router: Any,
+                 get_config: Callable[[], Any], *, state_dir: str, default_workspace: str,
+                 home: str | None = None) -> None:
+        self.runtime = AgentRuntime(
+            reactor=reactor, store=store, router=router, get_config=get_config,
+            state_dir=state_dir, default_workspace=default_workspace,
+            run_blocking=thread_runner(reactor), home=home or os.path.expanduser("~"))
+
+    def startService(self) -> None:
+        super().startService()
+        try:
+            view = self.runtime.view()
+            for agent in view.agents.values():
+                self.runtime.store.agent(agent.id).load()
+        except Exception:
+            log.failure("agents: loading session indexes failed")
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return Deferred.fromCoroutine(self.runtime.stop())

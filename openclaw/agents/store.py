@@ -1,0 +1,384 @@
+"""The session store: ``<state>/agents/<agentId>/sessions/``.
+
+* ``sessions.json`` maps each session key to its ``SessionEntry`` (``sessionId``,
+  ``sessionStartedAt``, ``updatedAt``, token counts, overrides, ``origin`` ...). It is rewritten
+  atomically (tmp + fsync + rename + directory fsync) whenever a key gains or loses a session
+  id, and lazily (coalesced) for counters.
+* ``<sessionId>.jsonl`` is the append-only transcript in the pi session format the real
+  gateway writes: a ``session`` header (``version: 4``), then entries with ``id``/``parentId``
+  (``model_change``, ``message`` with a pi-ai ``user``/``assistant``/``toolResult`` message,
+  ``compaction``). Each record is one fsync'd line; a line torn by a crash is ignored on read
+  and cut away before the next append.
+* Reset and delete archive the transcript as ``<sessionId>.jsonl.reset.<ts>`` /
+  ``<sessionId>.jsonl.deleted.<ts>`` (as the real gateway names them).
+
+All disk I/O goes through the durable writer (a thread): nothing here blocks the reactor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from openclaw.agents.durable import DurableWriter, InlineWriter
+
+log = Logger(namespace="agents.store")
+
+TRANSCRIPT_VERSION: Final = 4
+INDEX_FLUSH_DELAY_S: Final = 0.25
+Writer = DurableWriter | InlineWriter
+
+
+def uuid7(now_ms: int | None = None) -> str:
+    """A UUIDv7 (time-ordered), as the real gateway uses for session ids."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{ms % 1000:03d}Z"
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def read_jsonl(path: str) -> list[dict[str, Any]]:
+    """Records of a transcript; a torn or corrupt line is skipped (never raises on content)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return []
+    records: list[dict[str, Any]] = []
+    lines = data.split(b"\n")
+    if lines and lines[-1] != b"":
+        lines = lines[:-1]  # torn tail: no newline yet
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            records.append(value)
+    return records
+
+
+def _read_index(path: str) -> dict[str, dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        # a corrupt index is kept aside, never silently overwritten
+        aside = f"{path}.corrupt.{int(time.time() * 1000)}"
+        os.replace(path, aside)
+        log.error("session index {path} was unreadable; moved to {aside}", path=path,
+                  aside=aside)
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, dict)}
+
+
+def _archive(path: str, suffix: str) -> str | None:
+    if not os.path.exists(path):
+        return None
+    target = f"{path}.{suffix}"
+    os.replace(path, target)
+    return target
+
+
+class AgentSessions:
+    """One agent's ``sessions.json`` and transcripts."""
+
+    def __init__(self, agent_id: str, directory: str, writer: Writer, clock: IReactorTime
+                 ) -> None:
+        self.agent_id = agent_id
+        self.directory = directory
+        self.index_path = os.path.join(directory, "sessions.json")
+        self._writer = writer
+        self._clock = clock
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._leaf: dict[str, str | None] = {}
+        self._loaded: Deferred[None] | None = None
+        self._flush_call: IDelayedCall | None = None
+        self._listeners: list[Callable[[str, str, dict[str, Any] | None], None]] = []
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def load(self) -> Deferred[None]:
+        if self._loaded is None:
+            loading = self._writer.call(_read_index, self.index_path)
+
+            def loaded(entries: dict[str, dict[str, Any]]) -> None:
+                for key, entry in entries.items():
+                    self.entries.setdefault(key, entry)
+
+            self._loaded = loading.addCallback(loaded)
+        return self._loaded
+
+    def transcript_path(self, entry: Mapping[str, Any]) -> str:
+        session_file = entry.get("sessionFile")
+        if isinstance(session_file, str) and session_file:
+            return session_file if os.path.isabs(session_file) else os.path.join(
+                self.directory, session_file)
+        return os.path.join(self.directory, f"{entry['sessionId']}.jsonl")
+
+    def now_ms(self) -> int:
+        return int(self._clock.seconds() * 1000)
+
+    # -- index writes -----------------------------------------------------------------------
+
+    def _index_bytes(self) -> bytes:
+        return (json.dumps(self.entries, ensure_ascii=False, indent=2) + "\n").encode()
+
+    def flush_index(self) -> Deferred[None]:
+        """Write ``sessions.json`` now (durable when the Deferred fires)."""
+        call, self._flush_call = self._flush_call, None
+        if call is not None and call.active():
+            call.cancel()
+        return self._writer.replace(self.index_path, self._index_bytes())
+
+    def schedule_flush(self) -> None:
+        if self._flush_call is None or not self._flush_call.active():
+            self._flush_call = self._clock.callLater(INDEX_FLUSH_DELAY_S, self._delayed_flush)
+
+    def _delayed_flush(self) -> None:
+        self._flush_call = None
+        self.flush_index().addErrback(lambda f: log.failure("session index write failed", f))
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.entries.get(key)
+
+    async def ensure(self, key: str, *, cwd: str, fields: Mapping[str, Any] | None = None
+                     ) -> tuple[dict[str, Any], bool]:
+        """The entry of ``key``, creating the session (header + index, durable) if needed."""
+        await self.load()
+        entry = self.entries.get(key)
+        if entry is not None and entry.get("sessionId"):
+            return entry, False
+        now = self.now_ms()
+        entry = dict(entry or {})
+        entry.update({"sessionId": uuid7(now), "sessionStartedAt": now, "updatedAt": now})
+        for name, value in (fields or {}).items():
+            entry.setdefault(name, value)
+        self.entries[key] = entry
+        header = {"type": "session", "version": TRANSCRIPT_VERSION, "id": entry["sessionId"],
+                  "timestamp": iso(now), "cwd": cwd}
+        self._leaf[key] = None
+        await self._writer.append(self.transcript_path(entry), (dumps(header) + "\n").encode())
+        await self.flush_index()
+        self._notify(key, "create", entry)
+        return entry, True
+
+    async def leaf_id(self, key: str) -> str | None:
+        if key in self._leaf:
+            return self._leaf[key]
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        records = await self._writer.call(read_jsonl, self.transcript_path(entry))
+        leaf = None
+        for record in records:
+            if record.get("type") != "session" and isinstance(record.get("id"), str):
+                leaf = record["id"]
+        self._leaf[key] = leaf
+        return leaf
+
+    async def append(self, key: str, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Append entries (``type`` + payload); ids/parentIds/timestamps are filled in."""
+        entry = self.entries[key]
+        parent = await self.leaf_id(key)
+        now = self.now_ms()
+        lines: list[str] = []
+        written: list[dict[str, Any]] = []
+        for record in records:
+            full = {"type": record.get("type", "message"), "id": str(uuid.uuid4()),
+                    "parentId": parent, "timestamp": iso(now)}
+            full.update({k: v for k, v in record.items() if k not in full or k == "type"})
+            parent = full["id"]
+            lines.append(dumps(full))
+            written.append(full)
+        if not lines:
+            return []
+        self._leaf[key] = parent
+        await self._writer.append(self.transcript_path(entry), ("\n".join(lines) + "\n").encode())
+        for record in written:
+            self._notify(key, "append", record)
+        return written
+
+    async def read(self, key: str) -> list[dict[str, Any]]:
+        entry = self.entries.get(key)
+        if entry is None or not entry.get("sessionId"):
+            return []
+        return await self._writer.call(read_jsonl, self.transcript_path(entry))
+
+    def touch(self, key: str, **fields: Any) -> None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return
+        entry.update(fields)
+        entry["updatedAt"] = self.now_ms()
+        self.schedule_flush()
+
+    async def patch(self, key: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        await self.load()
+        entry = self.entries.setdefault(key, {"updatedAt": self.now_ms()})
+        for name, value in changes.items():
+            if value is None:
+                entry.pop(name, None)
+            else:
+                entry[name] = value
+        entry["updatedAt"] = self.now_ms()
+        await self.flush_index()
+        self._notify(key, "patch", entry)
+        return entry
+
+    async def reset(self, key: str, *, cwd: str, reason: str = "reset") -> dict[str, Any]:
+        """New ``sessionId`` for ``key``; the old transcript is archived (``.reset.<ts>``)."""
+        await self.load()
+        old = self.entries.get(key)
+        now = self.now_ms()
+        if old is not None and old.get("sessionId"):
+            path = self.transcript_path(old)
+            await self._writer.forget(path)
+            await self._writer.call(_archive, path, f"reset.{now}")
+        keep = {name: value for name, value in (old or {}).items() if name in _KEPT_ON_RESET}
+        self.entries.pop(key, None)
+        self._leaf.pop(key, None)
+        entry, _ = await self.ensure(key, cwd=cwd, fields=keep)
+        entry["lastResetReason"] = reason
+        self._notify(key, "reset", entry)
+        return entry
+
+    async def delete(self, key: str, *, delete_transcript: bool = True) -> tuple[bool, list[str]]:
+        await self.load()
+        entry = self.entries.pop(key, None)
+        self._leaf.pop(key, None)
+        if entry is None:
+            return False, []
+        archived: list[str] = []
+        if entry.get("sessionId"):
+            path = self.transcript_path(entry)
+            await self._writer.forget(path)
+            if delete_transcript:
+                target = await self._writer.call(_archive, path, f"deleted.{self.now_ms()}")
+                if target:
+                    archived.append(target)
+        await self.flush_index()
+        self._notify(key, "delete", None)
+        return True, archived
+
+    async def rewrite(self, key: str, records: list[dict[str, Any]]) -> str | None:
+        """Replace a transcript (compaction by line count); the old one is archived."""
+        entry = self.entries[key]
+        path = self.transcript_path(entry)
+        now = self.now_ms()
+        await self._writer.forget(path)
+
+        def archive_copy() -> str | None:
+            if not os.path.exists(path):
+                return None
+            target = f"{path}.bak.{now}"
+            with open(path, "rb") as source, open(target, "wb") as copy:
+                copy.write(source.read())
+            return target
+
+        archived = await self._writer.call(archive_copy)
+        data = "".join(dumps(record) + "\n" for record in records).encode()
+        await self._writer.replace(path, data)
+        leaf = None
+        for record in records:
+            if record.get("type") != "session":
+                leaf = record.get("id")
+        self._leaf[key] = leaf
+        return archived
+
+    # -- change notification ----------------------------------------------------------------
+
+    def listen(self, listener: Callable[[str, str, dict[str, Any] | None], None]) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, key: str, what: str, value: dict[str, Any] | None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(key, what, value)
+            except Exception:
+                log.failure("session listener failed")
+
+
+_KEPT_ON_RESET: Final = frozenset({
+    "label", "displayName", "chatType", "origin", "thinkingLevel", "verboseLevel",
+    "reasoningLevel", "elevatedLevel", "sendPolicy", "modelOverride", "providerOverride",
+    "queueMode", "responseUsage", "channel", "subject",
+})
+
+
+class SessionStore:
+    """All agents' session stores under ``<state>/agents``."""
+
+    def __init__(self, state_dir: str, writer: Writer, clock: IReactorTime,
+                 sessions_dir: Callable[[str], str] | None = None) -> None:
+        self.state_dir = state_dir
+        self.writer = writer
+        self.clock = clock
+        self._sessions_dir = sessions_dir or (
+            lambda agent: os.path.join(state_dir, "agents", agent, "sessions"))
+        self._agents: dict[str, AgentSessions] = {}
+        self._listeners: list[Callable[[str, str, str, dict[str, Any] | None], None]] = []
+
+    def agent(self, agent_id: str) -> AgentSessions:
+        sessions = self._agents.get(agent_id)
+        if sessions is None:
+            sessions = AgentSessions(agent_id, self._sessions_dir(agent_id), self.writer,
+                                     self.clock)
+            def forward(key: str, what: str, value: dict[str, Any] | None,
+                        agent: str = agent_id) -> None:
+                self._fanout(agent, key, what, value)
+
+            sessions.listen(forward)
+            self._agents[agent_id] = sessions
+        return sessions
+
+    def agents(self) -> list[AgentSessions]:
+        return list(self._agents.values())
+
+    def listen(self, listener: Callable[[str, str, str, dict[str, Any] | None], None]) -> None:
+        self._listeners.append(listener)
+
+    def _fanout(self, agent_id: str, key: str, what: str, value: dict[str, Any] | None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(agent_id, key, what, value)
+            except Exception:
+                log.failure("session store listener failed")
+
+    async def flush(self) -> None:
+        for sessions in list(self._agents.values()):
+            await sessions.flush_index()
+
+    async def close(self) -> None:
+        await self.flush()
+        await self.writer.stop()

@@ -1,0 +1,455 @@
+"""Streaming HTTP for model providers: treq, SSE, timeouts, retries, cancellation.
+
+:func:`post_stream` sends one JSON POST with treq (unbuffered) and hands back an
+:class:`SseStream`: an async iterator of server-sent events parsed incrementally as bytes
+arrive, with an idle timeout (no byte for ``idle_timeout`` seconds aborts the stream) and a
+``cancel()`` that closes the connection (the upstream sees its request aborted).
+
+Status handling: 429 and 5xx (and 408) are retried before any body is read, honouring
+``Retry-After`` (seconds or an HTTP date) up to ``max_retry_wait`` seconds, else with a short
+exponential backoff; other statuses fail at once with a :class:`ProviderError` that names the
+provider and the status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import attrs
+import treq
+from treq.client import HTTPClient
+from twisted.internet import defer
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionDone,
+    ConnectionLost,
+    ConnectionRefusedError,
+    DNSLookupError,
+)
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
+from twisted.web.http import PotentialDataLoss
+
+from openclaw.providers.types import (
+    KIND_CONTEXT,
+    KIND_TIMEOUT,
+    KIND_UNKNOWN,
+    ProviderError,
+    classify_status,
+)
+
+DEFAULT_TIMEOUT_S: Final = 120.0
+DEFAULT_RETRIES: Final = 2
+MAX_RETRY_WAIT_S: Final = 30.0
+ERROR_BODY_LIMIT: Final = 64 * 1024
+
+
+def make_http_client(reactor: Any, *, persistent: bool = True) -> HTTPClient:
+    """A treq client with its own keep-alive pool (connections reused between calls)."""
+    pool = HTTPConnectionPool(reactor, persistent=persistent)
+    pool.maxPersistentPerHost = 8
+    pool.retryAutomatically = False
+    client = HTTPClient(Agent(reactor, pool=pool))
+    client.openclaw_pool = pool  # type: ignore[attr-defined]
+    return client
+
+
+async def close_http_client(client: HTTPClient) -> None:
+    """Close the keep-alive connections of a client made by :func:`make_http_client`."""
+    pool = getattr(client, "openclaw_pool", None)
+    if pool is not None:
+        await pool.closeCachedConnections()
+
+
+@attrs.frozen
+class SseEvent:
+    event: str
+    data: str
+
+
+class SseParser:
+    """Incremental ``text/event-stream`` parser (fields ``event`` and ``data``)."""
+
+    __slots__ = ("_buffer", "_data", "_event")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[SseEvent]:
+        events: list[SseEvent] = []
+        buffer = self._buffer + chunk if self._buffer else chunk
+        start = 0
+        while True:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            line = buffer[start:end]
+            start = end + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line:
+                if self._data or self._event:
+                    events.append(SseEvent(self._event or "message", "\n".join(self._data)))
+                self._event = ""
+                self._data = []
+                continue
+            if line[:1] == b":":
+                continue
+            name, sep, value = line.partition(b":")
+            if sep and value[:1] == b" ":
+                value = value[1:]
+            if name == b"data":
+                self._data.append(value.decode("utf-8", "replace"))
+            elif name == b"event":
+                self._event = value.decode("utf-8", "replace")
+        self._buffer = buffer[start:]
+        return events
+
+    def finish(self) -> list[SseEvent]:
+        """Flush a final event not followed by a blank line."""
+        events = self.feed(b"\n\n") if self._buffer else []
+        if self._data:
+            events.append(SseEvent(self._event or "message", "\n".join(self._data)))
+            self._data = []
+        return events
+
+
+class _SseBody(Protocol):
+    """Body protocol feeding an :class:`SseStream`."""
+
+    def __init__(self, stream: SseStream) -> None:
+        self.stream = stream
+        self.parser = SseParser()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.stream._touch()
+        for event in self.parser.feed(data):
+            self.stream._push(event)
+
+    def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:  # noqa: B008
+        for event in self.parser.finish():
+            self.stream._push(event)
+        if reason.check(ResponseDone, PotentialDataLoss):
+            self.stream._end(None)
+        else:
+            self.stream._end(reason)
+
+
+class SseStream:
+    """Server-sent events of one response, as an async iterator; ``cancel()`` aborts."""
+
+    def __init__(self, provider: str, model: str | None, clock: IReactorTime,
+                 idle_timeout: float) -> None:
+        self.provider = provider
+        self.model = model
+        self._clock = clock
+        self._idle_timeout = idle_timeout
+        self._events: deque[SseEvent] = deque()
+        self._waiter: Deferred[None] | None = None
+        self._done = False
+        self._error: BaseException | None = None
+        self._body: _SseBody | None = None
+        self._idle: IDelayedCall | None = None
+        self._cancelled = False
+
+    # -- feeding (body protocol) -------------------------------------------------------
+
+    def _attach(self, response: Any) -> None:
+        self._body = _SseBody(self)
+        response.deliverBody(self._body)
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._idle_timeout > 0 and not self._done:
+            self._idle = self._clock.callLater(self._idle_timeout, self._timed_out)
+
+    def _touch(self) -> None:
+        idle = self._idle
+        if idle is not None and idle.active():
+            idle.reset(self._idle_timeout)
+
+    def _timed_out(self) -> None:
+        self._idle = None
+        if self._done:
+            return
+        self._end(Failure(ProviderError(
+            self.provider,
+            f'{self.provider}: no data from the model for {self._idle_timeout:g}s (timeout)',
+            model=self.model, kind=KIND_TIMEOUT, failover=True)))
+        self._abort_transport()
+
+    def _push(self, event: SseEvent) -> None:
+        if self._done:
+            return
+        self._events.append(event)
+        self._wake()
+
+    def _end(self, reason: Failure | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        idle, self._idle = self._idle, None
+        if idle is not None and idle.active():
+            idle.cancel()
+        if reason is not None and self._error is None and not self._cancelled:
+            error = reason.value
+            if not isinstance(error, ProviderError):
+                error = ProviderError(
+                    self.provider,
+                    f"{self.provider}: model stream interrupted: "
+                    f"{_describe(reason)}", model=self.model, failover=True)
+            self._error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.callback(None)
+
+    def _abort_transport(self) -> None:
+        body = self._body
+        transport = getattr(body, "transport", None) if body is not None else None
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.stopProducing()
+
+    # -- consuming ------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        if self._done:
+            return
+        self._cancelled = True
+        self._error = CancelledError()
+        self._end(None)
+        self._abort_transport()
+
+    def __aiter__(self) -> SseStream:
+        return self
+
+    async def __anext__(self) -> SseEvent:
+        while True:
+            if self._events:
+                return self._events.popleft()
+            if self._done:
+                if self._error is not None:
+                    raise self._error
+                raise StopAsyncIteration
+            self._waiter = Deferred()
+            await self._waiter
+
+    def drain_ready(self) -> list[SseEvent]:
+        """Events already parsed (no wait)."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+
+def _describe(reason: Failure) -> str:
+    value = reason.value
+    inner = getattr(value, "reasons", None)
+    if inner:
+        return "; ".join(_describe(item) for item in inner)
+    return str(value) or type(value).__name__
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _error_message(body: bytes) -> str:
+    """The provider's own error text from a JSON error body (OpenAI/Anthropic shapes)."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text[:500]
+    if isinstance(parsed, dict):
+        error = parsed.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+        if isinstance(parsed.get("message"), str):
+            return str(parsed["message"])
+        if isinstance(parsed.get("detail"), str):
+            return str(parsed["detail"])
+    return text[:500]
+
+
+_CONTEXT_HINTS: Final = ("context length", "context window", "maximum context", "too many tokens",
+                         "context_length_exceeded", "prompt is too long")
+
+
+@attrs.define
+class PostStreamOptions:
+    provider: str
+    model: str | None
+    url: str
+    headers: Mapping[str, str]
+    body: Any
+    timeout: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    max_retry_wait: float = MAX_RETRY_WAIT_S
+    on_retry: Callable[[int, float, ProviderError], None] | None = None
+
+
+class _Cancelled(Exception):
+    pass
+
+
+async def post_stream(client: HTTPClient, clock: IReactorTime, options: PostStreamOptions,
+                      cancelled: Callable[[], bool] = lambda: False) -> tuple[SseStream, Any]:
+    """POST ``options.body`` and return ``(events, response)`` once a 2xx status arrived."""
+    payload = json.dumps(options.body, separators=(",", ":"), ensure_ascii=False).encode()
+    headers: dict[bytes | str, list[bytes | str]] = {
+        "Content-Type": ["application/json"], "Accept": ["text/event-stream"]}
+    for name, value in options.headers.items():
+        headers[name] = [value]
+    attempt = 0
+    stale_retried = False
+    while True:
+        try:
+            response = await client.request(
+                "POST", options.url, data=payload, headers=headers, unbuffered=True,
+                timeout=options.timeout, reactor=clock)  # type: ignore[arg-type]
+        except Exception as e:
+            if cancelled():
+                raise CancelledError() from None
+            if _is_timeout(e):
+                error = ProviderError(
+                    options.provider,
+                    f"{options.provider}: no response from {options.url} within "
+                    f"{options.timeout:g}s (timeout)", model=options.model, kind=KIND_TIMEOUT,
+                    failover=True)
+                if attempt < options.retries:
+                    attempt += 1
+                    await _sleep(clock, _backoff(attempt), options, attempt, error)
+                    continue
+                raise error from e
+            if _is_stale_connection(e) and not stale_retried:
+                stale_retried = True   # a pooled keep-alive connection the server had closed
+                continue
+            if isinstance(e, ConnectError | ConnectionRefusedError | DNSLookupError):
+                raise ProviderError(
+                    options.provider,
+                    f"{options.provider}: cannot connect to {options.url}: {e}",
+                    model=options.model, failover=True) from e
+            raise ProviderError(
+                options.provider, f"{options.provider}: request to {options.url} failed: "
+                f"{_describe(Failure(e))}", model=options.model, failover=True) from e
+        status = int(response.code)
+        if 200 <= status < 300:
+            stream = SseStream(options.provider, options.model, clock, options.timeout)
+            stream._attach(response)
+            return stream, response
+        body = await _read_limited(response, clock)
+        kind, failover = classify_status(status)
+        message = _error_message(body)
+        if status == 400 and any(hint in message.lower() for hint in _CONTEXT_HINTS):
+            kind = KIND_CONTEXT
+        retry_header = response.headers.getRawHeaders("retry-after")
+        retry_after = parse_retry_after(retry_header[0] if retry_header else None,
+                                        clock.seconds())
+        error = ProviderError(
+            options.provider,
+            f"{options.provider} returned HTTP {status}"
+            + (f" for model {options.model}" if options.model else "")
+            + (f": {message}" if message else ""),
+            model=options.model, status=status, kind=kind, retry_after=retry_after,
+            failover=failover, body=message or None)
+        retryable = status == 429 or status == 408 or status >= 500
+        if retryable and attempt < options.retries:
+            wait = retry_after if retry_after is not None else _backoff(attempt + 1)
+            if wait <= options.max_retry_wait:
+                attempt += 1
+                await _sleep(clock, wait, options, attempt, error)
+                if cancelled():
+                    raise CancelledError()
+                continue
+        raise error
+
+
+def _is_stale_connection(error: BaseException) -> bool:
+    reasons = getattr(error, "reasons", None) or ()
+    return bool(reasons) and all(
+        isinstance(getattr(r, "value", None), ConnectionDone | ConnectionLost) for r in reasons)
+
+
+def _is_timeout(error: BaseException) -> bool:
+    if isinstance(error, defer.TimeoutError | CancelledError):
+        return True
+    reasons = getattr(error, "reasons", None) or ()
+    return bool(reasons) and all(
+        isinstance(getattr(r, "value", None), defer.TimeoutError | CancelledError)
+        for r in reasons)
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(8.0, 0.5 * (2 ** (attempt - 1))))
+
+
+async def _sleep(clock: IReactorTime, seconds: float, options: PostStreamOptions, attempt: int,
+                 error: ProviderError) -> None:
+    if options.on_retry is not None:
+        options.on_retry(attempt, seconds, error)
+    await deferLater(clock, seconds, lambda: None)
+
+
+async def _read_limited(response: Any, clock: IReactorTime) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+
+    def collect(data: bytes) -> None:
+        nonlocal size
+        if size < ERROR_BODY_LIMIT:
+            chunks.append(data[: ERROR_BODY_LIMIT - size])
+            size += len(data)
+
+    reading = treq.collect(response, collect)
+    reading.addTimeout(10, clock)
+    with contextlib.suppress(Exception):
+        await reading
+    return b"".join(chunks)
+
+
+def json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "KIND_UNKNOWN",
+    "PostStreamOptions",
+    "SseEvent",
+    "SseParser",
+    "SseStream",
+    "make_http_client",
+    "parse_retry_after",
+    "post_stream",
+]

