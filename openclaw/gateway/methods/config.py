@@ -1,8 +1,18 @@
-"""Config family: ``config.get`` (redacted snapshot) and ``config.schema``.
+"""Config family: ``config.get`` (redacted snapshot), ``config.schema`` and the writes
+``config.set``, ``config.patch``, ``config.apply``.
 
 Secrets are replaced by ``__OPENCLAW_REDACTED__`` everywhere, including inside the raw
 file text: every secret string the redactor removed from the parsed document is also
 replaced where it appears as a quoted literal in ``raw``.
+
+With a running gateway tree (a :class:`~openclaw.gateway.reload.runtime.ReloadRuntime`),
+``config.get`` describes the *file* (``hash`` = sha256 of the file now on disk, the
+``baseHash`` writes must quote; ``valid: false`` + ``issues`` while it does not load) and
+``appliedConfigHash`` the snapshot the gateway runs on. Writes are serialized, validated by
+the full load pipeline and a secrets preflight, written atomically behind a ``.bak`` ring,
+and then flow through the same reload path as a file edit; ``config.patch`` and
+``config.apply`` wait until the running gateway applied the write, or report the restart
+they scheduled (openclaw 2026.9 semantics). The handlers live in :mod:`.config_write`.
 """
 
 from __future__ import annotations
@@ -63,12 +73,24 @@ def _redact_raw(raw: str, parsed: Any, redacted: Any) -> str | None:
     return redact_raw(raw, parsed)
 
 
-def config_get(call: MethodCall) -> dict[str, Any]:
+def config_get(call: MethodCall) -> Any:
+    from openclaw.gateway.reload.runtime import runtime_of
+
+    runtime = runtime_of(call.context)
+    if runtime is not None:
+        from openclaw.gateway.methods.config_write import config_get_file
+
+        return config_get_file(call, runtime)
+    return config_get_snapshot(call)
+
+
+def config_get_snapshot(call: MethodCall, snapshot: Any = None) -> dict[str, Any]:
     context = call.context
-    try:
-        snapshot = context.get_config()
-    except Exception as exc:
-        raise GatewayError(ErrorCode.UNAVAILABLE, f"config unavailable: {exc}") from exc
+    if snapshot is None:
+        try:
+            snapshot = context.get_config()
+        except Exception as exc:
+            raise GatewayError(ErrorCode.UNAVAILABLE, f"config unavailable: {exc}") from exc
     parsed = config_view.field(snapshot, "parsed")
     parsed_dict: Any = _plain(parsed) if parsed is not None else {}
     redacted = context.redact_config(parsed_dict)

@@ -10,14 +10,26 @@ connection). A method we do not implement is authorized with its reference scope
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
-from openclaw.gateway.methods import agents, config, devices, logs, models, system
+from openclaw.gateway.methods import (
+    agents,
+    config,
+    config_write,
+    devices,
+    logs,
+    models,
+    secrets,
+    system,
+)
 from openclaw.gateway.methods.base import MethodCall, MethodSpec
 from openclaw.gateway.methods.reference_scopes import REFERENCE_METHOD_SCOPES
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import EMPTY_PARAMS
 from openclaw.gateway.protocol.scopes import ADMIN, PAIRING, PUBLIC, READ
+
+if TYPE_CHECKING:
+    from openclaw.gateway.methods.agent import AgentGateway
 
 
 def _connect_again(call: MethodCall) -> None:
@@ -29,7 +41,13 @@ CORE_METHODS: Final[tuple[MethodSpec, ...]] = (
     MethodSpec("logs.tail", logs.logs_tail, READ, logs.LOGS_TAIL_PARAMS),
     MethodSpec("status", system.status, READ),
     MethodSpec("config.get", config.config_get, READ, EMPTY_PARAMS),
+    MethodSpec("config.set", config_write.config_set, ADMIN, config_write.CONFIG_SET_PARAMS),
+    MethodSpec("config.apply", config_write.config_apply, ADMIN,
+               config_write.CONFIG_APPLY_PARAMS),
+    MethodSpec("config.patch", config_write.config_patch, ADMIN,
+               config_write.CONFIG_PATCH_PARAMS),
     MethodSpec("config.schema", config.config_schema, READ, EMPTY_PARAMS),
+    MethodSpec("secrets.reload", secrets.secrets_reload, ADMIN, secrets.SECRETS_RELOAD_PARAMS),
     MethodSpec("models.list", models.models_list, READ, models.MODELS_LIST_PARAMS),
     MethodSpec("agents.list", agents.agents_list, READ, EMPTY_PARAMS),
     MethodSpec("last-heartbeat", system.last_heartbeat, READ),
@@ -91,3 +109,20 @@ def build_registry(extra: Iterable[MethodSpec] = ()) -> MethodRegistry:
     for spec in extra:
         registry.register(spec)
     return registry
+
+
+def agent_method_specs(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
+    """The agents families (``agent``, ``chat``, ``sessions``, ``send``/``wake``) bound to the
+    runtime bridge, plus ``models.list`` that also shows the built-in local model."""
+    from openclaw.gateway.methods.send import make_all_methods
+
+    catalog = gateway.runtime.router.catalog if gateway.runtime.router is not None else None
+
+    def models_list(call: MethodCall) -> dict[str, Any]:
+        result = models.models_list(call)
+        if not result["models"] and catalog is not None:
+            result["models"] = catalog.model_views()
+        return result
+
+    return (*make_all_methods(gateway),
+            MethodSpec("models.list", models_list, READ, models.MODELS_LIST_PARAMS))

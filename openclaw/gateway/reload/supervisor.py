@@ -1,0 +1,272 @@
+"""The top of the tree: one ``GatewayService`` at a time, rebuilt in-process on restart.
+
+``twistd openclaw`` and ``openclaw gateway`` both run a :class:`GatewaySupervisor`. A restart
+(``SIGUSR1``/``SIGUSR2``, a restart-kind config change, a config write RPC) runs:
+
+1. the new config is resolved first (``prepare_gateway`` in a worker thread: file, secrets,
+   port, auth). If it refuses, the current tree keeps serving (``config restart failed``);
+2. the current tree stops: every client gets ``shutdown`` ``{reason: "gateway restarting",
+   restartExpectedMs}`` then close 1012, the port closes, the lock is released;
+3. a new tree is built from the new plan and started in the same process and reactor,
+   listening on the (possibly new) port. Should that fail (the new port is taken), the
+   previous plan is started again; if even that fails the process exits 1.
+
+Supervised deployments can opt out of the in-process rebuild with
+``OPENCLAW_RESTART_MODE=supervisor``: the gateway says ``shutdown`` to its clients and exits
+0, and systemd (``Restart=always``) or launchd (``KeepAlive``) starts it again.
+``OPENCLAW_NO_RESPAWN=1`` forces the in-process rebuild.
+
+``SIGHUP`` re-reads the config now (the same reload path as a file edit). Handlers do no work
+in signal context: they hand over with ``reactor.callFromThread`` and chain any previous
+handler (twistd rotates its log file on ``SIGUSR1``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable, MutableMapping
+from typing import Any, Final
+
+import attrs
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorThreads
+from twisted.logger import Logger
+
+from openclaw.gateway.startup import GatewayPlan, GatewayRunOptions, StartupRefused
+from openclaw.logs import SecretScrubber
+
+log = Logger(namespace="gateway")
+
+RESTART_EXPECTED_MS: Final = 1500
+SUPERVISOR_RESTART_EXPECTED_MS: Final = 5000
+IN_PROCESS: Final = "in-process"
+SUPERVISOR: Final = "supervisor"
+
+
+def restart_mode_from_env(env: MutableMapping[str, str]) -> str:
+    """``OPENCLAW_RESTART_MODE`` = ``supervisor`` (exit 0) or ``in-process`` (default)."""
+    if env.get("OPENCLAW_NO_RESPAWN", "").strip().lower() in ("1", "true", "yes", "on"):
+        return IN_PROCESS
+    raw = env.get("OPENCLAW_RESTART_MODE", "").strip().lower()
+    if raw in ("supervisor", "exit", "process"):
+        return SUPERVISOR
+    return IN_PROCESS
+
+
+def _restart_allowed_by_config(snapshot: Any) -> bool:
+    """``commands.restart: false`` blocks restarts requested by an outside signal."""
+    try:
+        commands = snapshot.config.section("commands")
+    except AttributeError:
+        return True
+    return commands.get("restart") is not False
+
+
+class GatewaySupervisor(MultiService):
+    """Runs the current ``GatewayService``; restarts it in-process or by exiting 0."""
+
+    def __init__(
+        self,
+        plan: GatewayPlan,
+        reactor: Any,
+        env: MutableMapping[str, str],
+        *,
+        scrubber: SecretScrubber | None = None,
+        build: Callable[..., Any] | None = None,
+        prepare: Callable[[GatewayRunOptions, MutableMapping[str, str]], GatewayPlan]
+        | None = None,
+        restart_mode: str | None = None,
+        install_signals: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setName("supervisor")
+        self.reactor = reactor
+        self.env = env
+        self.options = plan.options
+        self.scrubber = scrubber or SecretScrubber(plan.auth.secrets)
+        self.restart_mode = restart_mode or restart_mode_from_env(env)
+        self._build_tree = build or self._default_build
+        self._prepare = prepare or self._default_prepare
+        self._install_signals = install_signals
+        self._previous_handlers: dict[int, Any] = {}
+        self._pending: IDelayedCall | None = None
+        self._pending_reason = ""
+        self.restarting: Deferred[None] | None = None
+        self.generation = 1
+        self.exit_code = 0
+        self.gateway = self._make(plan)
+        self.gateway.setServiceParent(self)
+
+    # -- building trees ------------------------------------------------------------------
+
+    def _default_build(self, plan: GatewayPlan) -> Any:
+        from openclaw.gateway.service import GatewayService
+
+        return GatewayService(plan, self.reactor, env=self.env, scrubber=self.scrubber)
+
+    def _default_prepare(self, options: GatewayRunOptions,
+                         env: MutableMapping[str, str]) -> GatewayPlan:
+        from openclaw.gateway.startup import prepare_gateway
+
+        return prepare_gateway(options, env)
+
+    def _make(self, plan: GatewayPlan) -> Any:
+        gateway = self._build_tree(plan)
+        gateway.supervisor = self
+        return gateway
+
+    def _start_tree(self, plan: GatewayPlan) -> Any:
+        """Build, bind and start a tree as our child (raises StartupRefused on bind/lock)."""
+        gateway = self._make(plan)
+        gateway.privilegedStartService()
+        gateway.parent = self
+        self.services.append(gateway)
+        if gateway.name is not None:
+            self.namedServices[gateway.name] = gateway
+        gateway.startService()
+        return gateway
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def startService(self) -> None:
+        super().startService()
+        if self._install_signals:
+            self._install_signal_handlers()
+
+    def stopService(self) -> Deferred[None] | None:
+        if self._pending is not None and self._pending.active():
+            self._pending.cancel()
+        self._pending = None
+        self._uninstall_signal_handlers()
+        return super().stopService()
+
+    def _install_signal_handlers(self) -> None:
+        handlers = {"SIGHUP": self._on_sighup, "SIGUSR1": self._on_restart_signal,
+                    "SIGUSR2": self._on_restart_signal}
+        for name, action in handlers.items():
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                previous = signal.getsignal(signum)
+                signal.signal(signum, self._signal_handler(name, action, previous))
+            except (ValueError, OSError):  # not the main thread / unsupported
+                continue
+            self._previous_handlers[signum] = previous
+
+    def _signal_handler(self, name: str, action: Callable[[str], None], previous: Any
+                        ) -> Callable[[int, Any], None]:
+        def handler(signum: int, frame: Any) -> None:
+            self.reactor.callFromThread(action, name)
+            if callable(previous) and previous not in (signal.SIG_IGN, signal.SIG_DFL):
+                previous(signum, frame)
+
+        return handler
+
+    def _uninstall_signal_handlers(self) -> None:
+        handlers, self._previous_handlers = self._previous_handlers, {}
+        for signum, previous in handlers.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+
+    def _on_sighup(self, name: str) -> None:
+        log.info("signal {name} received: reloading the config", name=name)
+        runtime = getattr(self.gateway.config, "reload", None)
+        if runtime is not None:
+            runtime.coordinator.request(source=name, delay_ms=0)
+
+    def _on_restart_signal(self, name: str) -> None:
+        log.info("signal {name} received", name=name)
+        if not _restart_allowed_by_config(self.gateway.config.snapshot):
+            log.warn("restart via {name} ignored: commands.restart is false", name=name)
+            return
+        self.request_restart(f"signal {name}", delay_ms=0, source="signal")
+
+    # -- restarts ------------------------------------------------------------------------
+
+    def request_restart(self, reason: str, *, delay_ms: int = 0, source: str = "config"
+                        ) -> dict[str, Any]:
+        """Schedule a restart; requests while one is pending or running coalesce."""
+        result: dict[str, Any] = {
+            "ok": True, "pid": os.getpid(), "signal": "SIGUSR1", "reason": reason,
+            "mode": self.restart_mode, "cooldownMsApplied": 0,
+        }
+        if (self._pending is not None and self._pending.active()) or (
+                self.restarting is not None):
+            log.info("restart request coalesced (already pending) reason={reason}",
+                     reason=reason)
+            return {**result, "delayMs": 0, "coalesced": True}
+        delay_ms = max(0, int(delay_ms))
+        self._pending_reason = reason
+        self._pending = self.reactor.callLater(delay_ms / 1000.0, self._begin_restart, reason)
+        return {**result, "delayMs": delay_ms, "coalesced": False}
+
+    def _begin_restart(self, reason: str) -> None:
+        self._pending = None
+        self.restarting = Deferred.fromCoroutine(self._restart(reason))
+        self.restarting.addErrback(lambda f: log.failure("gateway restart failed", f))
+
+    async def _restart(self, reason: str) -> None:
+        try:
+            if self.restart_mode == SUPERVISOR:
+                await self._exit_for_supervisor(reason)
+                return
+            await self._restart_in_process(reason)
+        finally:
+            self.restarting = None
+
+    async def _exit_for_supervisor(self, reason: str) -> None:
+        log.info("restart mode: full process restart (supervisor restart); reason: {reason}",
+                 reason=reason)
+        web = getattr(self.gateway, "web", None)
+        if web is not None:
+            web.shutdown_reason = "gateway restarting"
+            web.restart_expected_ms = SUPERVISOR_RESTART_EXPECTED_MS
+        self.exit_code = 0
+        self.reactor.stop()
+
+    async def _new_plan(self) -> GatewayPlan:
+        options = attrs.evolve(self.options, force=False)
+        if IReactorThreads.providedBy(self.reactor):
+            from twisted.internet.threads import deferToThreadPool
+
+            return await deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
+                                           self._prepare, options, self.env)
+        return self._prepare(options, self.env)
+
+    async def _restart_in_process(self, reason: str) -> None:
+        log.info("restart mode: in-process restart; reason: {reason}", reason=reason)
+        try:
+            plan = await self._new_plan()
+        except StartupRefused as e:
+            log.error("config restart failed: {reason}; still serving the current config",
+                      reason=e.message)
+            return
+        old = self.gateway
+        web = getattr(old, "web", None)
+        if web is not None:
+            web.shutdown_reason = "gateway restarting"
+            web.restart_expected_ms = RESTART_EXPECTED_MS
+        await old.disownServiceParent()
+        if not self.running:
+            return  # stopped while restarting
+        try:
+            self.gateway = self._start_tree(plan)
+        except StartupRefused as e:
+            log.error("gateway restart failed: {reason}; starting again with the previous "
+                      "config", reason=e.message)
+            previous = attrs.evolve(old.plan, options=attrs.evolve(old.plan.options,
+                                                                   force=False))
+            try:
+                self.gateway = self._start_tree(previous)
+            except StartupRefused as again:
+                log.critical("gateway could not restart: {reason}", reason=again.message)
+                self.exit_code = 1
+                self.reactor.stop()
+                return
+        self.generation += 1
+        log.info("gateway restarted in-process (generation {n}) on {url}",
+                 n=self.generation, url=self.gateway.plan.ws_url)

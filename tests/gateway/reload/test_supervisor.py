@@ -1,0 +1,187 @@
+"""The gateway supervisor with fake trees and a Clock: in-process restart, refusals, exit."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from typing import Any
+
+import attrs
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from openclaw.gateway.reload.supervisor import (
+    IN_PROCESS,
+    RESTART_EXPECTED_MS,
+    SUPERVISOR,
+    GatewaySupervisor,
+    restart_mode_from_env,
+)
+from openclaw.gateway.startup import GatewayPlan, GatewayRunOptions, StartupRefused, prepare_gateway
+from tests.support import isolated_env
+
+
+class FakeReactor(Clock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def callFromThread(self, f: Any, *args: Any) -> None:
+        f(*args)
+
+
+@attrs.define
+class FakeWeb:
+    shutdown_reason: str = "gateway stopping"
+    restart_expected_ms: int | None = None
+
+
+@attrs.define
+class FakeConfig:
+    snapshot: Any
+
+
+class FakeTree(Service):
+    """Stands in for GatewayService: records start/stop, can refuse to bind."""
+
+    def __init__(self, plan: GatewayPlan, refuse: bool, log: list[str]) -> None:
+        self.plan = plan
+        self.name = "gateway"
+        self.web = FakeWeb()
+        self.config = FakeConfig(plan.snapshot)
+        self.supervisor: Any = None
+        self._refuse = refuse
+        self._log = log
+
+    def privilegedStartService(self) -> None:
+        if self._refuse:
+            raise StartupRefused("another gateway instance is already listening", 1)
+        self._log.append(f"bind {self.plan.port}")
+
+    def startService(self) -> None:
+        super().startService()
+        self._log.append(f"start {self.plan.port}")
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        self._log.append(f"stop {self.plan.port} ({self.web.shutdown_reason}, "
+                         f"{self.web.restart_expected_ms})")
+        return succeed(None)
+
+
+class SupervisorTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        base = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, base, True)
+        self.env = isolated_env(base)
+        self.options = GatewayRunOptions(allow_unconfigured=True, port="20001", force=True)
+        self.plan = prepare_gateway(self.options, self.env)
+        self.reactor = FakeReactor()
+        self.log: list[str] = []
+        self.refuse_ports: set[int] = set()
+        self.next_plans: list[Any] = []
+
+        def build(plan: GatewayPlan) -> FakeTree:
+            return FakeTree(plan, plan.port in self.refuse_ports, self.log)
+
+        def prepare(options: GatewayRunOptions, env: Any) -> GatewayPlan:
+            self.log.append(f"prepare force={options.force}")
+            nxt = self.next_plans.pop(0)
+            if isinstance(nxt, Exception):
+                raise nxt
+            return nxt
+
+        self.supervisor = GatewaySupervisor(self.plan, self.reactor, self.env, build=build,
+                                            prepare=prepare, restart_mode=IN_PROCESS,
+                                            install_signals=False)
+        self.supervisor.privilegedStartService()
+        self.supervisor.startService()
+        self.log.clear()
+
+    def plan_on(self, port: int) -> GatewayPlan:
+        return attrs.evolve(self.plan, port=port)
+
+    def test_in_process_restart_rebuilds_on_the_new_port(self) -> None:
+        first = self.supervisor.gateway
+        self.next_plans.append(self.plan_on(20002))
+        result = self.supervisor.request_restart("config change (gateway.port)", delay_ms=2000)
+        self.assertEqual((result["coalesced"], result["delayMs"], result["mode"]),
+                         (False, 2000, IN_PROCESS))
+        self.reactor.advance(1.999)
+        self.assertEqual(self.log, [])
+        self.reactor.advance(0.001)
+        self.assertEqual(self.log, [
+            "prepare force=False",
+            f"stop 20001 (gateway restarting, {RESTART_EXPECTED_MS})",
+            "bind 20002", "start 20002",
+        ])
+        self.assertIsNot(self.supervisor.gateway, first)
+        self.assertIs(self.supervisor.gateway.supervisor, self.supervisor)
+        self.assertEqual(list(self.supervisor), [self.supervisor.gateway])
+        self.assertEqual(self.supervisor.generation, 2)
+
+    def test_requests_coalesce(self) -> None:
+        self.next_plans.append(self.plan_on(20002))
+        self.supervisor.request_restart("a", delay_ms=100)
+        second = self.supervisor.request_restart("b", delay_ms=0)
+        self.assertTrue(second["coalesced"])
+        self.reactor.advance(1)
+        self.assertEqual(self.log.count("prepare force=False"), 1)
+
+    def test_refused_new_config_keeps_serving(self) -> None:
+        current = self.supervisor.gateway
+        self.next_plans.append(StartupRefused("Invalid config"))
+        self.supervisor.request_restart("x")
+        self.reactor.advance(0)
+        self.assertIs(self.supervisor.gateway, current)
+        self.assertTrue(current.running)
+        self.assertEqual(self.log, ["prepare force=False"])
+
+    def test_unbindable_new_port_falls_back_to_the_previous_plan(self) -> None:
+        self.refuse_ports.add(20002)
+        self.next_plans.append(self.plan_on(20002))
+        self.supervisor.request_restart("x")
+        self.reactor.advance(0)
+        self.assertEqual(self.log[-2:], ["bind 20001", "start 20001"])
+        self.assertEqual(self.supervisor.gateway.plan.port, 20001)
+        self.assertFalse(self.supervisor.gateway.plan.options.force)
+        self.assertFalse(self.reactor.stopped)
+
+    def test_supervisor_mode_exits_zero(self) -> None:
+        self.supervisor.restart_mode = SUPERVISOR
+        self.supervisor.request_restart("x")
+        self.reactor.advance(0)
+        self.assertTrue(self.reactor.stopped)
+        self.assertEqual(self.supervisor.exit_code, 0)
+        web = self.supervisor.gateway.web
+        self.assertEqual(web.shutdown_reason, "gateway restarting")
+
+    def test_stop_cancels_a_pending_restart(self) -> None:
+        self.supervisor.request_restart("x", delay_ms=1000)
+        self.supervisor.stopService()
+        self.reactor.advance(2)
+        self.assertNotIn("prepare force=False", self.log)
+
+    def test_commands_restart_false_blocks_signals(self) -> None:
+        from openclaw.config import parse_config_text
+
+        blocked = parse_config_text('{"commands": {"restart": false}}', "/x/openclaw.json",
+                                    env={}, home="/x")
+        self.supervisor.gateway.config.snapshot = blocked
+        self.supervisor._on_restart_signal("SIGUSR1")
+        self.reactor.advance(1)
+        self.assertEqual(self.log, [])
+
+
+class RestartModeTests(SynchronousTestCase):
+    def test_env(self) -> None:
+        self.assertEqual(restart_mode_from_env({}), IN_PROCESS)
+        self.assertEqual(restart_mode_from_env({"OPENCLAW_RESTART_MODE": "supervisor"}),
+                         SUPERVISOR)
+        self.assertEqual(restart_mode_from_env({"OPENCLAW_RESTART_MODE": "supervisor",
+                                                "OPENCLAW_NO_RESPAWN": "1"}), IN_PROCESS)
