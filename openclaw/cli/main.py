@@ -17,7 +17,22 @@ Usage: openclaw [--profile NAME | --dev] [--no-color] <command> [options]
 
 Commands:
   gateway [run]     Run the gateway in the foreground (WebSocket + HTTP on one port)
+  gateway status    Service state, config paths, port listeners + probe connectivity
+  gateway probe     Probe the local gateway (and --url targets); warn on several gateways
+  gateway call      Call a gateway RPC method (--params JSON, --json)
+  gateway health    Fetch gateway health over RPC
+  gateway install   Install the gateway as a user service (systemd/launchd/schtasks)
+  gateway uninstall Remove the installed gateway service
+  gateway start     Start the installed gateway service
+  gateway stop      Stop it (--disable: keep it down until the next start)
+  gateway restart   Restart it and wait until it is ready
+  daemon ...        Legacy alias of the gateway service commands
+  status            Local diagnosis: gateway reachability, service, agents, sessions
+  health            Fetch health from the running gateway
+  logs              Tail the gateway file log via RPC (--follow, --json, --plain)
+  doctor            Check config, permissions, ports and services (--fix repairs)
   setup             Create a local-mode config with a generated token, and the workspace
+  config            Read and edit the config: get|set|unset <dotted.path>
 
 Root options:
   --profile NAME    Use the state dir ~/.openclaw-NAME and its config
@@ -32,7 +47,7 @@ The same gateway runs as 'twistd -n openclaw [options]'.
 
 
 class UsageError(Exception):
-    pass
+    """A bad root flag; ``str()`` is the real CLI's message (``Try: openclaw --help`` follows)."""
 
 
 def _parse_root(argv: Sequence[str]) -> tuple[dict[str, object], list[str]]:
@@ -60,11 +75,16 @@ def _parse_root(argv: Sequence[str]) -> tuple[dict[str, object], list[str]]:
                 raise UsageError("--profile requires a value")
             flags["profile"] = value
         else:
-            raise UsageError(f"unknown option '{arg}'")
+            raise UsageError(f'OpenClaw does not recognize option "{arg}".')
     return flags, args
 
 
 def _gateway(root: dict[str, object], args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.gateway_cmd import dispatch_subcommand
+
+    handled = dispatch_subcommand(args, env, profile=root["profile"], dev=bool(root["dev"]))
+    if handled is not None:
+        return handled
     from openclaw.cli.gateway_run import gateway_command
 
     return gateway_command(args, env, profile=root["profile"], dev=bool(root["dev"]))
@@ -76,9 +96,67 @@ def _setup(root: dict[str, object], args: list[str], env: MutableMapping[str, st
     return setup_command(args, env, profile=root["profile"], dev=bool(root["dev"]))
 
 
+def _with_profile(
+    run: Callable[[list[str], MutableMapping[str, str]], int],
+) -> Callable[[dict[str, object], list[str], MutableMapping[str, str]], int]:
+    """A command that runs after ``--profile``/``--dev`` filled the environment."""
+
+    def command(root: dict[str, object], args: list[str], env: MutableMapping[str, str]) -> int:
+        from openclaw.cli.common import apply_root_profile
+
+        if apply_root_profile(env, root["profile"], bool(root["dev"])) is None:
+            return 1
+        return run(args, env)
+
+    return command
+
+
+def _health(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.health_cmd import health_command
+
+    return health_command(args, env)
+
+
+def _status(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.status_cmd import status_command
+
+    return status_command(args, env)
+
+
+def _logs(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.logs_cmd import logs_command
+
+    return logs_command(args, env)
+
+
+def _doctor(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.doctor_cmd import doctor_command
+
+    return doctor_command(args, env)
+
+
+def _config(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.config_cmd import config_command
+
+    return config_command(args, env)
+
+
+def _daemon(args: list[str], env: MutableMapping[str, str]) -> int:
+    """``openclaw daemon ...``: the legacy alias of the service subcommands."""
+    from openclaw.cli.gateway_service import daemon_command
+
+    return daemon_command(args, env)
+
+
 COMMANDS: dict[str, Callable[[dict[str, object], list[str], MutableMapping[str, str]], int]] = {
     "gateway": _gateway,
     "setup": _setup,
+    "status": _with_profile(_status),
+    "health": _with_profile(_health),
+    "logs": _with_profile(_logs),
+    "doctor": _with_profile(_doctor),
+    "config": _with_profile(_config),
+    "daemon": _with_profile(_daemon),
 }
 
 
@@ -88,7 +166,7 @@ def main(argv: Sequence[str] | None = None, env: MutableMapping[str, str] | None
     try:
         root, rest = _parse_root(argv)
     except UsageError as e:
-        sys.stderr.write(f"error: {e}\n\n{ROOT_HELP}")
+        sys.stderr.write(f"{e}\nTry: openclaw --help\n")
         return 1
     if root.get("version"):
         sys.stdout.write(f"OpenClaw {__version__} (openclaw-twisted)\n")
@@ -101,7 +179,10 @@ def main(argv: Sequence[str] | None = None, env: MutableMapping[str, str] | None
     command, args = rest[0], rest[1:]
     handler = COMMANDS.get(command)
     if handler is None:
-        sys.stderr.write(f"error: unknown command '{command}'\n\n{ROOT_HELP}")
+        sys.stderr.write(
+            f'OpenClaw does not know the command "{command}".\nTry: openclaw --help\n'
+            "Docs: https://docs.openclaw.ai/cli\n"
+        )
         return 1
     return handler(root, args, env)
 

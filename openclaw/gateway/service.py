@@ -1,6 +1,6 @@
 """The gateway's service tree: a MultiService of named children started in a deliberate order.
 
-Start order: logs, config, web (later issues slot secrets, store, providers, agents and
+Start order: logs, config, secrets, store, providers, agents, web (later issues slot
 channels in between, before web). Stop runs in reverse, so web says `shutdown` to every
 client and stops listening before anything it depends on goes away. `stopService` is
 bounded: a stuck child cannot keep the process from exiting.
@@ -9,7 +9,9 @@ bounded: a stuck child cannot keep the process from exiting.
 from __future__ import annotations
 
 import errno
+import os
 import time
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, cast
 
 from twisted.application.service import MultiService, Service
@@ -34,6 +36,7 @@ from openclaw.logs import DailyJsonLogFile, JsonLinesLogObserver, SecretScrubber
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
+    from openclaw.gateway.reload.runtime import ReloadRuntime
 
 log = Logger(namespace="gateway")
 
@@ -74,13 +77,14 @@ class LogService(Service):
 
 
 class ConfigService(Service):
-    """Holds the running config snapshot (the watcher and reload arrive with issue 6)."""
+    """Holds the running config snapshot; `reload` watches the file and applies edits."""
 
     name = "config"  # type: ignore[assignment]
 
     def __init__(self, plan: GatewayPlan) -> None:
         self.plan = plan
         self.snapshot: ConfigSnapshot = plan.snapshot
+        self.reload: ReloadRuntime | None = None  # set by GatewayService
 
     def current(self) -> ConfigSnapshot:
         return self.snapshot
@@ -92,6 +96,14 @@ class ConfigService(Service):
                 "config: {path} is not supported by this gateway yet; kept, not applied",
                 path=path,
             )
+        if self.reload is not None:
+            self.reload.start()
+
+    def stopService(self) -> Deferred[None] | None:
+        super().stopService()
+        if self.reload is not None:
+            self.reload.stop()
+        return None
 
 
 class WebService(Service):
@@ -201,14 +213,21 @@ class GatewayService(MultiService):
         extra_stages: tuple[Stage, ...] = (),
         stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
         use_lock: bool = True,
+        env: MutableMapping[str, str] | None = None,
+        scrubber: SecretScrubber | None = None,
     ) -> None:
         super().__init__()
         self.setName("gateway")
         self.plan = plan
         self.reactor = reactor
+        self.env = os.environ if env is None else env
         self.started_at = time.time()
         self.stop_timeout_s = stop_timeout_s
-        self.scrubber = SecretScrubber(plan.auth.secrets)
+        self.scrubber = scrubber or SecretScrubber(plan.auth.secrets)
+        self.scrubber.update([*plan.auth.secrets,
+                              *(plan.secrets.secret_values() if plan.secrets else ())])
+        # The GatewaySupervisor that can restart this tree in-process (None: nobody can).
+        self.supervisor: Any = None
         self._lock = (
             GatewayLock(
                 lock_path_for(plan.paths.lock_dir, plan.paths.config_path),
@@ -222,18 +241,44 @@ class GatewayService(MultiService):
         self.logs.setServiceParent(self)
         self.config = ConfigService(plan)
         self.config.setServiceParent(self)
+        from openclaw.gateway.reload.runtime import ReloadRuntime, make_secrets_service
+
+        self.secrets = make_secrets_service(plan, reactor, self.env)
+        self.secrets.setServiceParent(self)
+
+        from openclaw.agents.service import AgentsService, StoreService
+        from openclaw.providers.router import ProvidersService
+
+        self.store = StoreService(reactor, str(plan.paths.state_dir))
+        self.store.setServiceParent(self)
+        self.providers = ProvidersService(reactor, self.config.current)
+        self.providers.setServiceParent(self)
+        self.agents = AgentsService(
+            reactor, self.store.store, self.providers.router, self.config.current,
+            state_dir=str(plan.paths.state_dir),
+            default_workspace=str(plan.paths.default_workspace), home=str(plan.paths.home))
+        self.agents.setServiceParent(self)
+        self.agent_gateway: Any = None
 
         from openclaw.gateway.ws_wiring import build_websocket
 
         websocket, ws_factory = build_websocket(self)
+        self.config.reload = ReloadRuntime(self, ws_factory, env=self.env)
         probes = ProbesStage(
             version=__version__,
             started_at=self.started_at,
             readiness=self.readiness,
-            bearer_ok=shared_secret_checker(plan.auth.secrets),
+            # Read the secrets per request: a hot reload may rotate them.
+            bearer_ok=lambda presented: shared_secret_checker(self.plan.auth.secrets)(presented),
         )
-        root = GatewayRootResource(websocket, [probes, *extra_stages])
+        from openclaw.gateway.http import build_http_api
+        from openclaw.gateway.site import SECURITY_HEADERS
+
+        # spec http.md §1: probes, then hooks .. chat completions, then the Control UI
+        self.http_api = build_http_api(self, ws_factory)
+        root = GatewayRootResource(websocket, [probes, *self.http_api.stages(), *extra_stages])
         self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s)
+        self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
         self.web.setServiceParent(self)
 
     def readiness(self) -> list[str]:

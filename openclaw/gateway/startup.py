@@ -27,6 +27,7 @@ from openclaw.config.paths import DEFAULT_PORT, resolve_gateway_port
 
 if TYPE_CHECKING:
     from openclaw.config.schema import SecretRef
+    from openclaw.secrets import SecretsSnapshot
 
 # sysexits EX_CONFIG: what the real gateway exits with when the config forbids starting.
 EXIT_CONFIG_ERROR = 78
@@ -102,6 +103,8 @@ class GatewayPlan:
     options: GatewayRunOptions
     warnings: tuple[str, ...] = ()
     single_instance_lock: bool = True
+    # Every active SecretRef of the config, resolved at start (None: not resolved yet).
+    secrets: SecretsSnapshot | None = attrs.field(default=None, repr=False)
 
     @property
     def primary_host(self) -> str:
@@ -240,13 +243,22 @@ def is_loopback_host(host: str) -> bool:
 
 
 def _secret_value(
-    value: str | SecretRef | None, env: Mapping[str, str], key: str
+    value: str | SecretRef | None, env: Mapping[str, str], key: str,
+    resolved_secrets: SecretsSnapshot | None = None,
 ) -> str | None:
-    """A configured secret as text; env SecretRefs resolve here, the rest with `secrets`."""
+    """A configured secret as text: a literal, or a SecretRef's value from the snapshot.
+
+    Without a secrets snapshot only env SecretRefs resolve (direct callers, older tests).
+    """
     if value is None:
         return None
     if isinstance(value, str):
         return value
+    if resolved_secrets is not None:
+        resolved = resolved_secrets.value(key)
+        if resolved is None:
+            raise StartupRefused(f"{key} is a SecretRef that did not resolve.")
+        return resolved
     source = getattr(value, "source", None)
     ref_id = getattr(value, "id", None)
     if source == "env" and isinstance(ref_id, str):
@@ -275,7 +287,8 @@ def _has_text(value: str | None) -> bool:
 
 
 def resolve_auth(
-    options: GatewayRunOptions, env: Mapping[str, str], snapshot: ConfigSnapshot
+    options: GatewayRunOptions, env: Mapping[str, str], snapshot: ConfigSnapshot,
+    resolved: SecretsSnapshot | None = None,
 ) -> ResolvedAuth:
     """Auth precedence: flags > gateway.auth.* > OPENCLAW_GATEWAY_TOKEN/PASSWORD."""
     if options.auth is not None and options.auth not in AUTH_MODES:
@@ -283,10 +296,11 @@ def resolve_auth(
             f"Invalid --auth. Use {format_mode_list(AUTH_MODES)}.", EXIT_USAGE_ERROR
         )
     auth_config = snapshot.config.gateway.auth
-    token = options.token or _secret_value(auth_config.token, env, "gateway.auth.token")
+    token = options.token or _secret_value(
+        auth_config.token, env, "gateway.auth.token", resolved)
     token = token or _first_env(env, TOKEN_ENV_VARS)
     password = options.password or _secret_value(
-        auth_config.password, env, "gateway.auth.password"
+        auth_config.password, env, "gateway.auth.password", resolved
     )
     password = password or _first_env(env, PASSWORD_ENV_VARS)
     mode = options.auth or auth_config.mode
@@ -405,7 +419,8 @@ def prepare_gateway(
     check_start_guard(options, snapshot)
     if options.token:
         env["OPENCLAW_GATEWAY_TOKEN"] = options.token
-    auth = resolve_auth(options, env, snapshot)
+    resolved = resolve_startup_secrets(options, env, snapshot, paths.home)
+    auth = resolve_auth(options, env, snapshot, resolved)
     listen, warnings = resolve_listen_addresses(
         bind, snapshot.config.gateway.custom_bind_host, tailnet_addresses
     )
@@ -423,7 +438,25 @@ def prepare_gateway(
         warnings=warnings + tuple(snapshot.warnings),
         single_instance_lock=env.get("OPENCLAW_ALLOW_MULTI_GATEWAY", "").strip().lower()
         not in ("1", "true", "yes", "on"),
+        secrets=resolved,
     )
+
+
+def resolve_startup_secrets(
+    options: GatewayRunOptions, env: Mapping[str, str], snapshot: ConfigSnapshot, home: str
+) -> SecretsSnapshot:
+    """Resolve every active SecretRef now (blocking: before the reactor runs, or in a thread).
+
+    Fail fast: one unresolvable ref refuses the start, naming the path and the ref.
+    """
+    from openclaw.secrets import SecretResolutionError, resolve_secrets_sync
+
+    try:
+        return resolve_secrets_sync(
+            snapshot.parsed, env, home=home,
+            flag_token=bool(options.token), flag_password=bool(options.password))
+    except SecretResolutionError as e:
+        raise StartupRefused(f"Startup failed: required secrets are unavailable. {e}") from None
 
 
 def describe_plan(plan: GatewayPlan) -> dict[str, Any]:

@@ -31,7 +31,7 @@ class _RefusalExits(MultiService):
 def makeService(options: GatewayOptions) -> IService:
     from twisted.internet import reactor  # the one place the global reactor is touched
 
-    from openclaw.gateway.service import GatewayService
+    from openclaw.gateway.reload.supervisor import GatewaySupervisor
 
     try:
         plan = prepare_gateway(options["run"], os.environ)
@@ -39,5 +39,6 @@ def makeService(options: GatewayOptions) -> IService:
         sys.stderr.write(e.message + "\n")
         raise SystemExit(e.exit_code) from None
     wrapper = _RefusalExits()
-    GatewayService(plan, reactor).setServiceParent(wrapper)  # type: ignore[arg-type]
+    # The supervisor runs the GatewayService tree and rebuilds it on an in-process restart.
+    GatewaySupervisor(plan, reactor, os.environ).setServiceParent(wrapper)
     return wrapper

@@ -70,6 +70,15 @@ def build_websocket(gateway: GatewayService) -> tuple[Any, GatewayWebSocketFacto
         local_addresses=frozenset(a.host for a in plan.listen),
         instance_id=f"gw-{os.getpid()}",
     )
-    factory = make_ws_factory(context)
+    methods = None
+    agents = getattr(gateway, "agents", None)
+    if agents is not None:
+        from openclaw.gateway.methods.agent import AgentGateway
+        from openclaw.gateway.methods.registry import agent_method_specs, build_registry
+
+        bridge = AgentGateway(agents.runtime, context)
+        gateway.agent_gateway = bridge
+        methods = build_registry(agent_method_specs(bridge))
+    factory = make_ws_factory(context, methods=methods)
     factory.noisy = False
     return WebSocketResource(factory), factory

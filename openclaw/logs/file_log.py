@@ -22,11 +22,19 @@ from openclaw.logs.scrub import SecretScrubber
 
 LOG_FILE_PREFIX = "openclaw-"
 LOG_FILE_SUFFIX = ".log"
+DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024  # logging.maxFileBytes default (upstream)
+DEFAULT_MAX_ARCHIVES = 5
 
 
 def log_file_path_for(log_dir: str, day: str) -> str:
     """Path of the daily log file for `day` (YYYY-MM-DD, host local time as upstream)."""
     return os.path.join(log_dir, f"{LOG_FILE_PREFIX}{day}{LOG_FILE_SUFFIX}")
+
+
+def archive_path_for(path: str, index: int) -> str:
+    """``openclaw-2026-01-01.log`` -> ``openclaw-2026-01-01.<index>.log``."""
+    stem, ext = os.path.splitext(path)
+    return f"{stem}.{index}{ext or LOG_FILE_SUFFIX}"
 
 
 def _local_day(now: float) -> str:
@@ -37,7 +45,13 @@ class DailyJsonLogFile:
     """An append-only log file that moves to a new file when the local date changes.
 
     With a fixed `path` (config `logging.file`) it never rotates by day. Old daily files
-    beyond `keep_days` are pruned when a new one is opened.
+    (and their archives) beyond `keep_days` are pruned when a new one is opened.
+
+    Size rotation (``logging.maxFileBytes``): a line that would take the active file past
+    `max_file_bytes` first moves it to ``<name>.1.log`` (older archives shift up to
+    ``.<max_archives>.log``; the oldest is dropped) and starts a fresh file under the same
+    name. Readers holding a byte cursor see the file shrink below it, which ``logs.tail``
+    reports as ``reset``.
     """
 
     def __init__(
@@ -46,15 +60,20 @@ class DailyJsonLogFile:
         *,
         fixed_path: str | None = None,
         keep_days: int = 1,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        max_archives: int = DEFAULT_MAX_ARCHIVES,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.log_dir = log_dir
         self._fixed_path = fixed_path
         self._keep_days = keep_days
+        self._max_file_bytes = max(1, max_file_bytes)
+        self._max_archives = max(0, max_archives)
         self._now = now
         self._day: str | None = None
         self._file: IO[str] | None = None
         self._path: str | None = None
+        self._size = 0
 
     @property
     def current_path(self) -> str:
@@ -67,10 +86,30 @@ class DailyJsonLogFile:
         path = self.current_path
         if path != self._path or self._file is None:
             self._open(path)
+        size = len(line.encode("utf-8")) + 1
+        if self._size > 0 and self._size + size > self._max_file_bytes:
+            self._rotate(path)
         assert self._file is not None
         self._file.write(line)
         self._file.write("\n")
         self._file.flush()
+        self._size += size
+
+    def _rotate(self, path: str) -> None:
+        """Shift ``.N.log`` archives up, move the active file to ``.1.log``, reopen."""
+        self.close()
+        if self._max_archives == 0:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(archive_path_for(path, self._max_archives))
+            for index in range(self._max_archives - 1, 0, -1):
+                with contextlib.suppress(OSError):
+                    os.replace(archive_path_for(path, index), archive_path_for(path, index + 1))
+            with contextlib.suppress(OSError):
+                os.replace(path, archive_path_for(path, 1))
+        self._open(path)
 
     def close(self) -> None:
         if self._file is not None:
@@ -84,6 +123,7 @@ class DailyJsonLogFile:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._file = os.fdopen(fd, "a", encoding="utf-8")
         self._path = path
+        self._size = os.fstat(fd).st_size
         if not self._fixed_path:
             self._prune()
 

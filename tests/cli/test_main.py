@@ -31,6 +31,24 @@ class MainTests(SynchronousTestCase):
         self.assertEqual(code, 0)
         for text in ("gateway", "--profile", "--dev", "twistd -n openclaw"):
             self.assertIn(text, out)
+        for command in ("gateway status", "gateway probe", "gateway call", "gateway health",
+                        "gateway install", "gateway uninstall", "gateway start",
+                        "gateway stop", "gateway restart", "daemon", "status", "health",
+                        "logs", "doctor", "setup", "config"):
+            self.assertIn(f"  {command} ", out)
+
+    def test_every_command_has_help(self) -> None:
+        from openclaw.cli.main import COMMANDS
+
+        for argv in (["status"], ["health"], ["logs"], ["doctor"], ["setup"],
+                     ["gateway", "status"], ["gateway", "probe"], ["gateway", "call"],
+                     ["gateway", "health"], ["gateway", "install"], ["gateway", "uninstall"],
+                     ["gateway", "start"], ["gateway", "stop"], ["gateway", "restart"],
+                     ["config"]):
+            self.assertIn(argv[0], COMMANDS)
+            code, out, err = self.run_main(*argv, "--help")
+            self.assertEqual(code, 0, (argv, err))
+            self.assertIn("Usage: openclaw", out, argv)
 
     def test_no_command_is_usage_error(self) -> None:
         code, _, err = self.run_main()
@@ -40,12 +58,13 @@ class MainTests(SynchronousTestCase):
     def test_unknown_root_option(self) -> None:
         code, _, err = self.run_main("--bogus", "gateway")
         self.assertEqual(code, 1)
-        self.assertIn("error: unknown option '--bogus'", err)
+        self.assertEqual(err, 'OpenClaw does not recognize option "--bogus".\n'
+                              "Try: openclaw --help\n")
 
     def test_unknown_command(self) -> None:
         code, _, err = self.run_main("frobnicate")
         self.assertEqual(code, 1)
-        self.assertIn("error: unknown command 'frobnicate'", err)
+        self.assertIn('OpenClaw does not know the command "frobnicate".', err)
 
     def test_profile_requires_value(self) -> None:
         code, _, err = self.run_main("--profile")
@@ -71,7 +90,8 @@ class MainTests(SynchronousTestCase):
     def test_gateway_unknown_subcommand(self) -> None:
         code, _, err = self.run_main("gateway", "teleport")
         self.assertEqual(code, 1)
-        self.assertIn("unknown gateway command 'teleport'", err)
+        self.assertEqual(err, 'OpenClaw gateway has no command "teleport".\n'
+                              "Try: openclaw gateway --help\nDocs: https://docs.openclaw.ai/cli\n")
 
     def test_dev_with_profile_conflict(self) -> None:
         code, _, err = self.run_main("--dev", "gateway", "--profile", "work")
@@ -87,6 +107,24 @@ class MainTests(SynchronousTestCase):
              "import sys; from openclaw.cli.main import main; main(['--version'], env={}); "
              "bad=[m for m in ('twisted.internet.reactor','autobahn','twisted.web.server') "
              "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"],
+            capture_output=True, text=True, cwd=REPO_ROOT,
+        )
+        self.assertEqual(code.returncode, 0, code.stdout + code.stderr)
+
+    def test_subcommands_stay_off_twisted(self) -> None:
+        """`openclaw health`/`gateway call` never import Twisted (fast start-up)."""
+        import subprocess
+
+        code = subprocess.run(
+            [sys.executable, "-c",
+             "import sys; from openclaw.cli.main import main\n"
+             "for argv in (['health','--help'], ['gateway','call','--help'], ['logs','--help'],"
+             " ['gateway','status','--help']):\n"
+             "    main(argv, env={})\n"
+             "import openclaw.client, openclaw.cli.health_cmd, openclaw.client.probe\n"
+             "bad=[m for m in sys.modules if m == 'twisted' or m.startswith(('twisted.',"
+             " 'autobahn'))]\n"
+             "print(bad); sys.exit(1 if bad else 0)"],
             capture_output=True, text=True, cwd=REPO_ROOT,
         )
         self.assertEqual(code.returncode, 0, code.stdout + code.stderr)

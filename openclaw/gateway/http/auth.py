@@ -1,0 +1,259 @@
+"""HTTP auth: the WebSocket's decision function and rate limiter, applied to a request.
+
+One auth decision for WS and HTTP (house rule): :class:`HttpAuthenticator` builds an
+:class:`~openclaw.gateway.protocol.auth.AuthRequest` from the request (peer address, headers,
+``Authorization: Bearer`` offered as token *and* password, as upstream) and calls
+:func:`~openclaw.gateway.protocol.auth.decide_auth` with the live settings and the limiter of
+the WebSocket's :class:`~openclaw.gateway.protocol.context.GatewayContext` (so a hot-reloaded
+secret or rate-limit applies to both, and failures on HTTP count against WS and back).
+
+Answers (``http-common``): rate limited -> ``429`` + ``Retry-After``; unattributable proxy
+traffic -> ``403 proxy_attribution_required``; every other failure -> ``401 Unauthorized``. A
+wrong secret from loopback is answered after the limiter's penalty delay (~250 ms, doubling),
+like the real gateway. In ``none`` and ``trusted-proxy`` modes a browser ``Origin`` header
+must pass the Control UI origin policy.
+
+Scopes (``http-auth-utils``): shared-secret callers get the full default operator set and
+their ``x-openclaw-scopes`` is ignored; identity-bearing callers (``trusted-proxy``,
+``none``) get ``x-openclaw-scopes`` when present (present-but-empty = none), the defaults
+when absent. The "trusted" derivation used by ``/sessions/<key>/kill`` gives shared-secret
+callers no scopes at all, as 2026.9.6 does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
+from twisted.web.http import Request
+
+from openclaw.gateway.http.common import (
+    PROXY_ATTRIBUTION_BODY,
+    RATE_LIMITED_BODY,
+    UNAUTHORIZED_BODY,
+    bearer_token,
+    header,
+    missing_scope_body,
+    retry_after_header,
+)
+from openclaw.gateway.protocol.auth import (
+    PROXY_ATTRIBUTION_REQUIRED,
+    AuthDecision,
+    AuthRequest,
+    AuthSettings,
+    decide_auth,
+)
+from openclaw.gateway.protocol.origin import check_browser_origin
+from openclaw.gateway.protocol.ratelimit import AuthRateLimiter
+from openclaw.gateway.protocol.scopes import (
+    ADMIN,
+    APPROVALS,
+    PAIRING,
+    QUESTIONS,
+    READ,
+    TALK_SECRETS,
+    WRITE,
+    scope_satisfied,
+)
+
+# CLI_DEFAULT_OPERATOR_SCOPES of the real gateway.
+DEFAULT_OPERATOR_SCOPES: Final = (ADMIN, READ, WRITE, APPROVALS, QUESTIONS, PAIRING, TALK_SECRETS)
+SHARED_SECRET_METHODS: Final = frozenset({"token", "password"})
+
+# Gateway method -> operator scope it needs on HTTP.
+METHOD_SCOPES: Final = {
+    "models.list": READ,
+    "chat.send": WRITE,
+    "agent": WRITE,
+    "chat.history": READ,
+    "sessions.delete": ADMIN,
+}
+
+
+@attrs.frozen
+class HttpAuth:
+    """An authenticated HTTP caller."""
+
+    method: str                     # token | password | trusted-proxy | none
+    user: str | None
+    client_ip: str | None
+    local_direct: bool
+    bearer: str | None
+
+    @property
+    def shared_secret(self) -> bool:
+        return self.method in SHARED_SECRET_METHODS
+
+    def subject(self, mode: str) -> str:
+        """``previous_response_id`` scope subject (``resolveResponseSessionAuthSubject``)."""
+        if self.method == "trusted-proxy":
+            return f"trusted-proxy:{self.user}"
+        if self.bearer:
+            return "bearer:" + hashlib.sha256(self.bearer.encode("utf-8")).hexdigest()
+        return f"gateway-auth:{mode}"
+
+
+@attrs.frozen
+class AuthFailure:
+    """A refusal: status, JSON body and extra headers."""
+
+    status: int
+    body: Any
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+@attrs.frozen
+class AuthSource:
+    """Where the live auth inputs come from (the WebSocket's GatewayContext)."""
+
+    settings: Callable[[], AuthSettings]
+    limiter: Callable[[], AuthRateLimiter | None]
+    local_addresses: Callable[[], frozenset[str]] = lambda: frozenset()
+
+
+def request_headers(request: Request) -> dict[str, str]:
+    """Lowercase header names -> first value."""
+    out: dict[str, str] = {}
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        if values:
+            out.setdefault(name.decode("latin-1").lower(), values[0].decode("utf-8", "replace"))
+    return out
+
+
+def peer_host(request: Request) -> str | None:
+    address = request.getClientAddress()
+    host = getattr(address, "host", None)
+    if host is None and request.channel is not None:
+        transport = getattr(request.channel, "transport", None)
+        if transport is not None:
+            host = getattr(transport.getPeer(), "host", None)
+    return str(host) if host is not None else None
+
+
+class HttpAuthenticator:
+    def __init__(self, source: AuthSource, clock: IReactorTime) -> None:
+        self._source = source
+        self._clock = clock
+
+    @property
+    def mode(self) -> str:
+        return self._source.settings().mode
+
+    def settings(self) -> AuthSettings:
+        return self._source.settings()
+
+    def decide(self, request: Request, *, count_failures: bool = True) -> AuthDecision:
+        """The shared decision for this request (no waiting, no answer)."""
+        settings = self._source.settings()
+        token = bearer_token(request)
+        headers = request_headers(request)
+        decision = decide_auth(
+            settings,
+            AuthRequest(remote_address=peer_host(request), headers=headers, token=token,
+                        password=token, local_addresses=self._source.local_addresses()),
+            self._source.limiter() if count_failures else None,
+        )
+        if decision.ok and settings.mode in ("none", "trusted-proxy"):
+            origin = headers.get("origin")
+            if origin is not None:
+                ingress = decision.ingress
+                check = check_browser_origin(
+                    origin, request_host=headers.get("host"),
+                    allowed_origins=settings.allowed_origins,
+                    is_local_client=bool(ingress is not None and ingress.is_local_direct),
+                    allow_host_header_fallback=settings.allow_host_header_origin_fallback)
+                if not check.ok:
+                    return attrs.evolve(decision, ok=False, reason="origin_not_allowed")
+        return decision
+
+    def failure_for(self, decision: AuthDecision) -> AuthFailure:
+        if decision.rate_limited:
+            return AuthFailure(429, RATE_LIMITED_BODY,
+                               tuple(retry_after_header(decision.retry_after_ms)))
+        if decision.reason == PROXY_ATTRIBUTION_REQUIRED:
+            return AuthFailure(403, PROXY_ATTRIBUTION_BODY)
+        return AuthFailure(401, UNAUTHORIZED_BODY)
+
+    def check(self, request: Request) -> tuple[HttpAuth | None, AuthFailure | None, float]:
+        """``(auth, None, 0)`` or ``(None, failure, delay_seconds)``; counts failures."""
+        decision = self.decide(request)
+        if not decision.ok:
+            return None, self.failure_for(decision), decision.delay_seconds
+        ingress = decision.ingress
+        return HttpAuth(
+            method=decision.method or "none", user=decision.user,
+            client_ip=decision.subject,
+            local_direct=bool(ingress is not None and ingress.is_local_direct),
+            bearer=bearer_token(request)), None, 0.0
+
+    def probe(self, request: Request) -> AuthFailure | None:
+        """Would this request be refused? (No counting, no delay: for early body refusals.)"""
+        decision = self.decide(request, count_failures=False)
+        if decision.ok:
+            limiter = self._source.limiter()
+            if limiter is not None and decision.subject is not None:
+                check = limiter.check(decision.subject, "shared-secret")
+                if not check.allowed and decision.method in SHARED_SECRET_METHODS:
+                    return AuthFailure(429, RATE_LIMITED_BODY,
+                                       tuple(retry_after_header(check.retry_after_ms)))
+            return None
+        return self.failure_for(decision)
+
+    async def penalty(self, seconds: float) -> None:
+        if seconds > 0:
+            await deferLater(self._clock, seconds, lambda: None)
+
+
+# --------------------------------------------------------------------------- scopes
+
+
+def declared_scopes(request: Request) -> list[str]:
+    value = header(request, "x-openclaw-scopes")
+    if value is None:
+        return list(DEFAULT_OPERATOR_SCOPES)
+    return [scope.strip() for scope in value.split(",") if scope.strip()]
+
+
+def shared_secret_scopes(request: Request, auth: HttpAuth) -> list[str]:
+    """``resolveSharedSecretHttpOperatorScopes``."""
+    if auth.shared_secret:
+        return list(DEFAULT_OPERATOR_SCOPES)
+    return declared_scopes(request)
+
+
+def trusted_scopes(request: Request, auth: HttpAuth) -> list[str]:
+    """``resolveTrustedHttpOperatorScopes``: shared-secret callers assert nothing."""
+    if auth.shared_secret:
+        return []
+    return declared_scopes(request)
+
+
+def missing_scope_for(method: str, scopes: list[str]) -> str | None:
+    needed = METHOD_SCOPES.get(method, ADMIN)
+    if ADMIN in scopes or scope_satisfied(needed, scopes):
+        return None
+    return needed
+
+
+def is_owner(request: Request, auth: HttpAuth) -> bool:
+    """``resolveOpenAiCompatibleHttpSenderIsOwner``."""
+    return ADMIN in shared_secret_scopes(request, auth)
+
+
+__all__ = [
+    "DEFAULT_OPERATOR_SCOPES",
+    "AuthFailure",
+    "AuthSource",
+    "HttpAuth",
+    "HttpAuthenticator",
+    "declared_scopes",
+    "is_owner",
+    "missing_scope_body",
+    "missing_scope_for",
+    "shared_secret_scopes",
+    "trusted_scopes",
+]

@@ -1,0 +1,99 @@
+"""``GET /v1/models`` and ``GET /v1/models/{id}`` (``models-http``).
+
+Mounted when chat completions or responses is enabled. The ids are agent targets, not
+provider models: ``openclaw``, ``openclaw/default``, ``openclaw/<default agent>``, then
+``openclaw/<agentId>`` for every configured agent. Method is checked before auth (``405
+Allow: GET``), as upstream; ``x-openclaw-agent-id`` does not change the listing (2026.9.6).
+The list body is rendered once per config snapshot: this is the endpoint clients poll.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from twisted.web.http import Request
+
+from openclaw.gateway.http.common import (
+    dumps,
+    invalid_request_body,
+    method_not_allowed,
+    write_json,
+)
+from openclaw.gateway.http.runs import agent_of_model, is_agent_model_id
+
+if TYPE_CHECKING:
+    from openclaw.gateway.http.api import HttpApi
+
+PREFIX = b"/v1/models/"
+
+
+def model_object(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": "openclaw",
+            "permission": []}
+
+
+class Models:
+    def __init__(self, api: HttpApi) -> None:
+        self.api = api
+        self._cache: tuple[Any, list[str], bytes] | None = None
+
+    def _ids(self) -> tuple[list[str], bytes]:
+        snapshot = self.api.get_config()
+        cached = self._cache
+        if cached is not None and cached[0] is snapshot:
+            return cached[1], cached[2]
+        runner = self.api.runner
+        ids = runner.model_ids() if runner is not None else [
+            "openclaw", "openclaw/default", "openclaw/main"]
+        body = dumps({"object": "list", "data": [model_object(i) for i in ids]})
+        self._cache = (snapshot, ids, body)
+        return ids, body
+
+    def __call__(self, request: Request, path: bytes) -> bytes | int | None:
+        if path != b"/v1/models" and not path.startswith(PREFIX):
+            return None
+        if not self.api.compat_enabled():
+            return None
+        if request.method != b"GET":
+            return method_not_allowed(request, "GET")
+        auth, refusal = self.api.authorize(request, "models.list")
+        if auth is None:
+            return refusal
+        ids, body = self._ids()
+        if path == b"/v1/models":
+            return write_json(request, 200, body)
+        encoded = path[len(PREFIX):]
+        if not encoded:
+            return write_json(request, 400, invalid_request_body("Missing model id."))
+        try:
+            model_id = unquote_to_bytes(encoded).decode("utf-8")
+        except UnicodeDecodeError:
+            return write_json(request, 400, invalid_request_body("Invalid model id encoding."))
+        if _bad_percent(encoded):
+            return write_json(request, 400, invalid_request_body("Invalid model id encoding."))
+        if not is_agent_model_id(model_id):
+            return write_json(request, 400, invalid_request_body("Invalid model id."))
+        not_found = {"error": {"message": f"Model '{model_id}' not found.",
+                               "type": "invalid_request_error"}}
+        if model_id.strip().lower() not in ("openclaw", "openclaw/default"):
+            runner = self.api.runner
+            default = runner.default_agent() if runner is not None else "main"
+            agent_id = agent_of_model(model_id, default)
+            known = runner.agent_ids() if runner is not None else ["main"]
+            if agent_id is None or agent_id not in known:
+                return write_json(request, 404, not_found)
+        if model_id not in ids:
+            return write_json(request, 404, not_found)
+        return write_json(request, 200, model_object(model_id))
+
+
+def _bad_percent(encoded: bytes) -> bool:
+    """``decodeURIComponent`` throws on a ``%`` not followed by two hex digits."""
+    index = encoded.find(b"%")
+    while index != -1:
+        pair = encoded[index + 1:index + 3]
+        if len(pair) != 2 or any(c not in b"0123456789abcdefABCDEF" for c in pair):
+            return True
+        index = encoded.find(b"%", index + 1)
+    return False

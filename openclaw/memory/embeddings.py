@@ -1,0 +1,174 @@
+"""Embedding providers chosen from the memory-search config.
+
+Provider ids: ``local`` is the built-in all-MiniLM-L6-v2 (384 dimensions, in a worker
+thread); ``auto`` means ``openai``; every other id is an OpenAI-compatible ``/embeddings``
+endpoint whose base URL and key come from ``memory.search.remote`` (``baseUrl``, ``apiKey``,
+``headers``), else from ``models.providers.<id>``, else from the providers known by id
+(``openai`` -> ``https://api.openai.com/v1`` with ``OPENAI_API_KEY``, ``ollama``...).
+Default models: ``openai`` -> ``text-embedding-3-small``, ``local`` -> ``all-MiniLM-L6-v2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Protocol
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from openclaw.providers.registry import KNOWN_PROVIDERS, resolve_secret, spec_from_config
+
+log = Logger(namespace="memory")
+
+DEFAULT_PROVIDER: Final = "openai"
+LOCAL_PROVIDER: Final = "local"
+DEFAULT_MODELS: Final = {"openai": "text-embedding-3-small", "local": "all-MiniLM-L6-v2",
+                         "ollama": "nomic-embed-text", "mistral": "mistral-embed"}
+
+
+class EmbeddingError(Exception):
+    """The provider cannot embed (unavailable, misconfigured, failed)."""
+
+
+class EmbeddingProvider(Protocol):
+    id: str
+    model: str
+
+    async def embed(self, texts: Sequence[str], dimensions: int | None) -> list[list[float]]:
+        """One vector per text, in order."""
+
+
+@attrs.frozen
+class EmbeddingTarget:
+    provider: str
+    model: str
+
+
+def normalize_provider(provider: str | None) -> str:
+    value = (provider or DEFAULT_PROVIDER).strip().lower() or DEFAULT_PROVIDER
+    return DEFAULT_PROVIDER if value == "auto" else value
+
+
+def resolve_target(request_model: str, configured_provider: str | None
+                   ) -> EmbeddingTarget | str:
+    """``resolveEmbeddingsTarget``: the target, or the 400 message."""
+    provider = normalize_provider(configured_provider)
+    raw = request_model.strip()
+    if "/" not in raw:
+        return EmbeddingTarget(provider, raw or DEFAULT_MODELS.get(provider, ""))
+    head, _, tail = raw.partition("/")
+    model = tail.strip()
+    if not model:
+        return "Unsupported embedding model reference."
+    if head.strip().lower() != provider:
+        return "This agent does not allow that embedding provider on `/v1/embeddings`."
+    return EmbeddingTarget(provider, model)
+
+
+def _field(obj: Any, name: str, camel: str | None = None) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(camel or name, obj.get(name))
+    return getattr(obj, name, None)
+
+
+class EmbeddingsService:
+    """Embeds texts for the HTTP API (and, later, memory search)."""
+
+    def __init__(
+        self,
+        reactor: Any,
+        get_config: Callable[[], Any],
+        run_blocking: Callable[..., Deferred[Any]],
+        env: Mapping[str, str] | None = None,
+        local_factory: Callable[[], EmbeddingProvider] | None = None,
+    ) -> None:
+        import os
+
+        self._reactor = reactor
+        self._get_config = get_config
+        self._run_blocking = run_blocking
+        self._env = env if env is not None else os.environ
+        self._local_factory = local_factory
+        self._local: EmbeddingProvider | None = None
+        self._remote: dict[tuple[Any, ...], EmbeddingProvider] = {}
+        self._client: Any = None
+
+    def memory_search(self, agent_id: str) -> Any:
+        return self._get_config().config.memory_search_for(agent_id)
+
+    def provider(self, target: EmbeddingTarget, memory_search: Any) -> EmbeddingProvider:
+        if target.provider == LOCAL_PROVIDER:
+            if self._local is None:
+                if self._local_factory is not None:
+                    self._local = self._local_factory()
+                else:
+                    from openclaw.memory.local import LocalMiniLM
+
+                    self._local = LocalMiniLM(self._run_blocking)
+            return self._local
+        base_url, api_key, headers = self._endpoint(target.provider, memory_search)
+        key = (target.provider, base_url, api_key, tuple(sorted(headers.items())), target.model)
+        provider = self._remote.get(key)
+        if provider is None:
+            from openclaw.memory.remote import OpenAICompatibleEmbeddings
+            from openclaw.providers.http import make_http_client
+
+            if self._client is None:
+                self._client = make_http_client(self._reactor)
+            provider = OpenAICompatibleEmbeddings(
+                self._client, self._reactor, provider_id=target.provider, base_url=base_url,
+                api_key=api_key, headers=headers, model=target.model)
+            if len(self._remote) > 32:
+                self._remote.clear()
+            self._remote[key] = provider
+        return provider
+
+    def _endpoint(self, provider_id: str, memory_search: Any
+                  ) -> tuple[str, str | None, dict[str, str]]:
+        remote = _field(memory_search, "remote")
+        base_url = _field(remote, "base_url", "baseUrl")
+        api_key = resolve_secret(_field(remote, "api_key", "apiKey"), self._env,
+                                 where="memory.search.remote.apiKey")
+        headers = {str(k): str(v) for k, v in (_field(remote, "headers") or {}).items()}
+        configured = self._configured_provider(provider_id)
+        spec = None
+        if configured is not None or provider_id in KNOWN_PROVIDERS:
+            try:
+                spec = spec_from_config(provider_id, configured or {}, self._env)
+            except Exception as e:
+                if not base_url:
+                    raise EmbeddingError(str(e)) from None
+        if not base_url:
+            if spec is None:
+                raise EmbeddingError(
+                    f'unknown embedding provider "{provider_id}": set memory.search.remote.'
+                    f"baseUrl or configure models.providers.{provider_id}")
+            base_url = spec.base_url
+        if api_key is None and spec is not None:
+            api_key = spec.api_key
+        if spec is not None:
+            headers = {**spec.headers, **headers}
+        return str(base_url), api_key, headers
+
+    def _configured_provider(self, provider_id: str) -> Any:
+        config = self._get_config().config
+        providers = getattr(getattr(config, "models", None), "providers", None) or {}
+        for key, value in providers.items():
+            if str(key).strip().lower() == provider_id:
+                return value
+        return None
+
+    async def embed(self, target: EmbeddingTarget, memory_search: Any, texts: Sequence[str],
+                    dimensions: int | None = None) -> list[list[float]]:
+        provider = self.provider(target, memory_search)
+        return await provider.embed(texts, dimensions)
+
+    async def stop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            from openclaw.providers.http import close_http_client
+
+            await close_http_client(client)
