@@ -33,6 +33,7 @@ Commands:
   doctor            Check config, permissions, ports and services (--fix repairs)
   setup             Create a local-mode config with a generated token, and the workspace
   config            Read and edit the config: get|set|unset <dotted.path>
+  secrets reload    Re-resolve SecretRefs in the running gateway (all or nothing)
 
 Root options:
   --profile NAME    Use the state dir ~/.openclaw-NAME and its config
@@ -141,6 +142,12 @@ def _config(args: list[str], env: MutableMapping[str, str]) -> int:
     return config_command(args, env)
 
 
+def _secrets(root: dict[str, object], args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.secrets_cmd import secrets_command
+
+    return secrets_command(args, env, profile=root["profile"], dev=bool(root["dev"]))
+
+
 def _daemon(args: list[str], env: MutableMapping[str, str]) -> int:
     """``openclaw daemon ...``: the legacy alias of the service subcommands."""
     from openclaw.cli.gateway_service import daemon_command
@@ -157,6 +164,7 @@ COMMANDS: dict[str, Callable[[dict[str, object], list[str], MutableMapping[str, 
     "doctor": _with_profile(_doctor),
     "config": _with_profile(_config),
     "daemon": _with_profile(_daemon),
+    "secrets": _secrets,
 }
 
 

@@ -55,7 +55,9 @@ class LogService(Service):
     def __init__(self, plan: GatewayPlan, scrubber: SecretScrubber) -> None:
         logging_config = plan.snapshot.config.logging
         self.log_file = DailyJsonLogFile(
-            plan.paths.log_dir, fixed_path=logging_config.file or None
+            plan.paths.log_dir,
+            fixed_path=logging_config.file or None,
+            max_file_bytes=logging_config.max_file_bytes,
         )
         self.observer = JsonLinesLogObserver(
             self.log_file, level=parse_level(logging_config.level), scrub=scrubber

@@ -50,6 +50,13 @@ class MainTests(SynchronousTestCase):
             self.assertEqual(code, 0, (argv, err))
             self.assertIn("Usage: openclaw", out, argv)
 
+    def test_secrets_command_is_registered(self) -> None:
+        code, out, _ = self.run_main("--help")
+        self.assertIn("secrets reload", out)
+        code, out, err = self.run_main("secrets", "--help")
+        self.assertEqual(code, 0, err)
+        self.assertIn("openclaw secrets", out)
+
     def test_no_command_is_usage_error(self) -> None:
         code, _, err = self.run_main()
         self.assertEqual(code, 1)

@@ -10,6 +10,7 @@ cannot be installed these tests skip LOUDLY (and fail when CI=true).
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -55,7 +56,14 @@ def _warm_up() -> None:
     threading.Event().wait()
 
 
-threading.Thread(target=_warm_up, name="parity-warm-up", daemon=True).start()
+def _in_disttrial_worker() -> bool:
+    """`trial --jobs N` workers: each would start its own Node gateway; start lazily there."""
+    main = sys.modules.get("__main__")
+    return "workertrial" in str(getattr(main, "__file__", "") or sys.argv[0])
+
+
+if not _in_disttrial_worker():
+    threading.Thread(target=_warm_up, name="parity-warm-up", daemon=True).start()
 
 
 class SameGatewayBothClisTests(SynchronousTestCase):
