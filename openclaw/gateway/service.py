@@ -1,7 +1,7 @@
 """The gateway's service tree: a MultiService of named children started in a deliberate order.
 
-Start order: logs, config, secrets, store, providers, agents, web (later issues slot
-channels in between, before web). Stop runs in reverse, so web says `shutdown` to every
+Start order: logs, config, secrets, store, providers, agents, channels (one child per
+channel account), web. Stop runs in reverse, so web says `shutdown` to every
 client and stops listening before anything it depends on goes away. `stopService` is
 bounded: a stuck child cannot keep the process from exiting.
 """
@@ -262,9 +262,15 @@ class GatewayService(MultiService):
         self.agents.setServiceParent(self)
         self.agent_gateway: Any = None
 
+        from openclaw.channels.service import ChannelsService
+
+        self.channels = ChannelsService(reactor)
+        self.channels.setServiceParent(self)
+
         from openclaw.gateway.ws_wiring import build_websocket
 
         websocket, ws_factory = build_websocket(self)
+        ws_factory.context.channels = self.channels
         self.config.reload = ReloadRuntime(self, ws_factory, env=self.env)
         probes = ProbesStage(
             version=__version__,
@@ -332,6 +338,10 @@ class GatewayService(MultiService):
         stopping.addTimeout(self.stop_timeout_s + 1.0, self.reactor)
         try:
             await stopping
+            # The embeddings client pool outlives requests; close it once nothing can call it.
+            embeddings = getattr(self.http_api, "embeddings", None)
+            if embeddings is not None:
+                await embeddings.stop()
         except TimeoutError:
             log.warn("gateway stop timed out after {s}s; exiting anyway", s=self.stop_timeout_s)
         finally:

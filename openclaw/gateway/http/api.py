@@ -157,13 +157,15 @@ class HttpApi:
 
     def serve_async(self, request: Request, handler: Callable[[Exchange], Awaitable[None]]
                     ) -> int:
-        exchange = Exchange(request)
+        exchange = Exchange(request, self.clock)
 
         async def run() -> None:
             await handler(exchange)
 
+        # A disconnect does not cancel the handler coroutine (it may be awaiting a Deferred
+        # shared with others, e.g. a session index load): handlers cancel what is theirs -
+        # the run (``ticket.cancel``), their own provider request (``exchange.guard``).
         done = Deferred.fromCoroutine(run())
-        exchange.on_disconnect(done.cancel)
 
         def failed(failure: Failure) -> None:
             if failure.check(CancelledError) and exchange.gone:

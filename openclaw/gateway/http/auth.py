@@ -115,6 +115,24 @@ class AuthSource:
     local_addresses: Callable[[], frozenset[str]] = lambda: frozenset()
 
 
+# Decisions of these modes depend on the peer, the secret and these headers only.
+_MEMO_MODES: Final = frozenset({"token", "password", "none"})
+_MEMO_PREFIXES: Final = (b"x-forwarded-", b"forwarded", b"x-real-ip", b"tailscale-", b"origin",
+                         b"host")
+_MEMO_MAX: Final = 4096
+
+
+def _relevant_headers(request: Request) -> list[str]:
+    """Every header that can change the decision (attribution, identity, origin), in order."""
+    out: list[str] = []
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        lowered = name.lower()
+        if lowered.startswith(_MEMO_PREFIXES):
+            out.append(lowered.decode("latin-1"))
+            out.extend(v.decode("latin-1") for v in values)
+    return out
+
+
 def request_headers(request: Request) -> dict[str, str]:
     """Lowercase header names -> first value."""
     out: dict[str, str] = {}
@@ -138,6 +156,8 @@ class HttpAuthenticator:
     def __init__(self, source: AuthSource, clock: IReactorTime) -> None:
         self._source = source
         self._clock = clock
+        self._memo: dict[tuple[str | None, ...],
+                         tuple[AuthSettings, AuthDecision, HttpAuth]] = {}
 
     @property
     def mode(self) -> str:
@@ -148,8 +168,41 @@ class HttpAuthenticator:
 
     def decide(self, request: Request, *, count_failures: bool = True) -> AuthDecision:
         """The shared decision for this request (no waiting, no answer)."""
+        return self._decided(request, count_failures)[0]
+
+    def _decided(self, request: Request, count_failures: bool
+                 ) -> tuple[AuthDecision, HttpAuth | None]:
+        """The decision and, when it passed, the caller.
+
+        Successes are memoized while the rate limiter holds no entry at all: then
+        :func:`decide_auth` has no state to consult or reset, so its answer depends only on the
+        settings, the peer, the secret and the headers that shape attribution (the key).
+        """
         settings = self._source.settings()
         token = bearer_token(request)
+        limiter = self._source.limiter()
+        cache_key = None
+        if settings.mode in _MEMO_MODES and (limiter is None or len(limiter) == 0):
+            cache_key = (peer_host(request), token, *_relevant_headers(request))
+            memo = self._memo.get(cache_key)
+            if memo is not None and memo[0] is settings:
+                return memo[1], memo[2]
+        decision = self._decide(request, settings, token, count_failures)
+        if not decision.ok:
+            return decision, None
+        ingress = decision.ingress
+        auth = HttpAuth(method=decision.method or "none", user=decision.user,
+                        client_ip=decision.subject,
+                        local_direct=bool(ingress is not None and ingress.is_local_direct),
+                        bearer=token)
+        if cache_key is not None:
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            self._memo[cache_key] = (settings, decision, auth)
+        return decision, auth
+
+    def _decide(self, request: Request, settings: AuthSettings, token: str | None,
+                count_failures: bool) -> AuthDecision:
         headers = request_headers(request)
         decision = decide_auth(
             settings,
@@ -180,15 +233,10 @@ class HttpAuthenticator:
 
     def check(self, request: Request) -> tuple[HttpAuth | None, AuthFailure | None, float]:
         """``(auth, None, 0)`` or ``(None, failure, delay_seconds)``; counts failures."""
-        decision = self.decide(request)
-        if not decision.ok:
+        decision, auth = self._decided(request, True)
+        if auth is None:
             return None, self.failure_for(decision), decision.delay_seconds
-        ingress = decision.ingress
-        return HttpAuth(
-            method=decision.method or "none", user=decision.user,
-            client_ip=decision.subject,
-            local_direct=bool(ingress is not None and ingress.is_local_direct),
-            bearer=bearer_token(request)), None, 0.0
+        return auth, None, 0.0
 
     def probe(self, request: Request) -> AuthFailure | None:
         """Would this request be refused? (No counting, no delay: for early body refusals.)"""

@@ -33,6 +33,7 @@ from openclaw.gateway.http.auth import HttpAuth, is_owner
 from openclaw.gateway.http.common import (
     SSE_DONE,
     Exchange,
+    dumps,
     header_trimmed,
     invalid_request_body,
     missing_scope_body,
@@ -408,6 +409,16 @@ def check_images(turn: ActiveTurn, allow_url: bool) -> int:
 # --------------------------------------------------------------------------- the endpoint
 
 
+def content_chunk_frame(identity: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """``(head, tail)``: ``head + json(text) + tail`` is the SSE frame of a content delta."""
+    marker = "\u0000delta\u0000"
+    frame = sse_data({**identity, "choices": [
+        {"index": 0, "delta": {"content": marker}, "finish_reason": None}]})
+    quoted = dumps(marker)
+    head, _, tail = frame.partition(quoted)
+    return head, tail
+
+
 class ChatCompletions:
     def __init__(self, api: HttpApi) -> None:
         self.api = api
@@ -461,6 +472,8 @@ class ChatCompletions:
             self.answer(exchange, outcome, spec.run_id, created, model, constraint)
             return
         streamed: list[str] = []
+        # the constant part of every content chunk, rendered once
+        head, tail = content_chunk_frame(identity)
         async for event in ticket.events():
             if exchange.gone:
                 break
@@ -469,8 +482,7 @@ class ChatCompletions:
             delta = (event.get("data") or {}).get("delta")
             if isinstance(delta, str) and delta:
                 streamed.append(delta)
-                exchange.write(sse_data({**identity, "choices": [
-                    {"index": 0, "delta": {"content": delta}, "finish_reason": None}]}))
+                exchange.write_soon(head + dumps(delta) + tail)
         outcome = await ticket.outcome
         if exchange.gone:
             return

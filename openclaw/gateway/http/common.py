@@ -20,13 +20,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import Request
 
 log = Logger(namespace="gateway.http")
+T = TypeVar("T")
 
 JSON_CONTENT_TYPE: Final = b"application/json; charset=utf-8"
 TEXT_CONTENT_TYPE: Final = b"text/plain; charset=utf-8"
@@ -136,12 +139,15 @@ SSE_DONE: Final = b"data: [DONE]\n\n"
 class Exchange:
     """One in-flight request answered asynchronously."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, clock: IReactorTime | None = None) -> None:
         self.request = request
         self.gone = False          # the client disconnected before we finished
         self.finished = False      # we called finish()
         self.streaming = False     # headers went out (SSE)
         self._on_disconnect: list[Callable[[], object]] = []
+        self._clock = clock
+        self._pending: list[bytes] = []
+        self._flush_call: IDelayedCall | None = None
         request.notifyFinish().addCallbacks(self._completed, self._lost)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -151,6 +157,10 @@ class Exchange:
 
     def _lost(self, _: Failure) -> None:
         self.gone = True
+        self._pending = []
+        call, self._flush_call = self._flush_call, None
+        if call is not None and call.active():
+            call.cancel()
         callbacks, self._on_disconnect = self._on_disconnect, []
         for callback in callbacks:
             try:
@@ -163,6 +173,11 @@ class Exchange:
             callback()
         else:
             self._on_disconnect.append(callback)
+
+    def guard(self, deferred: Deferred[T]) -> Deferred[T]:
+        """``deferred`` (which must be this request's own) is cancelled if the client leaves."""
+        self.on_disconnect(deferred.cancel)
+        return deferred
 
     @property
     def open(self) -> bool:
@@ -211,10 +226,30 @@ class Exchange:
         request.write(b"")
 
     def write(self, chunk: bytes) -> None:
+        self.flush()
         if self.open:
             self.request.write(chunk)
 
+    def write_soon(self, chunk: bytes) -> None:
+        """Queue a frame; frames queued in one reactor turn go out in one write."""
+        if self._clock is None:
+            self.write(chunk)
+            return
+        self._pending.append(chunk)
+        if self._flush_call is None:
+            self._flush_call = self._clock.callLater(0, self.flush)
+
+    def flush(self) -> None:
+        call, self._flush_call = self._flush_call, None
+        if call is not None and call.active():
+            call.cancel()
+        if self._pending:
+            data, self._pending = b"".join(self._pending), []
+            if self.open:
+                self.request.write(data)
+
     def finish(self) -> None:
+        self.flush()
         if self.open:
             self.finished = True
             self.request.finish()

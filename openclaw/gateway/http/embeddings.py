@@ -16,7 +16,7 @@ import base64
 import struct
 from typing import TYPE_CHECKING, Any, Final
 
-from twisted.internet.defer import CancelledError
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 from twisted.web.http import Request
 
@@ -135,9 +135,11 @@ class Embeddings:
             exchange.json(400, invalid_request_body(target))
             return
         try:
-            vectors = await service.embed(target, memory_search, texts, body.get("dimensions"))
+            dimensions = body.get("dimensions")
+            vectors = await exchange.guard(Deferred.fromCoroutine(service.embed(
+                target, memory_search, texts, int(dimensions) if dimensions else None)))
         except CancelledError:
-            raise
+            return
         except EmbeddingError as e:
             log.warn("openai-compat: embeddings request failed: {error}", error=str(e))
             exchange.json(500, {"error": INTERNAL_ERROR})

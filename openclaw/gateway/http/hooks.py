@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.web.http import Request
 
@@ -536,7 +537,15 @@ class Hooks:
             self._replays[replay_key] = (self.api.clock.seconds(), run_id)
         if not wait:
             return 200, {"ok": True, "runId": run_id}
-        result = await handle.result
+        finished: Deferred[Any] = Deferred()
+
+        def settle(value: Any) -> Any:
+            if not finished.called:
+                finished.callback(value)
+            return value
+
+        handle.result.addCallback(settle)
+        result = await finished
         text = (result.text or "").strip()
         disposition = "empty" if not text else "silent" if text.upper() == "NO_REPLY" \
             else "visible"

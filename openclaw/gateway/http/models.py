@@ -3,8 +3,10 @@
 Mounted when chat completions or responses is enabled. The ids are agent targets, not
 provider models: ``openclaw``, ``openclaw/default``, ``openclaw/<default agent>``, then
 ``openclaw/<agentId>`` for every configured agent. Method is checked before auth (``405
-Allow: GET``), as upstream; ``x-openclaw-agent-id`` does not change the listing (2026.9.6).
-The list body is rendered once per config snapshot: this is the endpoint clients poll.
+Allow: GET``), as upstream. A client pinned to an agent with ``x-openclaw-agent-id`` sees
+only the ids that reach that agent (our issue asks for it; 2026.9.6 ignores the header
+here, and clients that do not send it get the same list as there). The unfiltered body is
+rendered once per config snapshot: this is the endpoint clients poll.
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ class Models:
             return refusal
         ids, body = self._ids()
         if path == b"/v1/models":
-            return write_json(request, 200, body)
+            pinned = (request.getHeader(b"x-openclaw-agent-id") or b"").strip()
+            if not pinned:
+                return write_json(request, 200, body)
+            return self._pinned_listing(request, ids, pinned.decode("utf-8", "replace"))
         encoded = path[len(PREFIX):]
         if not encoded:
             return write_json(request, 400, invalid_request_body("Missing model id."))
@@ -86,6 +91,19 @@ class Models:
         if model_id not in ids:
             return write_json(request, 404, not_found)
         return write_json(request, 200, model_object(model_id))
+
+
+    def _pinned_listing(self, request: Request, ids: list[str], agent: str) -> bytes | int:
+        runner = self.api.runner
+        default = runner.default_agent() if runner is not None else "main"
+        known = runner.agent_ids() if runner is not None else ["main"]
+        agent = agent.lower()
+        if agent not in known:
+            return write_json(request, 400, invalid_request_body(
+                f"Unknown agent '{agent}' in x-openclaw-agent-id."))
+        reaching = [i for i in ids if agent_of_model(i, default) == agent]
+        return write_json(request, 200, dumps(
+            {"object": "list", "data": [model_object(i) for i in reaching]}))
 
 
 def _bad_percent(encoded: bytes) -> bool:

@@ -40,6 +40,7 @@ from openclaw.gateway.http.chat import (
 from openclaw.gateway.http.common import (
     SSE_DONE,
     Exchange,
+    dumps,
     header_trimmed,
     invalid_request_body,
     missing_scope_body,
@@ -362,6 +363,10 @@ class Responses:
                 "type": "response.content_part.added", "item_id": item_id, "output_index": 0,
                 "content_index": 0, "part": {"type": "output_text", "text": ""}}))
         streamed: list[str] = []
+        marker = "\u0000delta\u0000"
+        delta_head, _, delta_tail = sse_event("response.output_text.delta", {
+            "type": "response.output_text.delta", "item_id": item_id, "output_index": 0,
+            "content_index": 0, "delta": marker}).partition(dumps(marker))
         async for event in ticket.events():
             if exchange.gone:
                 break
@@ -370,9 +375,7 @@ class Responses:
             delta = (event.get("data") or {}).get("delta")
             if isinstance(delta, str) and delta:
                 streamed.append(delta)
-                exchange.write(sse_event("response.output_text.delta", {
-                    "type": "response.output_text.delta", "item_id": item_id,
-                    "output_index": 0, "content_index": 0, "delta": delta}))
+                exchange.write_soon(delta_head + dumps(delta) + delta_tail)
         outcome = await ticket.outcome
         if exchange.gone:
             return

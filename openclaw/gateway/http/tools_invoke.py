@@ -18,7 +18,7 @@ Answers: ``200 {"ok":true,"result":{"content":[...],"details":...}}``; ``400
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -94,11 +94,11 @@ class ToolsInvoke:
 
     async def handle(self, exchange: Exchange, auth: HttpAuth, body: Any) -> None:
         status, payload = await self.invoke(exchange.request, auth, body if body is not None
-                                            else {})
+                                            else {}, gone=lambda: exchange.gone)
         exchange.json(status, payload)
 
-    async def invoke(self, request: Request, auth: HttpAuth, body: Any
-                     ) -> tuple[int, dict[str, Any]]:
+    async def invoke(self, request: Request, auth: HttpAuth, body: Any,
+                     gone: Callable[[], bool] = lambda: False) -> tuple[int, dict[str, Any]]:
         if not isinstance(body, dict):
             body = {}
         requested = body.get("name") if body.get("name") is not None else body.get("tool")
@@ -148,7 +148,8 @@ class ToolsInvoke:
         context = tools_mod.ToolContext(
             workspace=workspace,
             agent_id=agent_id, session_key=canonical, reactor=runtime.reactor,
-            run_blocking=runtime.run_blocking, sessions=runtime, processes=processes)
+            run_blocking=runtime.run_blocking, sessions=runtime, processes=processes,
+            cancelled=gone)
         idempotency = body.get("idempotencyKey")
         call_id = (f"http-direct-operator-{idempotency.strip()}"
                    if isinstance(idempotency, str) and idempotency.strip()

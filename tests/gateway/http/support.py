@@ -35,7 +35,7 @@ from openclaw.config import parse_config_text
 from openclaw.gateway.http import HttpApi
 from openclaw.gateway.http.auth import AuthSource, HttpAuthenticator
 from openclaw.gateway.http.runs import AgentRunner
-from openclaw.gateway.protocol.auth import AuthSettings, TrustedProxySettings
+from openclaw.gateway.protocol.auth import AuthSettings
 from openclaw.gateway.protocol.ratelimit import AuthRateLimiter, RateLimitSettings
 from openclaw.gateway.site import SECURITY_HEADERS, GatewayRootResource, GatewaySite, ProbesStage
 from openclaw.memory.embeddings import EmbeddingsService
@@ -216,10 +216,10 @@ class RawClient(Protocol):
         self.ready: Deferred[RawClient] = Deferred()
         self._waiters: list[tuple[bytes, Deferred[None]]] = []
 
-    def connectionMade(self) -> None:  # noqa: N802
+    def connectionMade(self) -> None:
         self.ready.callback(self)
 
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+    def dataReceived(self, data: bytes) -> None:
         self.data += data
         for entry in list(self._waiters):
             marker, waiter = entry
@@ -227,7 +227,7 @@ class RawClient(Protocol):
                 self._waiters.remove(entry)
                 waiter.callback(None)
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:  # noqa: N802,B008
+    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:  # noqa: B008
         if not self.closed.called:
             self.closed.callback(None)
 
@@ -253,7 +253,7 @@ async def raw_connect(port: int) -> RawClient:
     client = RawClient()
 
     class Factory(ClientFactory):
-        def buildProtocol(self, addr: Any) -> RawClient:  # noqa: N802
+        def buildProtocol(self, addr: Any) -> RawClient:
             return client
 
     cast(IReactorTCP, reactor).connectTCP("127.0.0.1", port, Factory())

@@ -74,6 +74,14 @@ class AuthTests(StackTestCase):
         self.assertEqual(status, 429)
         self.assertFalse(stack.limiter.check("127.0.0.1", "shared-secret").allowed)
 
+    async def test_rotated_secret_applies_at_once(self) -> None:
+        stack = await self.make()
+        self.assertEqual((await stack.request("GET", "/v1/models"))[0], 200)
+        stack.auth_settings = AuthSettings(mode="token", token="rotated-secret-42")
+        self.assertEqual((await stack.request("GET", "/v1/models"))[0], 401)
+        self.assertEqual((await stack.request("GET", "/v1/models",
+                                              token="rotated-secret-42"))[0], 200)
+
     async def test_forwarded_headers_from_untrusted_peer_refused(self) -> None:
         stack = await self.make()
         status, _, body = await stack.request(
@@ -146,6 +154,26 @@ class ModelsTests(StackTestCase):
         status, headers, text = await stack.request("POST", "/v1/models", token=None)
         self.assertEqual((status, text), (405, "Method Not Allowed"))
         self.assertEqual(headers.getRawHeaders("allow"), ["GET"])
+
+    async def test_agent_header_filters_the_listing(self) -> None:
+        config = base_config
+        stack = await self.make(lambda up: {**config(up), "agents": {
+            "defaults": {"model": "scripted/m1"},
+            "list": [{"id": "main"}, {"id": "research"}]}})
+        status, _, body = await stack.request(
+            "GET", "/v1/models", headers={"x-openclaw-agent-id": ["research"]})
+        self.assertEqual((status, [m["id"] for m in body["data"]]), (200, ["openclaw/research"]))
+        status, _, body = await stack.request(
+            "GET", "/v1/models", headers={"x-openclaw-agent-id": ["MAIN"]})
+        self.assertEqual([m["id"] for m in body["data"]],
+                         ["openclaw", "openclaw/default", "openclaw/main"])
+        status, _, body = await stack.request(
+            "GET", "/v1/models", headers={"x-openclaw-agent-id": ["ops"]})
+        self.assertEqual((status, body),
+                         (400, invalid("Unknown agent 'ops' in x-openclaw-agent-id.")))
+        # Without the header the listing is the full, cached one.
+        status, _, body = await stack.request("GET", "/v1/models")
+        self.assertEqual(len(body["data"]), 4)
 
 
 class ChatCompletionsTests(StackTestCase):
@@ -264,6 +292,33 @@ class ChatCompletionsTests(StackTestCase):
         assert entry is not None
         self.assertEqual((entry["status"], entry.get("abortedLastRun")), ("killed", True))
         self.assertEqual(stack.api.sessions._streams, {})
+        from twisted.internet import reactor
+
+        leftovers = [call for call in reactor.getDelayedCalls()  # type: ignore[attr-defined]
+                     if "openclaw/gateway/http" in repr(getattr(call.func, "__code__", ""))
+                     or "Exchange" in repr(call.func)]
+        self.assertEqual(leftovers, [])
+
+    async def test_disconnect_while_waiting_for_a_whole_answer(self) -> None:
+        stack = await self.make()
+        stack.upstream.script(stall(["partial"]))
+        client = await raw_connect(stack.port_number)
+        payload = json.dumps(CHAT).encode()
+        client.send(request_head("POST", "/v1/chat/completions", {
+            "Authorization": f"Bearer {TOKEN}", "Content-Length": str(len(payload))})
+            + payload)
+        for _ in range(200):
+            if stack.upstream.requests:
+                break
+            await sleep(0.01)
+        gone = stack.upstream.wait_disconnect()
+        client.abort()
+        await gone
+        for _ in range(100):
+            if not stack.runtime.active:
+                break
+            await sleep(0.02)
+        self.assertEqual(stack.runtime.active, {})
 
     async def test_client_tool_calls_need_runtime_support(self) -> None:
         from openclaw.gateway.http.runs import SUPPORTS_CLIENT_TOOLS
@@ -461,6 +516,25 @@ class EmbeddingsTests(StackTestCase):
         raw = base64.b64decode(body["data"][0]["embedding"])
         self.assertEqual(struct.unpack("<2f", raw), (1.5, 0.0))
         self.assertEqual(stack.upstream.requests[1].json["dimensions"], 2)
+
+    async def test_per_agent_and_legacy_memory_search_config(self) -> None:
+        def config(upstream: Any) -> dict[str, Any]:
+            conf = base_config(upstream)
+            conf["agents"] = {
+                "defaults": {"model": "scripted/m1",
+                             "memorySearch": {"provider": "scripted", "model": "legacy-e"}},
+                "entries": {"main": {"default": True},
+                            "research": {"memory": {"search": {"model": "e-research"}}}}}
+            return conf
+
+        stack = await self.make(config)
+        stack.upstream.script(embeddings_reply([[1.0]]), embeddings_reply([[2.0]]))
+        for model in ("openclaw/main", "openclaw/research"):
+            status, _, body = await stack.request("POST", "/v1/embeddings",
+                                                  body={"model": model, "input": "x"})
+            self.assertEqual(status, 200, body)
+        self.assertEqual([r.json["model"] for r in stack.upstream.requests],
+                         ["legacy-e", "e-research"])
 
     async def test_input_rules_and_provider_failure(self) -> None:
         stack = await self.make(lambda up: {**base_config(up), "memory": {

@@ -156,8 +156,8 @@ class ParameterTests(SynchronousTestCase):
         self.assertEqual(str(caught.exception), "max_tokens must be a positive safe integer")
 
     def test_tools_and_choice(self) -> None:
-        tools = client_tools([{"type": "function", "function": {"name": " get_weather ",
-                                                                 "parameters": {"type": "object"}}}])
+        tools = client_tools([{"type": "function", "function": {
+            "name": " get_weather ", "parameters": {"type": "object"}}}])
         self.assertEqual([t.name for t in tools], ["get_weather"])
         with self.assertRaises(InvalidInput):
             client_tools([{"type": "custom"}])
