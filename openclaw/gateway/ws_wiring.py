@@ -70,6 +70,8 @@ def build_websocket(gateway: GatewayService) -> tuple[Any, GatewayWebSocketFacto
         local_addresses=frozenset(a.host for a in plan.listen),
         instance_id=f"gw-{os.getpid()}",
     )
+    context.shutdown_budget = lambda: shutdown_budget(gateway)
+    context.worker_pools = lambda: worker_pools(gateway)
     methods = None
     agents = getattr(gateway, "agents", None)
     if agents is not None:
@@ -82,3 +84,37 @@ def build_websocket(gateway: GatewayService) -> tuple[Any, GatewayWebSocketFacto
     factory = make_ws_factory(context, methods=methods)
     factory.noisy = False
     return WebSocketResource(factory), factory
+
+
+def shutdown_budget(gateway: GatewayService) -> dict[str, Any]:
+    """``status.shutdownBudget`` from the tree: ``stopService`` drains WebSockets for
+    ``stop_timeout_s`` and gives up one second later; the work a stop waits for."""
+    reload = getattr(gateway.config, "reload", None)
+    lock = getattr(reload, "write_lock", None)
+    return {
+        "timeoutMs": round((gateway.stop_timeout_s + 1.0) * 1000),
+        "reserveMs": 1000,
+        "nativeStopBudget": False,
+        "activeWork": {
+            "sessionMutations": _writer_facts(gateway)["pendingTasks"],
+            "lifecycleWrites": 1 if lock is not None and lock.locked else 0,
+        },
+        "writeCustody": [],
+    }
+
+
+def worker_pools(gateway: GatewayService) -> dict[str, Any]:
+    return {"transcriptReconciliation": _writer_facts(gateway)}
+
+
+def _writer_facts(gateway: GatewayService) -> dict[str, int]:
+    """The durable writer thread (transcripts, session indexes): one worker, its queue."""
+    store = getattr(getattr(gateway, "store", None), "store", None)
+    writer = getattr(store, "writer", None)
+    thread = getattr(writer, "_thread", None)
+    queue = getattr(writer, "_queue", None)
+    pending = queue.qsize() if queue is not None else 0
+    alive = thread is not None and thread.is_alive()
+    return {"maxWorkers": 1 if thread is not None or queue is not None else 0,
+            "workers": 1 if alive else 0, "workersCreated": 1 if thread is not None else 0,
+            "activeTasks": 1 if alive and pending else 0, "pendingTasks": pending}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from openclaw.gateway.methods import (
     agents,
+    channels,
     config,
     config_write,
     devices,
@@ -23,7 +24,6 @@ from openclaw.gateway.methods import (
     system,
 )
 from openclaw.gateway.methods.base import MethodCall, MethodSpec
-from openclaw.gateway.methods.reference_scopes import REFERENCE_METHOD_SCOPES
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import EMPTY_PARAMS
 from openclaw.gateway.protocol.scopes import ADMIN, PAIRING, PUBLIC, READ
@@ -39,6 +39,8 @@ def _connect_again(call: MethodCall) -> None:
 CORE_METHODS: Final[tuple[MethodSpec, ...]] = (
     MethodSpec("health", system.health, PUBLIC),
     MethodSpec("logs.tail", logs.logs_tail, READ, logs.LOGS_TAIL_PARAMS),
+    MethodSpec("channels.status", channels.channels_status, READ,
+               channels.CHANNELS_STATUS_PARAMS),
     MethodSpec("status", system.status, READ),
     MethodSpec("config.get", config.config_get, READ, EMPTY_PARAMS),
     MethodSpec("config.set", config_write.config_set, ADMIN, config_write.CONFIG_SET_PARAMS),
@@ -85,6 +87,9 @@ class MethodRegistry:
         spec = self._specs.get(name)
         if spec is not None:
             return spec.scope
+        # the reference table (500+ names) loads with the first call of a method we lack
+        from openclaw.gateway.methods.reference_scopes import REFERENCE_METHOD_SCOPES
+
         return REFERENCE_METHOD_SCOPES.get(name)
 
     def __contains__(self, name: object) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from openclaw.gateway.methods.base import MethodCall
-from openclaw.gateway.protocol import config_view
+from openclaw.gateway.protocol import config_view, vitals
 from openclaw.gateway.protocol.frames import RawJson
 from openclaw.gateway.protocol.scopes import ADMIN
 
@@ -96,9 +96,7 @@ def collect_health(context: GatewayContext) -> dict[str, Any]:
         "durationMs": 0,
         "plugins": {"loaded": [], "errors": [], "unavailable": []},
         "configReload": {"hotReloadStatus": "active"},
-        "channels": {},
-        "channelOrder": [],
-        "channelLabels": {},
+        **_channel_health(context),
         "heartbeatSeconds": (heartbeat_ms or 0) // 1000,
         "defaultAgentId": default_id,
         "agents": agent_rows,
@@ -108,21 +106,85 @@ def collect_health(context: GatewayContext) -> dict[str, Any]:
     }
 
 
+def _channel_health(context: GatewayContext) -> dict[str, Any]:
+    channels = context.channels
+    if channels is None:
+        return {"channels": {}, "channelOrder": [], "channelLabels": {}}
+    fields: dict[str, Any] = channels.health_fields()
+    return fields
+
+
 def health(call: MethodCall) -> RawJson:
     """Cached summary, pre-encoded: the hot path answers with stored bytes."""
     probe = call.param_map.get("probe") is True
     return call.context.health.cached_payload(probe=probe)
 
 
-def _process_memory() -> dict[str, int]:
-    try:
-        with open("/proc/self/statm", "rb") as handle:
-            fields = handle.read().split()
-        return {"rssBytes": int(fields[1]) * os.sysconf("SC_PAGE_SIZE")}
-    except (OSError, ValueError, IndexError):
-        import resource
+DEFAULT_HOST_DESKTOP_PORT: Final = 5900
+# Without the gateway's own figures (bare protocol tests): its defaults, 5 s drain + 1 s.
+DEFAULT_STOP_BUDGET_MS: Final = 6000
+DEFAULT_STOP_RESERVE_MS: Final = 1000
+SHUTDOWN_WORK_KEYS: Final = ("rootRequests", "cronRuns", "sessionMutations",
+                             "terminalPersistence", "lifecycleWrites")
 
-        return {"rssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+def host_desktop(snapshot: Any) -> dict[str, Any]:
+    """``hostDesktop``: this gateway has no Desktop lab (VNC bridge). It is ``disabled`` unless
+    ``desktop.host.enabled`` is true, and then ``unavailable`` (upstream's answer where the
+    lab cannot run), on ``desktop.host.port`` (5900)."""
+    host = config_view.path(config_view.field(snapshot, "parsed"), "desktop", "host")
+    enabled = config_view.field(host, "enabled") is True
+    port = config_view.field(host, "port")
+    if isinstance(port, bool) or not isinstance(port, int):
+        port = DEFAULT_HOST_DESKTOP_PORT
+    return {"enabled": enabled, "state": "unavailable" if enabled else "disabled", "port": port}
+
+
+def pool_facts(max_workers: int = 0, workers: int = 0, created: int = 0, active: int = 0,
+               pending: int = 0) -> dict[str, int]:
+    return {"maxWorkers": max_workers, "workers": workers, "workersCreated": created,
+            "activeTasks": active, "pendingTasks": pending}
+
+
+def reactor_thread_pool(reactor: Any) -> dict[str, int]:
+    """Twisted's reactor thread pool (``deferToThread``: blocking file reads, ...)."""
+    pool = getattr(reactor, "threadpool", None)
+    if pool is None:
+        return pool_facts()
+    try:
+        return pool_facts(int(pool.max), int(pool.workers), len(pool.threads),
+                          len(pool.working), int(pool.q.qsize()))
+    except Exception:
+        return pool_facts()
+
+
+def worker_pools(context: GatewayContext) -> dict[str, Any]:
+    """``workerPools``: upstream's two worker-thread pools, mapped onto ours (the gateway
+    wiring supplies ``transcriptReconciliation``: the durable transcript writer thread), plus
+    the reactor thread pool."""
+    provided = context.worker_pools() if context.worker_pools is not None else {}
+    return {
+        "transcriptReconciliation": provided.get("transcriptReconciliation") or pool_facts(),
+        # the model catalog is built on the reactor thread: no worker pool
+        "modelCatalog": provided.get("modelCatalog") or pool_facts(),
+        "reactorThreadPool": provided.get("reactorThreadPool")
+        or reactor_thread_pool(context.clock),
+    }
+
+
+def shutdown_budget(context: GatewayContext) -> dict[str, Any]:
+    """``shutdownBudget``: how long a stop may take and what work it would wait for."""
+    provided = dict(context.shutdown_budget()) if context.shutdown_budget is not None else {}
+    work = dict.fromkeys(SHUTDOWN_WORK_KEYS, 0)
+    work.update(provided.get("activeWork") or {})
+    work["rootRequests"] = max(int(work["rootRequests"]), context.active_requests())
+    return {
+        "timeoutMs": int(provided.get("timeoutMs", DEFAULT_STOP_BUDGET_MS)),
+        "reserveMs": int(provided.get("reserveMs", DEFAULT_STOP_RESERVE_MS)),
+        "nativeStopBudget": bool(provided.get("nativeStopBudget", False)),
+        "activeWork": work,
+        "writeCustody": list(provided.get("writeCustody") or ()),
+    }
 
 
 def status(call: MethodCall) -> dict[str, Any]:
@@ -163,6 +225,7 @@ def status(call: MethodCall) -> dict[str, Any]:
             "memoryPlugin": {"enabled": False},
         }
     payload.update({
+        "hostDesktop": host_desktop(snapshot),
         "heartbeat": {"defaultAgentId": default_id, "agents": heartbeat_agents},
         "channelSummary": [],
         "queuedSystemEvents": [],
@@ -189,8 +252,10 @@ def status(call: MethodCall) -> dict[str, Any]:
         },
         "modelRuntime": {"degraded": False, "pendingAgents": []},
         "eventLoop": context.event_loop.snapshot(),
-        "processMemory": _process_memory(),
+        "processMemory": vitals.process_memory(),
+        "workerPools": worker_pools(context),
         "pid": os.getpid(),
+        "shutdownBudget": shutdown_budget(context),
     })
     return payload
 

@@ -14,7 +14,7 @@ import inspect
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from twisted.internet.defer import CancelledError, Deferred
@@ -22,9 +22,9 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import Interface, implementer
+from zope.interface import implementer
 
-from openclaw.gateway.methods.base import MethodCall, MethodSpec
+from openclaw.gateway.methods.base import MethodCall
 from openclaw.gateway.protocol import device_identity as ident
 from openclaw.gateway.protocol.auth import (
     AuthDecision,
@@ -101,54 +101,10 @@ from openclaw.gateway.protocol.session import (
     is_operator_ui,
     is_webchat,
 )
+from openclaw.gateway.protocol.transport import IConnectionTransport, MethodLookup, PeerInfo
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.context import GatewayContext
-
-
-class IConnectionTransport(Interface):
-    """What a connection needs from the WebSocket underneath it."""
-
-    def send_frame(data: bytes) -> None:  # noqa: N805
-        """Send one text message (UTF-8 JSON)."""
-
-    def close(code: int, reason: str) -> None:  # noqa: N805
-        """Start the closing handshake with ``code``/``reason`` (any code, incl. 1008/1012)."""
-
-    def buffered_bytes() -> int:
-        """Bytes written but not yet flushed to the socket."""
-
-    def set_max_message_size(size: int) -> None:  # noqa: N805
-        """Largest inbound message accepted from now on."""
-
-
-class MethodLookup(Protocol):
-    def get(self, name: str) -> MethodSpec | None: ...
-
-    def required_scope(self, name: str) -> str | None: ...
-
-    @property
-    def advertised_methods(self) -> list[str]: ...
-
-
-@attrs.frozen
-class PeerInfo:
-    """Peer address and upgrade-request headers (names lowercase)."""
-
-    remote_address: str | None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-
-    @property
-    def host(self) -> str | None:
-        return self.headers.get("host")
-
-    @property
-    def origin(self) -> str | None:
-        return self.headers.get("origin")
-
-    @property
-    def user_agent(self) -> str | None:
-        return self.headers.get("user-agent")
 
 
 _AWAITING_CONNECT: Final = "awaiting-connect"
@@ -237,6 +193,11 @@ class GatewayConnection:
     @property
     def is_closed(self) -> bool:
         return self._state == _CLOSED
+
+    @property
+    def pending_requests(self) -> int:
+        """Requests answered asynchronously that are still running."""
+        return len(self._pending)
 
     def deliver_event(self, event: EncodedEvent, drop_if_slow: bool, with_seq: bool) -> None:
         if self._state != _OPEN:

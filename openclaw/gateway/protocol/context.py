@@ -128,6 +128,13 @@ class GatewayContext:
     # This host's interface addresses (a trusted proxy must not be the gateway itself).
     local_addresses: frozenset[str] = frozenset()
     last_heartbeat: dict[str, Any] | None = None
+    # The gateway's ``channels`` service (``ChannelsService``); None: no channels run.
+    channels: Any = None
+    # ``status`` facts only the gateway tree knows (set by its wiring; None: defaults).
+    shutdown_budget: Callable[[], dict[str, Any]] | None = None
+    worker_pools: Callable[[], dict[str, Any]] | None = None
+    # In-flight asynchronous RPC requests over all connections (set by the WS factory).
+    active_requests: Callable[[], int] = lambda: 0
 
     @classmethod
     def create(

@@ -10,7 +10,7 @@ mounted as resources, so the web service calls :meth:`GatewayWebSocketFactory.st
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet import defer
@@ -21,12 +21,15 @@ from twisted.logger import Logger
 
 from openclaw.gateway.methods.registry import MethodRegistry, build_registry
 from openclaw.gateway.methods.system import collect_health
+from openclaw.gateway.protocol import build_info
 from openclaw.gateway.protocol.auth import AuthSettings
-from openclaw.gateway.protocol.connection import GatewayConnection
 from openclaw.gateway.protocol.constants import HEALTH_REFRESH_INTERVAL_MS
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.frames import RawJson
 from openclaw.gateway.protocol.server import GatewayServerProtocol
+
+if TYPE_CHECKING:
+    from openclaw.gateway.protocol.connection import GatewayConnection
 
 
 class _ClockCall:
@@ -95,6 +98,7 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
         self._running = False
         context.health.collector = lambda: collect_health(context)
         context.health.on_refresh = self._broadcast_health
+        context.active_requests = self._active_requests
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -107,6 +111,7 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
         self._tick.start(policy.tick_interval_ms / 1000.0, now=False)
         self._health_refresh.start(HEALTH_REFRESH_INTERVAL_MS / 1000.0, now=True)
         self.context.event_loop.start()
+        build_info.warm(self.context.version, self.context.run_blocking)
         self.log.info("gateway websocket factory started")
 
     def stop(self) -> None:
@@ -187,6 +192,9 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
     def connection_closed(self, connection: GatewayConnection) -> None:
         if self.connections.get(connection.conn_id) is connection:
             del self.connections[connection.conn_id]
+
+    def _active_requests(self) -> int:
+        return sum(connection.pending_requests for connection in self.connections.values())
 
     # -- periodic work -------------------------------------------------------------------
 

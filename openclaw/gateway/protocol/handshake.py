@@ -7,7 +7,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from openclaw.gateway.protocol.config_view import session_defaults
+from openclaw.gateway.protocol.build_info import build_id
+from openclaw.gateway.protocol.config_view import field, path, session_defaults
 from openclaw.gateway.protocol.constants import (
     ATTACHMENT_MAX_BYTES,
     ATTACHMENT_MAX_IMAGE_BYTES,
@@ -157,6 +158,14 @@ def build_snapshot(context: GatewayContext, session: ClientSession) -> dict[str,
     return snapshot
 
 
+def control_ui_build_source(config_snapshot: Any) -> str:
+    """``configured`` when ``gateway.controlUi.root`` points at own assets, else ``bundled``."""
+    root = path(field(config_snapshot, "config"), "gateway", "control_ui", "root")
+    if root is None:
+        root = path(field(config_snapshot, "parsed"), "gateway", "control_ui", "root")
+    return "configured" if root else "bundled"
+
+
 def _current_config(context: GatewayContext) -> Any:
     try:
         return context.get_config()
@@ -188,7 +197,9 @@ def build_hello_ok(
         "protocol": PROTOCOL_VERSION,
         "server": {
             "version": context.version,
+            "buildId": build_id(context.version),
             "bootId": context.boot_id,
+            "controlUiBuildSource": control_ui_build_source(_current_config(context)),
             "connId": session.conn_id,
         },
         "features": {

@@ -14,13 +14,10 @@ from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from openclaw.gateway.protocol.connection import (
-    GatewayConnection,
-    IConnectionTransport,
-    PeerInfo,
-)
+from openclaw.gateway.protocol.transport import IConnectionTransport, PeerInfo
 
 if TYPE_CHECKING:
+    from openclaw.gateway.protocol.connection import GatewayConnection
     from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
 
 
@@ -104,6 +101,10 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         return None
 
     def onOpen(self) -> None:
+        # The protocol core (handshake, auth flow, dispatch) loads with the first connection,
+        # not at gateway start-up.
+        from openclaw.gateway.protocol.connection import GatewayConnection
+
         factory = self.factory
         peer = self.peer_info or PeerInfo(remote_address=None)
         self.maxMessagePayloadSize = factory.context.policy.max_preauth_payload

@@ -19,7 +19,9 @@ HEALTH_KEYS = {"ok", "ts", "durationMs", "plugins", "configReload", "channels", 
                "channelLabels", "heartbeatSeconds", "defaultAgentId", "agents", "sessions",
                "modelRuntime", "eventLoop"}
 EVENT_LOOP_KEYS = {"degraded", "degradedSinceMs", "reasons", "intervalMs", "delayP99Ms",
-                   "delayMaxMs", "utilization", "cpuCoreRatio"}
+                   "delayMaxMs", "utilization", "cpuCoreRatio", "cpuBreakdown"}
+CPU_BREAKDOWN_KEYS = {"mainThreadCoreRatio", "workerCoreRatio", "otherThreadsCoreRatio",
+                      "hostUtilization", "hostCpuCount"}
 
 
 def real_snapshot(text: str) -> Any:
@@ -36,8 +38,8 @@ class RegistryTests(SynchronousTestCase):
     def test_core_table(self) -> None:
         registry = build_registry()
         self.assertEqual(registry.advertised_methods, [
-            "health", "logs.tail", "status", "config.get", "config.set", "config.apply",
-            "config.patch", "config.schema", "secrets.reload", "models.list",
+            "health", "logs.tail", "channels.status", "status", "config.get", "config.set",
+            "config.apply", "config.patch", "config.schema", "secrets.reload", "models.list",
             "agents.list", "last-heartbeat", "device.pair.list", "device.pair.approve",
             "device.pair.reject", "device.pair.remove", "gateway.identity.get",
             "system-presence"])
@@ -68,6 +70,7 @@ class HealthTests(SynchronousTestCase):
         first = harness.call(connection, transport, "health", omit_params=True)["payload"]
         self.assertEqual(set(first), HEALTH_KEYS)
         self.assertEqual(set(first["eventLoop"]), EVENT_LOOP_KEYS)
+        self.assertEqual(set(first["eventLoop"]["cpuBreakdown"]), CPU_BREAKDOWN_KEYS)
         self.assertEqual(first["defaultAgentId"], "main")
         self.assertEqual(first["heartbeatSeconds"], 1800)
         agent = first["agents"][0]
@@ -127,6 +130,111 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(payload["sessions"]["defaults"]["model"], "p/m")
         self.assertEqual(payload["cliProjection"]["agents"]["rows"], [{"id": "main"}])
         self.assertEqual(list(payload)[:2], ["runtimeVersion", "cliProjection"])
+
+
+class EventLoopVitalsTests(SynchronousTestCase):
+    def test_cpu_breakdown_before_and_after_samples(self) -> None:
+        import os
+        import threading
+
+        from twisted.internet.task import Clock
+
+        from openclaw.gateway.protocol.health import EventLoopMonitor
+
+        clock = Clock()
+        monitor = EventLoopMonitor(clock)
+        before = monitor.snapshot()["cpuBreakdown"]
+        self.assertEqual(set(before), CPU_BREAKDOWN_KEYS)
+        self.assertEqual(before["hostCpuCount"], os.cpu_count())
+        stop = threading.Event()
+        worker = threading.Thread(target=stop.wait, daemon=True)
+        worker.start()
+        self.addCleanup(stop.set)
+        monitor.start()
+        self.addCleanup(monitor.stop)
+        sum(range(1_000_000))  # some reactor-thread CPU
+        clock.advance(1)
+        snapshot = monitor.snapshot()
+        breakdown = snapshot["cpuBreakdown"]
+        self.assertEqual(set(breakdown), CPU_BREAKDOWN_KEYS)
+        for key in CPU_BREAKDOWN_KEYS - {"hostCpuCount"}:
+            self.assertGreaterEqual(breakdown[key], 0.0, key)
+        self.assertLessEqual(breakdown["hostUtilization"], 1.0)
+        self.assertGreater(breakdown["mainThreadCoreRatio"], 0.0)
+        self.assertEqual(snapshot["utilization"], min(breakdown["mainThreadCoreRatio"], 1.0))
+        self.assertIs(monitor.snapshot()["cpuBreakdown"], breakdown)  # computed per sample
+
+
+class StatusVitalsTests(SynchronousTestCase):
+    """The fields the real gateway adds to ``status``: hostDesktop, processMemory,
+    workerPools, shutdownBudget (docs/protocol.md, "Process vitals")."""
+
+    def status(self, harness: Harness) -> dict[str, Any]:
+        connection, transport = session(harness)
+        payload: dict[str, Any] = harness.call(connection, transport, "status")["payload"]
+        return payload
+
+    def test_shapes_and_defaults(self) -> None:
+        payload = self.status(Harness())
+        self.assertEqual(payload["hostDesktop"],
+                         {"enabled": False, "state": "disabled", "port": 5900})
+        memory = payload["processMemory"]
+        self.assertEqual(set(memory), {"rssBytes", "heapUsedBytes", "heapTotalBytes",
+                                       "externalBytes", "arrayBuffersBytes"})
+        self.assertTrue(all(isinstance(v, int) and v >= 0 for v in memory.values()))
+        self.assertGreater(memory["rssBytes"], 0)
+        self.assertGreaterEqual(memory["heapTotalBytes"], memory["heapUsedBytes"])
+        self.assertLessEqual(memory["arrayBuffersBytes"], memory["externalBytes"])
+        pool_keys = {"maxWorkers", "workers", "workersCreated", "activeTasks", "pendingTasks"}
+        self.assertEqual(set(payload["workerPools"]),
+                         {"transcriptReconciliation", "modelCatalog", "reactorThreadPool"})
+        for pool in payload["workerPools"].values():
+            self.assertEqual(set(pool), pool_keys)
+        self.assertEqual(payload["shutdownBudget"], {
+            "timeoutMs": 6000, "reserveMs": 1000, "nativeStopBudget": False,
+            "activeWork": {"rootRequests": 0, "cronRuns": 0, "sessionMutations": 0,
+                           "terminalPersistence": 0, "lifecycleWrites": 0},
+            "writeCustody": []})
+        self.assertEqual(set(payload["eventLoop"]["cpuBreakdown"]), CPU_BREAKDOWN_KEYS)
+        keys = list(payload)
+        self.assertLess(keys.index("processMemory"), keys.index("workerPools"))
+        self.assertEqual(keys[-2:], ["pid", "shutdownBudget"])
+
+    def test_host_desktop_from_config(self) -> None:
+        snapshot = FakeSnapshot(parsed={"desktop": {"host": {"enabled": True, "port": 5901}}})
+        self.assertEqual(self.status(Harness(snapshot=snapshot))["hostDesktop"],
+                         {"enabled": True, "state": "unavailable", "port": 5901})
+
+    def test_gateway_supplied_facts(self) -> None:
+        harness = Harness()
+        harness.context.shutdown_budget = lambda: {
+            "timeoutMs": 11000, "reserveMs": 1000, "activeWork": {"lifecycleWrites": 1}}
+        harness.context.worker_pools = lambda: {"transcriptReconciliation": {
+            "maxWorkers": 1, "workers": 1, "workersCreated": 1, "activeTasks": 0,
+            "pendingTasks": 0}}
+        harness.context.active_requests = lambda: 2
+        payload = self.status(harness)
+        budget = payload["shutdownBudget"]
+        self.assertEqual((budget["timeoutMs"], budget["activeWork"]["lifecycleWrites"],
+                          budget["activeWork"]["rootRequests"]), (11000, 1, 2))
+        self.assertEqual(payload["workerPools"]["transcriptReconciliation"]["workers"], 1)
+
+
+class HelloServerTests(SynchronousTestCase):
+    def test_build_id_and_control_ui_source(self) -> None:
+        from openclaw.gateway.protocol.build_info import build_id
+
+        harness = Harness()
+        _, _, response = harness.connect()
+        server = response["payload"]["server"]
+        self.assertEqual(list(server), ["version", "buildId", "bootId", "controlUiBuildSource",
+                                        "connId"])
+        self.assertRegex(server["buildId"], r"^2026\.9\.6-test-python-[0-9a-f]{12}$")
+        self.assertEqual(server["buildId"], build_id("2026.9.6-test"))
+        self.assertEqual(server["controlUiBuildSource"], "bundled")
+        configured = Harness(snapshot=real_snapshot('{gateway: {controlUi: {root: "/srv/ui"}}}'))
+        _, _, response = configured.connect()
+        self.assertEqual(response["payload"]["server"]["controlUiBuildSource"], "configured")
 
 
 class PresenceAndIdentityTests(SynchronousTestCase):

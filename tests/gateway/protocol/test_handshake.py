@@ -161,7 +161,8 @@ class HelloTests(SynchronousTestCase):
         self.assertEqual(set(payload), HELLO_KEYS)
         self.assertEqual(payload["type"], "hello-ok")
         self.assertEqual(payload["protocol"], 4)
-        self.assertEqual(set(payload["server"]), {"version", "bootId", "connId"})
+        self.assertEqual(set(payload["server"]),
+                         {"version", "buildId", "bootId", "controlUiBuildSource", "connId"})
         self.assertEqual(payload["features"]["methods"], harness.registry.advertised_methods)
         self.assertIn("tick", payload["features"]["events"])
         self.assertEqual(payload["auth"]["method"], "token")
