@@ -126,7 +126,7 @@ class EventLoopMonitor:
         return {
             "degraded": degraded,
             "degradedSinceMs": since,
-            "reasons": ["delay"] if degraded else [],
+            "reasons": ["event_loop_delay"] if degraded else [],
             "intervalMs": round(self._interval_ms, 3),
             "delayP99Ms": round(p99, 1),
             "delayMaxMs": round(delays[-1], 1),

@@ -153,6 +153,6 @@ class HealthStateTests(SynchronousTestCase):
         snapshot = monitor.snapshot()
         self.assertTrue(snapshot["degraded"])
         self.assertEqual(snapshot["delayMaxMs"], 1500.0)
-        self.assertEqual(snapshot["reasons"], ["delay"])
+        self.assertEqual(snapshot["reasons"], ["event_loop_delay"])
         monitor.stop()
         monitor.stop()
