@@ -17,7 +17,9 @@ the transcript -> call the model (streamed; ``assistant`` events carry ``text`` 
 ``delta``), falling back through the model chain on provider failures that happen before any
 output -> run requested tools under tool policy (``tool`` events ``start``/``result``), append
 each assistant message and tool result durably, call the model again -> stop when the model
-stops calling tools or at the step limit -> ``lifecycle end``/``error``. A run timeout
+stops calling tools, calls one of the caller's own tools (``RunRequest.client_tools``: never run
+here, returned as ``RunResult.pending_tool_calls``; the caller's ``tool_results`` continue the
+session) or at the step limit -> ``lifecycle end``/``error``. A run timeout
 (``agents.defaults.timeoutSeconds``, or the request's) aborts the run.
 """
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 from twisted.internet.defer import CancelledError, Deferred
@@ -34,7 +36,6 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from openclaw.agents import tools as tools_mod
 from openclaw.agents.config import DEFAULT_MAX_STEPS, AgentsView, read_agents
 from openclaw.agents.session_keys import (
     GLOBAL_KEY,
@@ -64,8 +65,14 @@ from openclaw.providers.types import (
     ModelRequest,
     ProviderError,
     TextDelta,
+    ToolCall,
+    ToolSpec,
     Usage,
+    sampling_fields,
 )
+
+if TYPE_CHECKING:
+    from openclaw.agents import tools as tools_mod
 
 log = Logger(namespace="agents")
 
@@ -81,6 +88,15 @@ class DuplicateRun(Exception):
     def __init__(self, handle: RunHandle) -> None:
         super().__init__(handle.run_id)
         self.handle = handle
+
+
+@attrs.frozen
+class ClientToolResult:
+    """The caller's result of one of its own tool calls."""
+
+    call_id: str
+    content: str
+    is_error: bool = False
 
 
 @attrs.frozen
@@ -100,6 +116,26 @@ class RunRequest:
     queue_mode: str | None = None
     label: str | None = None
     conn_id: str | None = None              # the WebSocket connection that started it
+    # The caller's own function tools (HTTP API): offered to the model with the gateway's
+    # tools, never run here; a call of one ends the run (RunResult.pending_tool_calls).
+    client_tools: tuple[ToolSpec, ...] = ()
+    # Results of those calls sent back by the caller: when every call the session's last
+    # assistant turn left unanswered has one here, they are recorded as its tool results and
+    # the model continues from them (``message`` is then not recorded).
+    tool_results: tuple[ClientToolResult, ...] = ()
+    # Sampling parameters for the provider request (maxTokens, temperature, topP, stop, seed,
+    # frequencyPenalty, presencePenalty, responseFormat; snake_case accepted too).
+    stream_params: Mapping[str, Any] | None = None
+
+
+class ClientToolConflict(AgentRequestError):
+    """A caller tool is named like a gateway tool, or two caller tools share a name."""
+
+
+#: Names a caller tool may never take (upstream's AGENT_RESERVED_TOOL_NAMES).
+RESERVED_TOOL_NAMES: Final = ("bash", "edit", "find", "grep", "ls", "read", "write")
+#: The stop reason of a run that ended at a call of a caller tool.
+STOP_TOOL_CALLS: Final = "tool_calls"
 
 
 @attrs.define
@@ -120,6 +156,7 @@ class RunResult:
     model: str | None = None
     provider: str | None = None
     steps: int = 0
+    pending_tool_calls: tuple[ToolCall, ...] = ()   # the caller's tools the model called
 
     @property
     def duration_ms(self) -> int:
@@ -132,6 +169,20 @@ class RunObserver(Protocol):
     def run_event(self, handle: RunHandle, event: dict[str, Any]) -> None: ...
 
     def run_finished(self, handle: RunHandle, result: RunResult) -> None: ...
+
+
+class _Text:
+    """An ``assistant`` event as a run's log keeps it: without its cumulative text, which a
+    replay rebuilds (``base``, or the previous assistant event's text + ``delta``). A long
+    stream's log then holds each delta once, not every prefix of the answer."""
+
+    __slots__ = ("base", "delta", "seq", "ts")
+
+    def __init__(self, seq: int, ts: int, delta: str, base: str | None) -> None:
+        self.seq = seq
+        self.ts = ts
+        self.delta = delta
+        self.base = base
 
 
 class RunHandle:
@@ -150,8 +201,11 @@ class RunHandle:
         self.started: Deferred[None] = Deferred()   # user message durable, run begun
         self.abort_reason: str | None = None
         self.seq = 0
-        self._log: list[dict[str, Any]] = []
+        self._log: list[dict[str, Any] | _Text] = []
+        self._tail: dict[str, Any] | None = None    # the event of the log's last _Text
         self._waiters: list[Deferred[None]] = []
+        self._wake_call: IDelayedCall | None = None   # set: iterators were woken this turn
+        self._owed = False                             # more events since: wake them later
         self._done = False
         self._current_call: Any = None
         self._guarded: Deferred[Any] | None = None
@@ -164,26 +218,81 @@ class RunHandle:
     # -- events -------------------------------------------------------------------------------
 
     def emit(self, stream: str, data: dict[str, Any]) -> dict[str, Any]:
-        self.seq += 1
-        event = {"runId": self.run_id, "seq": self.seq, "stream": stream,
-                 "ts": self.runtime.now_ms(), "data": data, "sessionKey": self.session_key}
+        self.seq = seq = self.seq + 1
+        runtime = self.runtime
+        event = {"runId": self.run_id, "seq": seq, "stream": stream,
+                 "ts": int(runtime.reactor.seconds() * 1000), "data": data,
+                 "sessionKey": self.session_key}
         self._log.append(event)
+        self._tail = None
+        if self._waiters:
+            self._wake_iterators()
+        if runtime.observers:
+            runtime._notify_event(self, event)
+        return event
+
+    def emit_text(self, text: str, delta: str, continues: bool) -> None:
+        """An ``assistant`` event ``{text, delta}``; ``continues``: ``text`` is the previous
+        assistant event's text + ``delta`` (else the text starts again)."""
+        self.seq = seq = self.seq + 1
+        runtime = self.runtime
+        ts = int(runtime.reactor.seconds() * 1000)
+        event = {"runId": self.run_id, "seq": seq, "stream": "assistant", "ts": ts,
+                 "data": {"text": text, "delta": delta}, "sessionKey": self.session_key}
+        self._log.append(_Text(seq, ts, delta, None if continues else text))
+        self._tail = event
+        if self._waiters:
+            self._wake_iterators()
+        if runtime.observers:
+            runtime._notify_event(self, event)
+
+    def _wake_iterators(self) -> None:
+        # The first event of a reactor turn wakes the waiting iterators at once; the rest of
+        # the turn's events wait for the next turn and go together (a burst of upstream
+        # chunks is relayed in two passes, not one resumption per chunk).
+        if self._wake_call is None:
+            self._wake_call = self.runtime.reactor.callLater(0, self._wake_later)
+            self._release()
+        else:
+            self._owed = True
+
+    def _wake_later(self) -> None:
+        self._wake_call = None
+        if self._owed:
+            self._owed = False
+            self._release()
+
+    def _release(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(None)
-        self.runtime._notify_event(self, event)
-        return event
 
     def events(self) -> AsyncIterator[dict[str, Any]]:
         """Every agent event of this run from its start (replayed), then live, until the end."""
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        log = self._log
         index = 0
+        text = ""
         while True:
-            while index < len(self._log):
-                yield self._log[index]
+            while index < len(log):
+                entry = log[index]
                 index += 1
+                if not isinstance(entry, _Text):
+                    if entry["stream"] == "assistant":     # emitted whole (not by emit_text)
+                        text = str(entry["data"].get("text", ""))
+                    yield entry
+                    continue
+                tail = self._tail
+                if tail is not None and index == len(log):
+                    text = tail["data"]["text"]
+                    yield tail
+                    continue
+                text = entry.base if entry.base is not None else text + entry.delta
+                yield {"runId": self.run_id, "seq": entry.seq, "stream": "assistant",
+                       "ts": entry.ts, "data": {"text": text, "delta": entry.delta},
+                       "sessionKey": self.session_key}
             if self._done:
                 return
             waiter: Deferred[None] = Deferred()
@@ -232,9 +341,11 @@ class RunHandle:
         timer, self._timer = self._timer, None
         if timer is not None and timer.active():
             timer.cancel()
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.callback(None)
+        wake, self._wake_call = self._wake_call, None
+        if wake is not None and wake.active():
+            wake.cancel()
+        self._owed = False
+        self._release()
         if not self.started.called:
             self.started.callback(None)
         self.result.callback(result)
@@ -255,10 +366,12 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def context_messages(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def context_messages(records: Sequence[Mapping[str, Any]], *, close_tail: bool = True
+                     ) -> list[dict[str, Any]]:
     """Model context from transcript records: messages after the last compaction (whose
     summary leads), failed/aborted empty assistant turns dropped, tool calls kept with their
-    results."""
+    results. A tool call without a result gets a synthetic error result; with ``close_tail``
+    false, not the calls of a last assistant turn (see :func:`dangling_tool_calls`)."""
     start = 0
     summary: str | None = None
     for index, record in enumerate(records):
@@ -283,24 +396,63 @@ def context_messages(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
             message = {**message, "content": [{"type": "text", "text": text}]}
         if role in ("user", "assistant", "toolResult"):
             messages.append(message)
-    # a tool call without its result (crash between the two) gets a synthetic error result
+    # a tool call without its result (crash between the two, a caller's tool never answered)
+    # gets a synthetic error result
+    # (after the results that are there, as the run engine adds them in memory)
+    tail = -1 if close_tail else _last_assistant(messages)
     fixed: list[dict[str, Any]] = []
+    owed: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
+        role = message.get("role")
+        if owed and role != "toolResult":
+            fixed.extend(owed)
+            owed = []
         fixed.append(message)
-        if message.get("role") != "assistant":
+        if role != "assistant" or index == tail:
             continue
-        calls = [b for b in message.get("content") or [] if isinstance(b, dict)
-                 and b.get("type") == "toolCall"]
+        calls = _calls_of(message)
+        if not calls:
+            continue
         answered = {m.get("toolCallId") for m in messages[index + 1:]
                     if m.get("role") == "toolResult"}
-        for call in calls:
-            if call.get("id") not in answered:
-                fixed.append({"role": "toolResult", "toolCallId": call.get("id"),
-                              "toolName": call.get("name"),
-                              "content": [{"type": "text",
-                                           "text": "Tool result missing (interrupted)."}],
-                              "isError": True})
+        owed = missing_results([c for c in calls if c.get("id") not in answered])
+    fixed.extend(owed)
     return fixed
+
+
+def _calls_of(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return []
+    return [b for b in content if isinstance(b, dict) and b.get("type") == "toolCall"]
+
+
+def _last_assistant(messages: Sequence[Mapping[str, Any]]) -> int:
+    """Index of the last assistant message when only its tool results follow it, else -1."""
+    for index in range(len(messages) - 1, -1, -1):
+        role = messages[index].get("role")
+        if role == "assistant":
+            return index
+        if role != "toolResult":
+            return -1
+    return -1
+
+
+def dangling_tool_calls(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The tool calls of the context's last assistant turn still without a result (nothing
+    but tool results follows it): the caller's tools of a run that ended at them, or calls a
+    crash or the step limit left behind."""
+    index = _last_assistant(messages)
+    if index < 0:
+        return []
+    answered = {m.get("toolCallId") for m in messages[index + 1:]}
+    return [c for c in _calls_of(messages[index]) if c.get("id") not in answered]
+
+
+def missing_results(calls: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"role": "toolResult", "toolCallId": call.get("id"), "toolName": call.get("name"),
+             "content": [{"type": "text", "text": "Tool result missing (interrupted)."}],
+             "isError": True} for call in calls]
 
 
 class AgentRuntime:
@@ -388,6 +540,8 @@ class AgentRuntime:
         if not request.message.strip():
             raise AgentRequestError("message or attachment required")
         agent_id, key = self.resolve(request.agent_id, request.session_key)
+        if request.client_tools:
+            self._check_client_tools(request, agent_id, key)
         handle = RunHandle(self, request, agent_id, key, self.now_ms())
         self.active[request.run_id] = handle
         lane = self._lanes.setdefault(key, _Lane())
@@ -405,6 +559,40 @@ class AgentRuntime:
                 oldest = lane.pending[0]
                 oldest.cancel("queue")
         return handle
+
+    def _policy(self, view: AgentsView, agent: Any, agent_id: str, key: str,
+                request: RunRequest) -> tools_mod.ToolPolicy:
+        from openclaw.agents import tools as tools_mod  # loaded with the first run
+
+        return tools_mod.resolve_policy(view.tools, agent.tools,
+                                        is_main=self.is_main_session(agent_id, key),
+                                        run_allow=request.tools_allow)
+
+    def _check_client_tools(self, request: RunRequest, agent_id: str, key: str) -> None:
+        """Refuse caller tools named like an offered gateway tool (or a reserved name), or
+        sharing a name (upstream's ``findClientToolNameConflicts``)."""
+        from openclaw.agents import tools as tools_mod
+
+        view = self.view()
+        agent = view.agent(agent_id)
+        assert agent is not None
+        policy = self._policy(view, agent, agent_id, key, request)
+        taken = {tools_mod.normalize_tool_name(name) for name in RESERVED_TOOL_NAMES}
+        taken.update(tool.name for tool in tools_mod.available_tools(policy))
+        conflicts: list[str] = []
+        seen: dict[str, str] = {}
+        for tool in request.client_tools:
+            name = tool.name.strip()
+            normalized = tools_mod.normalize_tool_name(name)
+            if normalized in taken and name not in conflicts:
+                conflicts.append(name)
+            prior = seen.get(normalized)
+            if prior is not None:
+                conflicts.extend(n for n in (prior, name) if n not in conflicts)
+            else:
+                seen[normalized] = name
+        if conflicts:
+            raise ClientToolConflict(f"client tool name conflict: {', '.join(conflicts)}")
 
     def _queue_mode(self, agent_id: str, key: str) -> str:
         entry = self.store.agent(agent_id).get(key)
@@ -557,10 +745,27 @@ class AgentRuntime:
             handle.session_id = entry.get("sessionId")
             result.session_id = handle.session_id
             history = await self._load_history(handle.agent_id, handle.session_key)
-            user_message = {"role": "user", "content": request.message,
-                            "timestamp": self.now_ms()}
-            await self._append(handle, [{"type": "message", "message": user_message}])
-            history.append(user_message)
+            dangling = dangling_tool_calls(history)
+            answers = _answers(dangling, request.tool_results)
+            if answers is not None:
+                # the caller answered its tool calls: the model continues from the results
+                now = self.now_ms()
+                results = [{"role": "toolResult", "toolCallId": call.get("id"),
+                            "toolName": call.get("name"),
+                            "content": [{"type": "text", "text": answer.content}],
+                            "isError": answer.is_error, "timestamp": now}
+                           for call, answer in zip(dangling, answers, strict=True)]
+                await self._append(handle, [{"type": "message", "message": message}
+                                            for message in results])
+                history.extend(results)
+            else:
+                if dangling:
+                    # as context_messages() will show them when the transcript is read again
+                    history.extend(missing_results(dangling))
+                user_message = {"role": "user", "content": request.message,
+                                "timestamp": self.now_ms()}
+                await self._append(handle, [{"type": "message", "message": user_message}])
+                history.append(user_message)
             started = True
             handle.started_at = result.started_at = self.now_ms()
             # first the waiters (a chat.send ack goes out before any event of the run)
@@ -665,12 +870,18 @@ class AgentRuntime:
     async def _loop(self, handle: RunHandle, view: AgentsView, agent: Any,
                     entry: dict[str, Any], history: list[dict[str, Any]], result: RunResult,
                     partial: list[str]) -> None:
+        from openclaw.agents import tools as tools_mod  # loaded with the first run
+
         request = handle.request
-        is_main = self.is_main_session(handle.agent_id, handle.session_key)
-        policy = tools_mod.resolve_policy(view.tools, agent.tools, is_main=is_main,
-                                          run_allow=request.tools_allow)
+        policy = self._policy(view, agent, handle.agent_id, handle.session_key, request)
         available = tools_mod.available_tools(policy)
         specs = [tool.spec() for tool in available]
+        tool_lines = [(tool.name, tool.summary) for tool in available]
+        client_tools = _offered_client_tools(request, tools_mod)
+        client_names = {tool.name for tool in client_tools}
+        specs.extend(client_tools)
+        tool_lines.extend((tool.name, _summary(tool.description)) for tool in client_tools)
+        sampling = sampling_fields(request.stream_params)
         default = self.router.catalog.default_ref() if self.router is not None else \
             ModelRef("local", "smollm2")
         override = request.model or entry.get("modelOverride")
@@ -701,13 +912,12 @@ class AgentRuntime:
             result.steps = step
             system = build_system_prompt(PromptInputs(
                 agent_id=handle.agent_id, workspace=agent.workspace, model_ref=str(chain[0]),
-                tools=[(tool.name, tool.summary) for tool in available],
-                context_files=context_files, channel=request.channel,
+                tools=tool_lines, context_files=context_files, channel=request.channel,
                 user_timezone=view.user_timezone, extra=request.extra_system_prompt,
                 agent_name=agent.name))
             turn, ref, api = await self._call_model(handle, chain, ModelRequest(
-                model=chain[0].model, system=system, messages=list(history), tools=specs),
-                partial)
+                model=chain[0].model, system=system, messages=list(history), tools=specs,
+                **sampling), partial)
             result.model, result.provider = ref.model, ref.provider
             total = Usage(total.input + turn.usage.input, total.output + turn.usage.output,
                           total.cache_read + turn.usage.cache_read,
@@ -733,12 +943,15 @@ class AgentRuntime:
             result.stop_reason = turn.stop_reason
             if not turn.tool_calls or turn.stop_reason != TOOL_USE:
                 break
-            if step == max_steps:
+            pending = tuple(call for call in turn.tool_calls if call.name in client_names)
+            if step == max_steps and not pending:
                 result.stop_reason = "max_steps"
                 log.warn("run {run}: tool loop stopped at the step limit ({n} model calls)",
                          run=handle.run_id, n=max_steps)
                 break
             for call in turn.tool_calls:
+                if call.name in client_names:
+                    continue        # the caller runs it: left unanswered in the transcript
                 handle.emit("tool", {"phase": "start", "name": call.name,
                                      "toolCallId": call.id, "args": dict(call.arguments)})
                 output = await handle.guard(Deferred.fromCoroutine(
@@ -757,6 +970,11 @@ class AgentRuntime:
                                                 "details": output.details}})
                 if handle.abort_reason is not None:
                     raise CancelledError()
+            if pending:
+                # the model called the caller's tools: hand them back, the run ends here
+                result.pending_tool_calls = pending
+                result.stop_reason = STOP_TOOL_CALLS
+                break
         result.usage = total
         sessions = self.store.agent(handle.agent_id)
         current = sessions.get(handle.session_key) or {}
@@ -788,12 +1006,14 @@ class AgentRuntime:
             streamed = False
             try:
                 turn: AssistantTurn | None = None
+                text = "".join(partial)     # the cumulative text, grown (not re-joined)
                 async for event in opened.call:
                     if isinstance(event, TextDelta):
+                        delta = event.text
+                        partial.append(delta)
+                        text += delta
+                        handle.emit_text(text, delta, streamed)
                         streamed = True
-                        partial.append(event.text)
-                        handle.emit("assistant", {"text": "".join(partial),
-                                                  "delta": event.text})
                     elif isinstance(event, AssistantTurn):
                         turn = event
                 if turn is None:
@@ -822,7 +1042,7 @@ class AgentRuntime:
         cached = self._history.get((agent_id, key))
         if cached is None:
             records = await self.store.agent(agent_id).read(key)
-            cached = context_messages(records)
+            cached = context_messages(records, close_tail=False)
             self._history[(agent_id, key)] = cached
         return cached
 
@@ -867,6 +1087,8 @@ class AgentRuntime:
 
     async def tool_sessions_history(self, agent_id: str, key: str, limit: int,
                                     include_tools: bool) -> dict[str, Any]:
+        from openclaw.agents import tools as tools_mod  # loaded with the first run
+
         try:
             target_agent, canonical = self.resolve(agent_of_key(key, agent_id), key)
         except AgentRequestError as e:
@@ -880,6 +1102,8 @@ class AgentRuntime:
 
     async def tool_sessions_send(self, agent_id: str, from_key: str,
                                  params: Mapping[str, Any]) -> dict[str, Any]:
+        from openclaw.agents import tools as tools_mod  # loaded with the first run
+
         key = params.get("sessionKey")
         target_agent = params.get("agentId") or agent_id
         if not isinstance(key, str) or not key:
@@ -917,6 +1141,8 @@ class AgentRuntime:
                 **({"error": result.error} if result.error else {})}
 
     async def tool_session_status(self, agent_id: str, key: str) -> dict[str, Any]:
+        from openclaw.agents import tools as tools_mod  # loaded with the first run
+
         try:
             target_agent, canonical = self.resolve(agent_of_key(key, agent_id), key)
         except AgentRequestError as e:
@@ -948,6 +1174,34 @@ class AgentRuntime:
             waiting.addTimeout(grace_s, self.reactor)
             with contextlib.suppress(Exception):
                 await waiting
+
+
+def _offered_client_tools(request: RunRequest, tools_mod: Any) -> list[ToolSpec]:
+    """The caller's tools, narrowed by the run's own allow list (as upstream)."""
+    tools = list(request.client_tools)
+    if tools and request.tools_allow:
+        layer = tools_mod.PolicyLayer("run", tools_mod.expand(request.tools_allow))
+        tools = [t for t in tools
+                 if layer.verdict(tools_mod.normalize_tool_name(t.name)) is None]
+    return tools
+
+
+def _summary(description: str) -> str:
+    line = description.strip().split("\n", 1)[0].strip()
+    return line[:197] + "..." if len(line) > 200 else line or "Provided by the caller."
+
+
+def _answers(calls: Sequence[Mapping[str, Any]], results: Sequence[ClientToolResult]
+             ) -> list[ClientToolResult] | None:
+    """The caller's result for each of ``calls``, in their order; None unless every call
+    has one."""
+    if not calls or not results:
+        return None
+    by_id = {result.call_id: result for result in results}
+    answers = [by_id.get(str(call.get("id"))) for call in calls]
+    if any(answer is None for answer in answers):
+        return None
+    return [answer for answer in answers if answer is not None]
 
 
 def _follow(deferred: Deferred[RunResult]) -> Deferred[RunResult]:
@@ -984,9 +1238,12 @@ def failure_text(failure: Failure) -> str:
 __all__ = [
     "AgentRequestError",
     "AgentRuntime",
+    "ClientToolConflict",
+    "ClientToolResult",
     "DuplicateRun",
     "RunHandle",
     "RunRequest",
     "RunResult",
     "context_messages",
+    "dangling_tool_calls",
 ]

@@ -18,11 +18,9 @@ import email.utils
 import json
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import treq
-from treq.client import HTTPClient
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import (
@@ -36,10 +34,10 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
-from twisted.web.http import PotentialDataLoss
 
 from openclaw.providers.types import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
     KIND_CONTEXT,
     KIND_TIMEOUT,
     KIND_UNKNOWN,
@@ -47,14 +45,21 @@ from openclaw.providers.types import (
     classify_status,
 )
 
-DEFAULT_TIMEOUT_S: Final = 120.0
-DEFAULT_RETRIES: Final = 2
+if TYPE_CHECKING:
+    from treq.client import HTTPClient
+
+# treq and twisted.web.client (~15 ms of imports) load with the first model call, not at
+# gateway start-up: see docs/performance.md.
+
 MAX_RETRY_WAIT_S: Final = 30.0
 ERROR_BODY_LIMIT: Final = 64 * 1024
 
 
 def make_http_client(reactor: Any, *, persistent: bool = True) -> HTTPClient:
     """A treq client with its own keep-alive pool (connections reused between calls)."""
+    from treq.client import HTTPClient
+    from twisted.web.client import Agent, HTTPConnectionPool
+
     pool = HTTPConnectionPool(reactor, persistent=persistent)
     pool.maxPersistentPerHost = 8
     pool.retryAutomatically = False
@@ -137,7 +142,12 @@ class _SseBody(Protocol):
         for event in self.parser.feed(data):
             self.stream._push(event)
 
-    def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:  # noqa: B008
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        from twisted.web.client import ResponseDone
+        from twisted.web.http import PotentialDataLoss
+
+        if reason is None:
+            reason = Failure(ResponseDone())
         for event in self.parser.finish():
             self.stream._push(event)
         if reason.check(ResponseDone, PotentialDataLoss):
@@ -427,6 +437,8 @@ async def _read_limited(response: Any, clock: IReactorTime) -> bytes:
         if size < ERROR_BODY_LIMIT:
             chunks.append(data[: ERROR_BODY_LIMIT - size])
             size += len(data)
+
+    import treq
 
     reading = treq.collect(response, collect)
     reading.addTimeout(10, clock)

@@ -18,10 +18,9 @@ import os
 import signal
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-from treq.client import HTTPClient
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessExitedAlready
 from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
@@ -31,6 +30,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from openclaw.providers.types import KIND_TIMEOUT, ProviderError
+
+if TYPE_CHECKING:
+    from treq.client import HTTPClient
 
 log = Logger(namespace="providers.local")
 

@@ -25,14 +25,15 @@ from typing import Any, Final
 import attrs
 from twisted.logger import Logger
 
-from openclaw.providers.http import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 from openclaw.providers.local_service import LocalServiceSpec
-from openclaw.providers.types import ProviderError
-from openclaw.providers.wire import (
+from openclaw.providers.types import (
     ANTHROPIC_MESSAGES,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
     OPENAI_COMPLETIONS,
     OPENAI_RESPONSES,
     SUPPORTED_APIS,
+    ProviderError,
 )
 
 log = Logger(namespace="providers")

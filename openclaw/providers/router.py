@@ -8,15 +8,13 @@ streamed :class:`~openclaw.providers.wire.ModelCall` plus the release callback o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from treq.client import HTTPClient
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from openclaw.providers.http import close_http_client, make_http_client
 from openclaw.providers.local_service import LocalServices
 from openclaw.providers.registry import (
     LOCAL_INSTALL_HINT,
@@ -25,7 +23,11 @@ from openclaw.providers.registry import (
     ProviderSpec,
 )
 from openclaw.providers.types import ModelRequest
-from openclaw.providers.wire import WIRE_APIS, Endpoint, ModelCall, WireApi
+
+if TYPE_CHECKING:
+    from treq.client import HTTPClient
+
+    from openclaw.providers.wire import ModelCall, WireApi
 
 log = Logger(namespace="providers")
 
@@ -42,14 +44,35 @@ class ModelRouter:
                  client: HTTPClient | None = None) -> None:
         self.reactor = reactor
         self.catalog = catalog
-        self.client = client or make_http_client(reactor)
-        # Health probes get their own non-persistent client (never steal pooled connections).
-        self.local = LocalServices(reactor, make_http_client(reactor, persistent=False))
+        # The HTTP clients (and treq with them) are made on first use, not at start-up.
+        self._client = client
+        self._local: LocalServices | None = None
         self._wires: dict[str, tuple[ProviderSpec, WireApi]] = {}
         self._generations: dict[str, int] = {}
 
+    @property
+    def client(self) -> HTTPClient:
+        if self._client is None:
+            from openclaw.providers.http import make_http_client
+
+            self._client = make_http_client(self.reactor)
+        return self._client
+
+    @property
+    def local(self) -> LocalServices:
+        if self._local is None:
+            from openclaw.providers.http import make_http_client
+
+            # Health probes get their own non-persistent client (never steal pooled
+            # connections).
+            self._local = LocalServices(self.reactor,
+                                        make_http_client(self.reactor, persistent=False))
+        return self._local
+
     def wire(self, spec: ProviderSpec, api: str | None = None, base_url: str | None = None
              ) -> WireApi:
+        from openclaw.providers.wire import WIRE_APIS, Endpoint  # with the first model call
+
         key = f"{spec.id}\0{api or ''}\0{base_url or ''}"
         cached = self._wires.get(key)
         if cached is not None and cached[0] is spec:
@@ -72,17 +95,26 @@ class ModelRouter:
             release = service.release
             if self._generations.get(spec.id, service.starts) != service.starts:
                 # a restarted server: pooled keep-alive connections to it are stale
+                from openclaw.providers.http import close_http_client
+
                 await close_http_client(self.client)
             self._generations[spec.id] = service.starts
         wire = self.wire(spec, info.api if info else None, info.base_url if info else None)
-        if request.max_tokens is None and info is not None and info.max_tokens:
+        if info is not None and info.max_tokens and (
+                request.max_tokens is None or request.max_tokens > info.max_tokens):
+            # the model's maxTokens, or the caller's smaller cap
             request = attrs.evolve(request, max_tokens=info.max_tokens)
         return OpenedCall(wire.stream(request), spec, release)
 
     async def stop(self) -> None:
-        await self.local.stop_all()
-        await close_http_client(self.client)
-        await close_http_client(self.local.client)
+        from openclaw.providers.http import close_http_client
+
+        if self._local is not None:
+            await self._local.stop_all()
+        if self._client is not None:
+            await close_http_client(self._client)
+        if self._local is not None:
+            await close_http_client(self._local.client)
 
 
 def _noop() -> None:

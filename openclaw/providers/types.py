@@ -37,6 +37,15 @@ KIND_CONTEXT: Final = "context_length"
 KIND_REFUSAL: Final = "refusal"
 KIND_UNKNOWN: Final = "unknown"
 
+# Wire APIs (``models.providers.<id>.api``) and request defaults. They live here, not in
+# ``wire``/``http``, so the provider catalog can start without loading either.
+OPENAI_COMPLETIONS: Final = "openai-completions"
+OPENAI_RESPONSES: Final = "openai-responses"
+ANTHROPIC_MESSAGES: Final = "anthropic-messages"
+SUPPORTED_APIS: Final = (OPENAI_COMPLETIONS, OPENAI_RESPONSES, ANTHROPIC_MESSAGES)
+DEFAULT_TIMEOUT_S: Final = 120.0
+DEFAULT_RETRIES: Final = 2
+
 
 @attrs.frozen
 class ToolSpec:
@@ -86,6 +95,57 @@ class ModelRequest:
     tools: Sequence[ToolSpec] = ()
     max_tokens: int | None = None
     temperature: float | None = None
+    # sampling parameters of the caller (each wire API sends those it has)
+    top_p: float | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    response_format: Mapping[str, Any] | None = None
+
+
+_SAMPLING_KEYS: Final = {
+    "maxTokens": "max_tokens", "max_tokens": "max_tokens",
+    "temperature": "temperature",
+    "topP": "top_p", "top_p": "top_p",
+    "stop": "stop",
+    "seed": "seed",
+    "frequencyPenalty": "frequency_penalty", "frequency_penalty": "frequency_penalty",
+    "presencePenalty": "presence_penalty", "presence_penalty": "presence_penalty",
+    "responseFormat": "response_format", "response_format": "response_format",
+}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and \
+        value == value and value not in (float("inf"), float("-inf"))
+
+
+def sampling_fields(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """:class:`ModelRequest` keyword arguments from a run's sampling parameters
+    (``maxTokens``, ``temperature``, ``topP``, ``stop``, ``seed``, ``frequencyPenalty``,
+    ``presencePenalty``, ``responseFormat``, or their snake_case names). Unknown keys and
+    values of the wrong type are left out."""
+    fields: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        name = _SAMPLING_KEYS.get(key)
+        if name is None or value is None:
+            continue
+        if name in ("max_tokens", "seed"):
+            if _number(value) and float(value).is_integer() and \
+                    (name == "seed" or value > 0):
+                fields[name] = int(value)
+        elif name == "stop":
+            items = [value] if isinstance(value, str) else value
+            if isinstance(items, list | tuple) and items and \
+                    all(isinstance(item, str) and item for item in items):
+                fields[name] = tuple(items)
+        elif name == "response_format":
+            if isinstance(value, Mapping) and isinstance(value.get("type"), str):
+                fields[name] = dict(value)
+        elif _number(value):
+            fields[name] = float(value)
+    return fields
 
 
 @attrs.frozen

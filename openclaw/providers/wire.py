@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-from treq.client import HTTPClient
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from openclaw.providers.http import (
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT_S,
     PostStreamOptions,
     SseEvent,
     SseStream,
@@ -27,10 +24,15 @@ from openclaw.providers.http import (
     post_stream,
 )
 from openclaw.providers.types import (
+    ANTHROPIC_MESSAGES,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
     KIND_CONTEXT,
     KIND_RATE_LIMIT,
     KIND_REFUSAL,
     LENGTH,
+    OPENAI_COMPLETIONS,
+    OPENAI_RESPONSES,
     STOP,
     TOOL_USE,
     AssistantTurn,
@@ -45,10 +47,9 @@ from openclaw.providers.types import (
     Usage,
 )
 
-OPENAI_COMPLETIONS: Final = "openai-completions"
-OPENAI_RESPONSES: Final = "openai-responses"
-ANTHROPIC_MESSAGES: Final = "anthropic-messages"
-SUPPORTED_APIS: Final = (OPENAI_COMPLETIONS, OPENAI_RESPONSES, ANTHROPIC_MESSAGES)
+if TYPE_CHECKING:
+    from treq.client import HTTPClient
+
 ANTHROPIC_VERSION: Final = "2023-06-01"
 DEFAULT_ANTHROPIC_MAX_TOKENS: Final = 4096
 
@@ -256,6 +257,18 @@ class OpenAICompletions(WireApi):
             body["max_tokens"] = int(request.max_tokens)
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.frequency_penalty is not None:
+            body["frequency_penalty"] = request.frequency_penalty
+        if request.presence_penalty is not None:
+            body["presence_penalty"] = request.presence_penalty
+        if request.response_format is not None:
+            body["response_format"] = dict(request.response_format)
         return body
 
     def convert(self, event: SseEvent, acc: _Accumulator) -> list[StreamEvent]:
@@ -363,6 +376,11 @@ class OpenAIResponses(WireApi):
             body["max_output_tokens"] = int(request.max_tokens)
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        text_format = _responses_text_format(request.response_format)
+        if text_format is not None:
+            body["text"] = {"format": text_format}
         return body
 
     def convert(self, event: SseEvent, acc: _Accumulator) -> list[StreamEvent]:
@@ -424,6 +442,16 @@ class OpenAIResponses(WireApi):
         return []
 
 
+def _responses_text_format(fmt: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A Chat Completions ``response_format`` as a Responses ``text.format``."""
+    if not fmt or fmt.get("type") == "text":
+        return None
+    if fmt.get("type") == "json_schema":
+        schema = fmt.get("json_schema")
+        return {"type": "json_schema", **(dict(schema) if isinstance(schema, Mapping) else {})}
+    return {"type": fmt.get("type")}
+
+
 def _to_responses_items(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     role = message.get("role")
     if role == "user":
@@ -481,6 +509,10 @@ class AnthropicMessages(WireApi):
                               "input_schema": dict(tool.parameters)} for tool in request.tools]
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
         return body
 
     def convert(self, event: SseEvent, acc: _Accumulator) -> list[StreamEvent]:

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.agents import tools
 from openclaw.agents.durable import InlineWriter, repair_tail
-from openclaw.agents.runtime import context_messages
+from openclaw.agents.runtime import context_messages, dangling_tool_calls
 from openclaw.agents.session_keys import (
     SessionKeyError,
     SessionSettings,
@@ -254,3 +254,31 @@ class ContextTests(SynchronousTestCase):
         self.assertEqual(messages[3]["role"], "toolResult")
         self.assertTrue(messages[3]["isError"])
         self.assertEqual(len(messages), 4)
+
+    def test_dangling_calls_of_the_last_turn(self) -> None:
+        def call(call_id: str) -> dict[str, Any]:
+            return {"type": "toolCall", "id": call_id, "name": "t", "arguments": {}}
+
+        def result(call_id: str) -> dict[str, Any]:
+            return {"type": "message", "message": {"role": "toolResult", "toolCallId": call_id,
+                                                   "content": [], "isError": False}}
+
+        records = [
+            {"type": "message", "message": {"role": "user", "content": "q"}},
+            {"type": "message", "message": {"role": "assistant", "stopReason": "toolUse",
+                                            "content": [call("a"), call("b"), call("c")]}},
+            result("a"),
+        ]
+        # closed (the default): the missing results follow the ones that are there
+        closed = context_messages(records)
+        self.assertEqual([m.get("toolCallId") for m in closed[2:]], ["a", "b", "c"])
+        self.assertTrue(closed[3]["isError"])
+        self.assertEqual(dangling_tool_calls(closed), [])
+        # open: the last turn's unanswered calls stay open for the caller's results
+        opened = context_messages(records, close_tail=False)
+        self.assertEqual(len(opened), 3)
+        self.assertEqual([c["id"] for c in dangling_tool_calls(opened)], ["b", "c"])
+        # once anything else follows, they are closed either way
+        later = [*records, {"type": "message", "message": {"role": "user", "content": "n"}}]
+        self.assertEqual(context_messages(later, close_tail=False), context_messages(later))
+        self.assertEqual(dangling_tool_calls(context_messages(later, close_tail=False)), [])

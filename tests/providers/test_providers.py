@@ -27,6 +27,13 @@ from openclaw.providers.types import (
     ProviderError,
     TextDelta,
     ToolSpec,
+    sampling_fields,
+)
+from openclaw.providers.wire import (
+    AnthropicMessages,
+    Endpoint,
+    OpenAICompletions,
+    OpenAIResponses,
 )
 from tests.upstream import (
     ScriptedUpstream,
@@ -114,10 +121,57 @@ class CatalogTests(SynchronousTestCase):
         self.assertEqual(service.health_url, "http://127.0.0.1:18555/v1/models")
 
 
+class SamplingTests(SynchronousTestCase):
+    def test_sampling_fields(self) -> None:
+        self.assertEqual(sampling_fields(None), {})
+        self.assertEqual(sampling_fields({
+            "maxTokens": 100, "temperature": 1, "topP": 0.5, "stop": "END", "seed": 4.0,
+            "frequencyPenalty": -1, "presence_penalty": 0.25,
+            "responseFormat": {"type": "json_object"}, "unknown": 1}), {
+            "max_tokens": 100, "temperature": 1.0, "top_p": 0.5, "stop": ("END",), "seed": 4,
+            "frequency_penalty": -1.0, "presence_penalty": 0.25,
+            "response_format": {"type": "json_object"}})
+        # wrong types are left out
+        self.assertEqual(sampling_fields({
+            "max_tokens": 0, "temperature": "hot", "top_p": True, "stop": ["", "x"],
+            "seed": 1.5, "responseFormat": "json", "frequencyPenalty": float("nan")}), {})
+
+    def test_each_wire_api_sends_what_it_has(self) -> None:
+        schema = {"type": "json_schema", "json_schema": {"name": "r", "schema": {}}}
+        request = ModelRequest(model="m", system="s", messages=[], max_tokens=10,
+                               temperature=0.5, top_p=0.9, stop=("A", "B"), seed=3,
+                               frequency_penalty=0.1, presence_penalty=0.2,
+                               response_format=schema)
+        endpoint = Endpoint(provider_id="p", base_url="http://127.0.0.1:9/v1")
+        body = OpenAICompletions(endpoint, None, None).body(request)  # type: ignore[arg-type]
+        self.assertEqual({k: body[k] for k in ("max_tokens", "temperature", "top_p", "stop",
+                                               "seed", "frequency_penalty",
+                                               "presence_penalty", "response_format")},
+                         {"max_tokens": 10, "temperature": 0.5, "top_p": 0.9,
+                          "stop": ["A", "B"], "seed": 3, "frequency_penalty": 0.1,
+                          "presence_penalty": 0.2, "response_format": schema})
+        body = OpenAIResponses(endpoint, None, None).body(request)  # type: ignore[arg-type]
+        self.assertEqual({k: v for k, v in body.items() if k not in ("model", "input",
+                                                                      "stream", "store",
+                                                                      "instructions")},
+                         {"max_output_tokens": 10, "temperature": 0.5, "top_p": 0.9,
+                          "text": {"format": {"type": "json_schema", "name": "r",
+                                              "schema": {}}}})
+        body = AnthropicMessages(endpoint, None, None).body(request)  # type: ignore[arg-type]
+        self.assertEqual({k: v for k, v in body.items() if k not in ("model", "messages",
+                                                                      "stream", "system")},
+                         {"max_tokens": 10, "temperature": 0.5, "top_p": 0.9,
+                          "stop_sequences": ["A", "B"]})
+        plain = OpenAICompletions(endpoint, None, None).body(  # type: ignore[arg-type]
+            ModelRequest(model="m", system="", messages=[]))
+        self.assertEqual(set(plain), {"model", "messages", "stream", "stream_options"})
+
+
 class WireApiTests(TestCase):
     timeout = 20
 
-    async def run_call(self, api: str, *replies: Any) -> tuple[list[Any], ScriptedUpstream]:
+    async def run_call(self, api: str, *replies: Any, max_tokens: int | None = None
+                       ) -> tuple[list[Any], ScriptedUpstream]:
         upstream = ScriptedUpstream(reactor)
         upstream.start()
         self.addCleanup(lambda: Deferred.fromCoroutine(upstream.stop()))
@@ -132,7 +186,8 @@ class WireApiTests(TestCase):
         for _ in replies:
             opened = await router.open(ModelRef("p", "m"), ModelRequest(
                 model="m", system="be brief", messages=HISTORY,
-                tools=[ToolSpec("write", "write a file", {"type": "object"})]))
+                tools=[ToolSpec("write", "write a file", {"type": "object"})],
+                max_tokens=max_tokens))
             try:
                 async for event in opened.call:
                     events.append(event)
@@ -198,6 +253,14 @@ class WireApiTests(TestCase):
         self.assertEqual(body["messages"][2]["content"][0],
                          {"type": "tool_result", "tool_use_id": "c1", "content": "done",
                           "is_error": False})
+
+    async def test_caller_max_tokens_capped_by_the_model(self) -> None:
+        _, upstream = await self.run_call("openai-completions", openai_text("a"),
+                                          max_tokens=500)
+        self.assertEqual(upstream.requests[0].json["max_tokens"], 99)
+        _, upstream = await self.run_call("openai-completions", openai_text("a"),
+                                          max_tokens=20)
+        self.assertEqual(upstream.requests[0].json["max_tokens"], 20)
 
     async def test_errors_name_provider_and_status(self) -> None:
         events, upstream = await self.run_call(

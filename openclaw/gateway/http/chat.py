@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 from twisted.web.http import Request
 
+from openclaw.agents.runtime import ClientToolResult
 from openclaw.gateway.http.auth import HttpAuth, is_owner
 from openclaw.gateway.http.common import (
     SSE_DONE,
@@ -387,6 +388,26 @@ def build_prompt(messages: list[Any], turn: ActiveTurn) -> tuple[str, str | None
     return message_from_entries(entries), ("\n\n".join(system) if system else None)
 
 
+def trailing_tool_results(messages: list[Any]) -> tuple[ClientToolResult, ...]:
+    """The ``tool`` messages that end the conversation (the caller's answers to the tool
+    calls of the previous turn), in order; none when the current turn is a user message."""
+    found: list[ClientToolResult] = []
+    for message in reversed(messages):
+        if not isinstance(message, dict):
+            continue
+        role = _trimmed(message.get("role"))
+        if role in ("system", "developer"):
+            continue
+        if role != "tool":
+            break
+        call_id = _trimmed(message.get("tool_call_id"))
+        content = text_content(message.get("content"))
+        if not call_id:
+            return ()
+        found.append(ClientToolResult(call_id, (content or "").strip()))
+    return tuple(reversed(found))
+
+
 def check_images(turn: ActiveTurn, allow_url: bool) -> int:
     """Validate the active turn's ``image_url`` parts; returns how many there are."""
     if turn.image_urls is None:
@@ -551,7 +572,8 @@ class ChatCompletions:
             message=message or IMAGE_ONLY_USER_MESSAGE, run_id=f"chatcmpl_{uuid.uuid4()}",
             agent_id=agent_id, session_key=session_key,
             channel=(channel or "webchat").lower(), extra_system_prompt=extra_prompt,
-            model=override, client_tools=tuple(tools), stream_params=params or None)
+            model=override, client_tools=tuple(tools),
+            tool_results=trailing_tool_results(messages), stream_params=params or None)
         return spec, stream, include_usage, constraint, model
 
     def _allow_image_urls(self) -> bool:

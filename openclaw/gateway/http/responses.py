@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 from twisted.web.http import Request
 
+from openclaw.agents.runtime import ClientToolResult
 from openclaw.gateway.http.auth import HttpAuth, is_owner
 from openclaw.gateway.http.chat import (
     IMAGE_ONLY_USER_MESSAGE,
@@ -237,6 +238,23 @@ def build_prompt(items: Any) -> tuple[str, str | None, Any]:
         elif kind == "function_call_output":
             entries.append(ConversationEntry("tool", f"Tool:{item['call_id']}", item["output"]))
     return message_from_entries(entries), ("\n\n".join(system) if system else None), active
+
+
+def trailing_tool_outputs(items: Any) -> tuple[ClientToolResult, ...]:
+    """The ``function_call_output`` items that end the input (the caller's answers to the
+    previous response's function calls), in order."""
+    if isinstance(items, str):
+        return ()
+    found: list[ClientToolResult] = []
+    for item in reversed(items):
+        kind = item.get("type")
+        if kind in ("reasoning", "item_reference") or (
+                kind == "message" and item.get("role") in ("system", "developer")):
+            continue
+        if kind != "function_call_output":
+            break
+        found.append(ClientToolResult(item["call_id"], item["output"]))
+    return tuple(reversed(found))
 
 
 def responses_tool_choice(raw: Any) -> ToolChoice | None:
@@ -475,7 +493,9 @@ class Responses:
         spec = RunSpec(message=message, run_id=f"resp_{uuid.uuid4()}", agent_id=agent_id,
                        session_key=session_key, channel=(channel or "webchat").lower(),
                        extra_system_prompt=extra_prompt, model=override,
-                       client_tools=tuple(tools), stream_params=params or None)
+                       client_tools=tuple(tools),
+                       tool_results=trailing_tool_outputs(body["input"]),
+                       stream_params=params or None)
         return Prepared(spec, body.get("stream") is True, constraint, model, scope)
 
     def _check_url_parts(self, items: Any) -> None:

@@ -2,17 +2,16 @@
 
 Everything the OpenAI-compatible endpoints need from :mod:`openclaw.agents` goes through
 :class:`AgentRunner`, a small adapter over :class:`~openclaw.agents.runtime.AgentRuntime`
-(its public API only). Two things the runtime does not offer yet are negotiated here:
+(its public API only):
 
-* **caller function tools** ("client tools"): passed as ``RunRequest.client_tools`` (a tuple
-  of :class:`~openclaw.providers.types.ToolSpec`) when the runtime's ``RunRequest`` has that
-  field; the run is then expected to stop at the model's first call of one of them and report
-  the calls as ``RunResult.pending_tool_calls`` (a tuple of
-  :class:`~openclaw.providers.types.ToolCall`). Without runtime support the tools are not
-  offered to the model (logged once), so no ``tool_calls`` can come back.
-* **sampling parameters** (``max_tokens``, ``temperature``...): passed as
-  ``RunRequest.stream_params`` (a mapping) when that field exists; otherwise dropped, which
-  upstream calls "best effort" anyway.
+* **caller function tools** ("client tools") go to the run as ``RunRequest.client_tools``;
+  the run stops at the model's first call of one of them and reports the calls as
+  ``RunResult.pending_tool_calls``. The caller's answers (trailing ``tool`` messages /
+  ``function_call_output`` items) go as ``RunRequest.tool_results``: in a session whose last
+  turn ended at those calls they become the calls' tool results. A caller tool named like a
+  gateway tool is ``400 invalid tool configuration``.
+* **sampling parameters** (``max_tokens``, ``temperature``...) go as
+  ``RunRequest.stream_params`` to the provider request (what the provider's API has).
 """
 
 from __future__ import annotations
@@ -26,7 +25,15 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from openclaw.agents.runtime import AgentRequestError, AgentRuntime, RunHandle, RunRequest
+from openclaw.agents.runtime import (
+    AgentRequestError,
+    AgentRuntime,
+    ClientToolConflict,
+    ClientToolResult,
+    RunHandle,
+    RunRequest,
+    RunResult,
+)
 from openclaw.agents.session_keys import normalize_agent_id
 from openclaw.providers.registry import parse_model_ref
 from openclaw.providers.types import ToolCall, ToolSpec, Usage
@@ -45,9 +52,7 @@ RESERVED_SESSION_KEY: Final = (
     "`x-openclaw-session-key` cannot use reserved internal session namespaces.")
 NO_RESPONSE: Final = "No response from OpenClaw."
 
-_RUN_FIELDS: Final = frozenset(attrs.fields_dict(RunRequest))
-SUPPORTS_CLIENT_TOOLS: Final = "client_tools" in _RUN_FIELDS
-SUPPORTS_STREAM_PARAMS: Final = "stream_params" in _RUN_FIELDS
+INVALID_TOOL_CONFIGURATION: Final = "invalid tool configuration"
 
 
 class RequestRejected(ValueError):
@@ -93,6 +98,7 @@ class RunSpec:
     extra_system_prompt: str | None = None
     model: str | None = None
     client_tools: tuple[ToolSpec, ...] = ()
+    tool_results: tuple[ClientToolResult, ...] = ()
     stream_params: Mapping[str, Any] | None = None
     kind: str = "http"
     label: str | None = None
@@ -159,10 +165,9 @@ def _arguments_text(call: ToolCall) -> str:
     return json.dumps(dict(call.arguments), separators=(",", ":"), ensure_ascii=False)
 
 
-def _outcome_of(result: Any) -> RunOutcome:
-    pending = tuple(
-        PendingCall(str(call.id), str(call.name), _arguments_text(call))
-        for call in (getattr(result, "pending_tool_calls", None) or ()))
+def _outcome_of(result: RunResult) -> RunOutcome:
+    pending = tuple(PendingCall(str(call.id), str(call.name), _arguments_text(call))
+                    for call in result.pending_tool_calls)
     return RunOutcome(
         status=result.status, text=result.text or "", usage=result.usage,
         stop_reason=result.stop_reason, error=result.error, error_kind=result.error_kind,
@@ -172,8 +177,6 @@ def _outcome_of(result: Any) -> RunOutcome:
 
 class AgentRunner:
     """What the HTTP endpoints know of agents."""
-
-    _warned_tools = False
 
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
@@ -261,23 +264,18 @@ class AgentRunner:
 
     def start(self, spec: RunSpec) -> RunTicket:
         """Start (queue) a run; raises :class:`RequestRejected` for a refused request."""
-        extra: dict[str, Any] = {}
-        if spec.client_tools:
-            if SUPPORTS_CLIENT_TOOLS:
-                extra["client_tools"] = spec.client_tools
-            elif not AgentRunner._warned_tools:
-                AgentRunner._warned_tools = True
-                log.warn("HTTP API: caller function tools are not offered to the model: the "
-                         "agent runtime has no RunRequest.client_tools yet")
-        if spec.stream_params and SUPPORTS_STREAM_PARAMS:
-            extra["stream_params"] = dict(spec.stream_params)
         request = RunRequest(
             message=spec.message, run_id=spec.run_id, agent_id=spec.agent_id,
             session_key=spec.session_key, kind=spec.kind, model=spec.model,
             extra_system_prompt=spec.extra_system_prompt or None, channel=spec.channel,
-            label=spec.label, timeout_s=spec.timeout_s, **extra)
+            label=spec.label, timeout_s=spec.timeout_s, client_tools=spec.client_tools,
+            tool_results=spec.tool_results,
+            stream_params=dict(spec.stream_params) if spec.stream_params else None)
         try:
             return RunTicket(self.runtime.start(request))
+        except ClientToolConflict as e:
+            log.warn("HTTP API: refused caller tools: {error}", error=str(e))
+            raise RequestRejected(INVALID_TOOL_CONFIGURATION) from None
         except AgentRequestError as e:
             raise RequestRejected(str(e)) from None
 

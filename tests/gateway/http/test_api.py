@@ -14,6 +14,7 @@ from twisted.trial.unittest import TestCase
 
 from openclaw.gateway.protocol.auth import AuthSettings, TrustedProxySettings
 from openclaw.gateway.protocol.ratelimit import RateLimitSettings
+from tests.agents.support import roles
 from tests.gateway.http.support import (
     TOKEN,
     HttpStack,
@@ -24,9 +25,20 @@ from tests.gateway.http.support import (
     sleep,
     sse_frames,
 )
-from tests.upstream import Reply, error_reply, openai_text, openai_tool_call, stall
+from tests.upstream import (
+    Reply,
+    error_reply,
+    openai_text,
+    openai_tool_call,
+    openai_tool_calls,
+    stall,
+)
 
 UNAUTHORIZED = {"error": {"message": "Unauthorized", "type": "unauthorized"}}
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather of a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"]}}}
 CHAT = {"model": "openclaw", "messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -321,11 +333,6 @@ class ChatCompletionsTests(StackTestCase):
         self.assertEqual(stack.runtime.active, {})
 
     async def test_client_tool_calls_need_runtime_support(self) -> None:
-        from openclaw.gateway.http.runs import SUPPORTS_CLIENT_TOOLS
-
-        if not SUPPORTS_CLIENT_TOOLS:
-            raise __import__("twisted.trial.unittest", fromlist=["SkipTest"]).SkipTest(
-                "the agent runtime has no RunRequest.client_tools yet")
         stack = await self.make()
         stack.upstream.script(openai_tool_call("get_weather", {"city": "Paris"}))
         status, _, body = await stack.request("POST", "/v1/chat/completions", body={
@@ -336,6 +343,140 @@ class ChatCompletionsTests(StackTestCase):
         call = body["choices"][0]["message"]["tool_calls"][0]
         self.assertEqual((call["function"]["name"], json.loads(call["function"]["arguments"])),
                          ("get_weather", {"city": "Paris"}))
+
+    async def test_client_tool_call_then_its_result_continues_the_session(self) -> None:
+        stack = await self.make()
+        stack.upstream.script(
+            openai_tool_call("get_weather", {"city": "Paris"}, call_id="call_w1",
+                             text="Checking."),
+            openai_text("It is 18C in Paris."))
+        first = {"role": "user", "content": "Weather in Paris?"}
+        status, _, body = await stack.request("POST", "/v1/chat/completions", body={
+            "model": "openclaw", "user": "tools-1", "messages": [first], "tools": [WEATHER],
+            "temperature": 0.2, "top_p": 0.9, "max_tokens": 50, "stop": ["END"], "seed": 7,
+            "presence_penalty": 0.5, "response_format": {"type": "json_object"}})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["choices"], [{"index": 0, "message": {
+            "role": "assistant", "content": "Checking.",
+            "tool_calls": [{"id": "call_w1", "type": "function", "function": {
+                "name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+            "finish_reason": "tool_calls"}])
+        self.assertEqual(body["usage"]["total_tokens"], 29)
+        sent = stack.upstream.requests[0].json
+        names = [t["function"]["name"] for t in sent["tools"]]
+        self.assertIn("read", names)                    # the gateway's tools, and the caller's
+        self.assertEqual(names[-1], "get_weather")
+        self.assertEqual(sent["tools"][-1]["function"]["parameters"], WEATHER["function"][
+            "parameters"])
+        self.assertEqual({k: sent[k] for k in ("temperature", "top_p", "max_tokens", "stop",
+                                               "seed", "presence_penalty", "response_format")},
+                         {"temperature": 0.2, "top_p": 0.9, "max_tokens": 50, "stop": ["END"],
+                          "seed": 7, "presence_penalty": 0.5,
+                          "response_format": {"type": "json_object"}})
+        self.assertNotIn("frequency_penalty", sent)
+        key = "agent:main:openai-user:tools-1"
+        # the call is recorded, not run: no tool result yet
+        self.assertEqual(roles(stack.transcript(key)), ["user", "assistant"])
+
+        # the caller ran it and sends the result back (the OpenAI tool-calling loop)
+        status, _, body = await stack.request("POST", "/v1/chat/completions", body={
+            "model": "openclaw", "user": "tools-1", "tools": [WEATHER], "messages": [
+                first, {"role": "assistant", "content": "Checking.",
+                        "tool_calls": body["choices"][0]["message"]["tool_calls"]},
+                {"role": "tool", "tool_call_id": "call_w1", "content": "18C, sunny"}]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["choices"][0]["message"], {"role": "assistant",
+                                                         "content": "It is 18C in Paris."})
+        self.assertEqual(body["choices"][0]["finish_reason"], "stop")
+        messages = stack.upstream.requests[1].json["messages"]
+        self.assertEqual(messages[1:], [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "Checking.", "tool_calls": [
+                {"id": "call_w1", "type": "function", "function": {
+                    "name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+            {"role": "tool", "tool_call_id": "call_w1", "content": "18C, sunny"}])
+        records = stack.transcript(key)
+        self.assertEqual(roles(records), ["user", "assistant", "toolResult", "assistant"])
+        self.assertEqual(records[-2]["message"]["content"],
+                         [{"type": "text", "text": "18C, sunny"}])
+
+        # a stateless caller (no user, no session key): the conversation is the prompt
+        stack.upstream.script(openai_text("Sunny."))
+        status, _, body = await stack.request("POST", "/v1/chat/completions", body={
+            "model": "openclaw", "messages": [
+                first, {"role": "assistant", "content": None,
+                        "tool_calls": [{"id": "call_w2", "type": "function", "function": {
+                            "name": "get_weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_w2", "content": "sunny"}]})
+        self.assertEqual(body["choices"][0]["message"]["content"], "Sunny.")
+        prompt = stack.upstream.requests[2].json["messages"][-1]
+        self.assertEqual(prompt["role"], "user")
+        self.assertIn("Assistant: tool_call id=call_w2 name=get_weather arguments={}",
+                      prompt["content"])
+        self.assertTrue(prompt["content"].endswith(
+            "[Current message - respond to this]\nTool:call_w2: sunny"))
+
+    async def test_streamed_client_tool_calls(self) -> None:
+        stack = await self.make()
+        long_query = "x" * 600
+        stack.upstream.script(openai_tool_calls(
+            [("call_a", "get_weather", {"city": "Paris"}),
+             ("call_b", "search", {"q": long_query})], text="Let me look."))
+        status, _, text = await stack.request("POST", "/v1/chat/completions", body={
+            **CHAT, "stream": True, "stream_options": {"include_usage": True},
+            "tools": [WEATHER, {"type": "function", "function": {"name": "search"}}]})
+        self.assertEqual(status, 200)
+        frames = [data for _, data in sse_frames(text)]
+        self.assertEqual(frames[-1], "[DONE]")
+        chunks = [json.loads(f) for f in frames[:-1]]
+        self.assertEqual(len({(c["id"], c["created"], c["model"]) for c in chunks}), 1)
+        self.assertEqual(chunks[0]["choices"][0]["delta"], {"role": "assistant"})
+        deltas = [c["choices"][0]["delta"] for c in chunks[1:-2]]
+        self.assertEqual("".join(d.get("content", "") for d in deltas), "Let me look.")
+        calls = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
+        # per call: the identity chunk, then argument fragments of at most 256 characters
+        self.assertEqual(calls[0], {"index": 0, "id": "call_a", "type": "function",
+                                    "function": {"name": "get_weather", "arguments": ""}})
+        second = next(i for i, c in enumerate(calls) if c.get("id") == "call_b")
+        self.assertEqual(calls[second], {"index": 1, "id": "call_b", "type": "function",
+                                         "function": {"name": "search", "arguments": ""}})
+        first_args = "".join(c["function"]["arguments"] for c in calls[1:second])
+        second_parts = [c["function"]["arguments"] for c in calls[second + 1:]]
+        self.assertEqual(json.loads(first_args), {"city": "Paris"})
+        self.assertEqual(json.loads("".join(second_parts)), {"q": long_query})
+        self.assertEqual([len(p) for p in second_parts[:-1]], [256] * (len(second_parts) - 1))
+        self.assertTrue(all(set(c) == {"index", "function"} for c in calls[second + 1:]))
+        self.assertEqual(chunks[-2]["choices"][0], {"index": 0, "delta": {},
+                                                    "finish_reason": "tool_calls"})
+        self.assertEqual(chunks[-1]["choices"], [])
+        self.assertEqual(chunks[-1]["usage"]["total_tokens"], 29)
+
+    async def test_client_tool_named_like_a_gateway_tool_is_refused(self) -> None:
+        stack = await self.make()
+        for tools in ([{"type": "function", "function": {"name": "read"}}],
+                      [{"type": "function", "function": {"name": "Bash"}}],
+                      [WEATHER, WEATHER]):
+            for stream in (False, True):
+                status, _, body = await stack.request("POST", "/v1/chat/completions", body={
+                    **CHAT, "tools": tools, "stream": stream})
+                self.assertEqual((status, body), (400, invalid("invalid tool configuration")))
+        self.assertEqual(stack.upstream.requests, [])
+        # tool_choice "none" offers none of them: nothing to conflict with
+        stack.upstream.script(openai_text("fine"))
+        status, _, body = await stack.request("POST", "/v1/chat/completions", body={
+            **CHAT, "tools": [{"type": "function", "function": {"name": "read"}}],
+            "tool_choice": "none"})
+        self.assertEqual((status, body["choices"][0]["message"]["content"]), (200, "fine"))
+
+    async def test_required_tool_choice_not_satisfied(self) -> None:
+        stack = await self.make()
+        stack.upstream.script(openai_text("No tools needed."))
+        status, _, body = await stack.request("POST", "/v1/chat/completions", body={
+            **CHAT, "tools": [WEATHER], "tool_choice": "required"})
+        self.assertEqual(status, 502)
+        self.assertEqual(body["error"]["type"], "api_error")
+        self.assertIn("You must call one of the available tools before responding.",
+                      stack.upstream.requests[0].json["messages"][0]["content"])
 
 
 class LimitsTests(StackTestCase):
@@ -445,6 +586,9 @@ class ResponsesTests(StackTestCase):
             "model": "openclaw", "input": "x", "tools": [{"type": "function", "name": "a"}],
             "tool_choice": {"type": "function", "name": "b"}})
         self.assertEqual(body, invalid("invalid tool configuration"))
+        status, _, body = await stack.request("POST", "/v1/responses", body={
+            "model": "openclaw", "input": "x", "tools": [{"type": "function", "name": "write"}]})
+        self.assertEqual((status, body), (400, invalid("invalid tool configuration")))
 
     async def test_streaming_named_events(self) -> None:
         stack = await self.make()
@@ -464,6 +608,65 @@ class ResponsesTests(StackTestCase):
         completed = json.loads(frames[-2][1])["response"]
         self.assertEqual(completed["output"][0]["content"][0]["text"], "Hi you")
         self.assertEqual(completed["usage"]["total_tokens"], 18)
+
+    async def test_function_call_items_and_their_outputs(self) -> None:
+        stack = await self.make()
+        stack.upstream.script(
+            openai_tool_call("get_weather", {"city": "Oslo"}, call_id="call_r1",
+                             text="One moment."),
+            openai_text("Snowing in Oslo."))
+        tool = {"type": "function", "name": "get_weather", "description": "Weather.",
+                "parameters": WEATHER["function"]["parameters"]}
+        status, _, first = await stack.request("POST", "/v1/responses", body={
+            "model": "openclaw", "input": "Weather in Oslo?", "tools": [tool],
+            "max_output_tokens": 40, "temperature": 0.5, "top_p": 0.8})
+        self.assertEqual(status, 200, first)
+        self.assertEqual(first["status"], "completed")
+        commentary, call = first["output"]
+        self.assertEqual((commentary["type"], commentary["phase"],
+                          commentary["content"][0]["text"]),
+                         ("message", "commentary", "One moment."))
+        self.assertTrue(call.pop("id").startswith("call_"))
+        self.assertEqual(call, {"type": "function_call", "call_id": "call_r1",
+                                "name": "get_weather", "arguments": '{"city": "Oslo"}'})
+        sent = stack.upstream.requests[0].json
+        self.assertEqual(sent["tools"][-1]["function"]["name"], "get_weather")
+        self.assertEqual((sent["max_tokens"], sent["temperature"], sent["top_p"]),
+                         (40, 0.5, 0.8))
+
+        # continue with the function_call_output in the same session
+        status, _, second = await stack.request("POST", "/v1/responses", body={
+            "model": "openclaw", "previous_response_id": first["id"], "tools": [tool],
+            "input": [{"type": "function_call_output", "call_id": "call_r1",
+                       "output": "-3C, snow"}]})
+        self.assertEqual(status, 200, second)
+        self.assertEqual(second["output"][0]["content"][0]["text"], "Snowing in Oslo.")
+        self.assertEqual(second["output"][0]["phase"], "final_answer")
+        messages = stack.upstream.requests[1].json["messages"]
+        self.assertEqual([m["role"] for m in messages],
+                         ["system", "user", "assistant", "tool"])
+        self.assertEqual(messages[-1], {"role": "tool", "tool_call_id": "call_r1",
+                                        "content": "-3C, snow"})
+
+        # streamed: the message item, then one added/done pair per call
+        stack.upstream.script(openai_tool_call("get_weather", {"city": "Rome"},
+                                               call_id="call_r2"))
+        status, _, text = await stack.request("POST", "/v1/responses", body={
+            "model": "openclaw", "input": "And Rome?", "tools": [tool], "stream": True})
+        frames = sse_frames(text)
+        names = [event for event, _ in frames]
+        self.assertEqual(names[-5:], ["response.output_item.done", "response.output_item.added",
+                                      "response.output_item.done", "response.completed", None])
+        added = json.loads(frames[-4][1])
+        self.assertEqual((added["output_index"], added["item"]["call_id"],
+                          added["item"]["name"]), (1, "call_r2", "get_weather"))
+        done = json.loads(frames[-3][1])["item"]
+        self.assertEqual((done["status"], json.loads(done["arguments"])),
+                         ("completed", {"city": "Rome"}))
+        completed = json.loads(frames[-2][1])["response"]
+        self.assertEqual([item["type"] for item in completed["output"]],
+                         ["message", "function_call"])
+        self.assertEqual(completed["output"][0]["phase"], "commentary")
 
     async def test_failed_run_is_a_failed_resource(self) -> None:
         stack = await self.make()

@@ -21,7 +21,14 @@ from twisted.trial.unittest import TestCase
 
 from tests.gateway.http.support import TOKEN
 from tests.support import GatewayProcess, free_port, http_get, isolated_env, write_config
-from tests.upstream import Reply, ScriptedUpstream, error_reply, openai_text
+from tests.upstream import (
+    Reply,
+    ScriptedUpstream,
+    error_reply,
+    openai_text,
+    openai_tool_call,
+    openai_tool_calls,
+)
 
 T = TypeVar("T")
 
@@ -167,3 +174,73 @@ class OpenAISdkTests(TestCase):
         self.assertEqual(upstream.requests[-4].json["model"], "e1")
         status, _, _ = await deferToThread(http_get, f"http://127.0.0.1:{port}/healthz")
         self.assertEqual(status, 200)
+
+    async def test_client_tool_calls_through_the_sdk(self) -> None:
+        upstream, port = await self.start()
+        client = self.client(port)
+        weather = {"type": "function", "function": {
+            "name": "get_weather", "description": "Current weather of a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                           "required": ["city"]}}}
+        question = {"role": "user", "content": "Weather in Lima?"}
+
+        # non-streaming: tool_calls come back, the caller runs them and sends the result
+        upstream.script(openai_tool_call("get_weather", {"city": "Lima"}, call_id="call_s1"),
+                        openai_text("21C and clear in Lima."))
+        completion = await self.call(client.chat.completions.create, model="openclaw",
+                                     user="sdk-tools", messages=[question], tools=[weather])
+        choice = completion.choices[0]
+        self.assertEqual(choice.finish_reason, "tool_calls")
+        calls = choice.message.tool_calls or []
+        self.assertEqual([(c.id, c.type, c.function.name, json.loads(c.function.arguments))
+                          for c in calls], [("call_s1", "function", "get_weather",
+                                             {"city": "Lima"})])
+        answer = await self.call(
+            client.chat.completions.create, model="openclaw", user="sdk-tools",
+            tools=[weather], messages=[
+                question, choice.message.model_dump(exclude_none=True),
+                {"role": "tool", "tool_call_id": "call_s1", "content": "21C, clear"}])
+        self.assertEqual(answer.choices[0].message.content, "21C and clear in Lima.")
+        chat_requests = [r for r in upstream.requests if r.path == "/v1/chat/completions"]
+        self.assertEqual(chat_requests[-1].json["messages"][-1],
+                         {"role": "tool", "tool_call_id": "call_s1", "content": "21C, clear"})
+
+        # streaming, through the SDK's own accumulating helper
+        upstream.script(openai_tool_calls([("call_s2", "get_weather", {"city": "Quito"}),
+                                           ("call_s3", "get_weather", {"city": "Cusco"})],
+                                          text="Checking both."))
+
+        def stream_tools() -> Any:
+            with client.chat.completions.stream(
+                    model="openclaw", messages=[question], tools=[weather],
+                    stream_options={"include_usage": True}) as stream:
+                for _ in stream:
+                    pass
+                return stream.get_final_completion()
+
+        final = await self.call(stream_tools)
+        message = final.choices[0].message
+        self.assertEqual(final.choices[0].finish_reason, "tool_calls")
+        self.assertEqual(message.content, "Checking both.")
+        self.assertEqual([(c.id, c.function.name, json.loads(c.function.arguments))
+                          for c in message.tool_calls or []],
+                         [("call_s2", "get_weather", {"city": "Quito"}),
+                          ("call_s3", "get_weather", {"city": "Cusco"})])
+        self.assertIsNotNone(final.usage)
+
+        # responses: a function_call output item, continued with function_call_output
+        upstream.script(openai_tool_call("get_weather", {"city": "Bogota"}, call_id="call_s4"),
+                        openai_text("Rain in Bogota."))
+        tool = {"type": "function", "name": "get_weather",
+                "parameters": weather["function"]["parameters"]}
+        response = await self.call(client.responses.create, model="openclaw",
+                                   input="Weather in Bogota?", tools=[tool])
+        self.assertEqual([item.type for item in response.output], ["function_call"])
+        item = response.output[0]
+        self.assertEqual((item.call_id, item.name, json.loads(item.arguments)),
+                         ("call_s4", "get_weather", {"city": "Bogota"}))
+        followed = await self.call(
+            client.responses.create, model="openclaw", previous_response_id=response.id,
+            tools=[tool], input=[{"type": "function_call_output", "call_id": "call_s4",
+                                  "output": "rain"}])
+        self.assertEqual(followed.output_text, "Rain in Bogota.")
