@@ -28,41 +28,12 @@ from typing import Any, Final, TypeVar
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
+from openclaw.atomic_files import atomic_write_bytes, fsync_dir
+
 T = TypeVar("T")
 
 MAX_OPEN_FILES: Final = 64
 _STOP: Final = object()
-
-
-def fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def replace_file(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Atomic replace with fsync of the file and its directory."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(directory)
 
 
 def repair_tail(path: str) -> int:
@@ -160,7 +131,7 @@ class InlineWriter:
     def replace(self, path: str, data: bytes) -> Deferred[None]:
         try:
             self._files.close(path)
-            replace_file(path, data)
+            atomic_write_bytes(path, data)
         except Exception:
             return fail(Failure())
         return succeed(None)
@@ -248,7 +219,7 @@ class DurableWriter:
                     if kind == "replace":
                         path, data = args
                         self._files.close(path)
-                        replace_file(path, data)
+                        atomic_write_bytes(path, data)
                         results.append((deferred, True, None))
                     elif kind == "call":
                         func, call_args = args

@@ -12,17 +12,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from openclaw import __version__
 from openclaw.cli.common import write_json
 from openclaw.cli.options import JSON, Command, run_parse
-
-BACKUP_RING = 5
 
 GET = Command(usage="openclaw config get [options] <path>",
               description="Get a config value by dot path", options=(JSON,),
@@ -142,28 +138,6 @@ def read_raw_document(path: str) -> dict[str, Any]:
     return document
 
 
-def rotate_backups(path: str) -> None:
-    """Rotate the ring: ``.bak.4`` dropped, ``.bak.N`` -> ``.bak.N+1``, ``.bak`` -> ``.bak.1``,
-    the current file copied to ``.bak`` (0600)."""
-    if not os.path.exists(path):
-        return
-    oldest = f"{path}.bak.{BACKUP_RING - 1}"
-    if os.path.exists(oldest):
-        os.unlink(oldest)
-    for index in range(BACKUP_RING - 2, 0, -1):
-        source = f"{path}.bak.{index}"
-        if os.path.exists(source):
-            os.replace(source, f"{path}.bak.{index + 1}")
-    if os.path.exists(f"{path}.bak"):
-        os.replace(f"{path}.bak", f"{path}.bak.1")
-    with open(path, "rb") as f:
-        data = f.read()
-    fd = os.open(f"{path}.bak", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(f"{path}.bak", 0o600)
-
-
 def write_config_document(
     path: str, document: Mapping[str, Any], env: Mapping[str, str], home: str
 ) -> None:
@@ -179,21 +153,9 @@ def write_config_document(
     stamped["meta"] = meta
     text = json.dumps(stamped, indent=2, ensure_ascii=False) + "\n"
     parse_config_text(text, path, env=env, home=home)
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    rotate_backups(path)
-    fd, tmp = tempfile.mkstemp(prefix=".openclaw.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from openclaw.gateway.reload.writer import write_config_atomic
+
+    write_config_atomic(path, text)
 
 
 def set_config_value(paths: Any, env: Mapping[str, str], dotted: str, value: Any) -> None:

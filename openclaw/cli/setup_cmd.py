@@ -14,10 +14,10 @@ import json
 import os
 import secrets
 import sys
-import tempfile
 from collections.abc import MutableMapping
 from typing import Any
 
+from openclaw.atomic_files import atomic_write_bytes
 from openclaw.cli.options import JSON, Command, Option, run_parse
 
 SETUP = Command(
@@ -38,23 +38,6 @@ WORKSPACE_FILES: dict[str, str] = {
 }
 DEV_IDENTITY = {"name": "C3-PO", "theme": "protocol droid", "emoji": "\U0001f916"}
 DEV_PORT = 19001
-
-
-def write_private_file(path: str, text: str) -> None:
-    """Atomically create `path` with mode 0600 (temp file + fsync + rename)."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".openclaw.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def initial_config(workspace: str, *, dev: bool) -> dict[str, Any]:
@@ -113,8 +96,8 @@ def setup_command(args: list[str], env: MutableMapping[str, str], *, profile: ob
     if created_config:
         os.makedirs(os.path.dirname(paths.config_path), mode=0o700, exist_ok=True)
         config = initial_config(workspace, dev=dev_profile)
-        write_private_file(paths.config_path, json.dumps(config, indent=2,
-                                                         ensure_ascii=False) + "\n")
+        text = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
+        atomic_write_bytes(paths.config_path, text.encode("utf-8"))
     seeded = seed_workspace(workspace)
     if values["json"]:
         from openclaw.cli.common import write_json

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from openclaw.gateway.protocol.storage import atomic_write_bytes
+from openclaw.atomic_files import atomic_write_bytes
 
 MAX_BASE64_INPUT: Final = 4096
 ED25519_KEY_BYTES: Final = 32

@@ -20,10 +20,10 @@ import attrs
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from openclaw.atomic_files import atomic_write_bytes
 from openclaw.gateway.protocol.auth import safe_equal_secret
 from openclaw.gateway.protocol.constants import ROLE_OPERATOR
 from openclaw.gateway.protocol.scopes import ADMIN, missing_requested_scope, role_scopes_allow
-from openclaw.gateway.protocol.storage import atomic_write_bytes
 
 PENDING_TTL_MS: Final = 300_000
 TOKEN_BYTES: Final = 32

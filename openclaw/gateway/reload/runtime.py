@@ -326,13 +326,13 @@ class ReloadRuntime:
         """``<state>/restart-sentinel.json`` (atomic, 0600); fires False when it failed."""
         import json
 
-        from openclaw.gateway.reload.writer import atomic_write
+        from openclaw.atomic_files import atomic_write_bytes
 
         path = os.path.join(self.gateway.plan.paths.state_dir, "restart-sentinel.json")
 
         def write() -> bool:
             try:
-                atomic_write(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
+                atomic_write_bytes(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
             except OSError:
                 return False
             return True

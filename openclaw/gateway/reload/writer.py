@@ -22,13 +22,13 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from openclaw.atomic_files import atomic_write_bytes
+
 __all__ = [
     "BACKUP_COUNT",
-    "atomic_write",
     "backup_paths",
     "collect_destructive_array_paths",
     "leaf_diff_paths",
@@ -48,37 +48,6 @@ def backup_paths(config_path: str) -> list[str]:
     return [f"{config_path}.bak", *(f"{config_path}.bak.{n}" for n in range(1, BACKUP_COUNT))]
 
 
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def rotate_backups(config_path: str) -> None:
     """Shift the ring by one and copy the current file to ``.bak`` (no-op without a file)."""
     try:
@@ -93,7 +62,7 @@ def rotate_backups(config_path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.replace(ring[index - 1], ring[index])
             os.chmod(ring[index], 0o600)
-    atomic_write(ring[0], current, 0o600)
+    atomic_write_bytes(ring[0], current)
     directory, name = os.path.split(os.path.abspath(config_path))
     keep = {os.path.basename(p) for p in ring}
     orphan = re.compile(re.escape(name) + r"\.bak\..+")
@@ -106,8 +75,7 @@ def rotate_backups(config_path: str) -> None:
 def write_config_atomic(config_path: str, text: str) -> None:
     """Rotate the backups, then atomically replace the config with ``text`` (mode 0600)."""
     rotate_backups(config_path)
-    atomic_write(config_path, text.encode("utf-8"), 0o600)
-    _fsync_dir(os.path.dirname(os.path.abspath(config_path)))
+    atomic_write_bytes(config_path, text.encode("utf-8"))
 
 
 def render_config(document: Mapping[str, Any]) -> str:

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from openclaw.atomic_files import atomic_write_bytes
 from openclaw.gateway.protocol import device_identity as ident
 from openclaw.gateway.protocol.device_store import DeviceStore, redact_paired_device
-from openclaw.gateway.protocol.storage import atomic_write_bytes
 from tests.gateway.protocol.support import DeviceKey
 
 
