@@ -253,7 +253,9 @@ class GatewayService(MultiService):
 
         self.store = StoreService(reactor, str(plan.paths.state_dir))
         self.store.setServiceParent(self)
-        self.providers = ProvidersService(reactor, self.config.current)
+        self.providers = ProvidersService(
+            reactor, self.config.current, get_secrets=lambda: self.secrets.snapshot
+        )
         self.providers.setServiceParent(self)
         self.agents = AgentsService(
             reactor, self.store.store, self.providers.router, self.config.current,

@@ -127,12 +127,22 @@ def _field(obj: Any, name: str, camel: str | None = None) -> Any:
     return getattr(obj, name, None)
 
 
-def resolve_secret(value: Any, env: Mapping[str, str], *, where: str) -> str | None:
-    """A literal string, or a SecretRef ``{source: env|file, provider, id}``."""
+def resolve_secret(value: Any, env: Mapping[str, str], *, where: str,
+                   secrets: Any = None) -> str | None:
+    """A literal string, or a SecretRef resolved by the gateway's secrets runtime.
+
+    ``secrets`` is the running ``SecretsSnapshot`` (keyed by config path, ``where``): it
+    resolves every ref source (env, file, exec) and is swapped whole by ``secrets.reload``.
+    Without one (tools, tests) only env refs resolve, from ``env``.
+    """
     if value is None:
         return None
     if isinstance(value, str):
         return value
+    if secrets is not None:
+        resolved = secrets.value(where)
+        if resolved is not None:
+            return str(resolved)
     source = _field(value, "source")
     ref_id = _field(value, "id")
     if source == "env":
@@ -166,8 +176,10 @@ def _models_of(raw: Any) -> tuple[ModelInfo, ...]:
     return tuple(infos)
 
 
-def spec_from_config(provider_id: str, raw: Any, env: Mapping[str, str]) -> ProviderSpec:
+def spec_from_config(provider_id: str, raw: Any, env: Mapping[str, str],
+                     secrets: Any = None) -> ProviderSpec:
     """Normalize ``models.providers.<id>`` (typed config or plain mapping)."""
+    config_id = provider_id
     pid = provider_id.strip().lower()
     known = KNOWN_PROVIDERS.get(pid)
     base_url = _field(raw, "base_url", "baseUrl") or (known[0] if known else None)
@@ -178,7 +190,7 @@ def spec_from_config(provider_id: str, raw: Any, env: Mapping[str, str]) -> Prov
         raise ProviderError(pid, f'model provider "{pid}": api "{api}" is not supported by this '
                             f"gateway (supported: {', '.join(SUPPORTED_APIS)})")
     api_key = resolve_secret(_field(raw, "api_key", "apiKey"), env,
-                             where=f"models.providers.{pid}.apiKey")
+                             where=f"models.providers.{config_id}.apiKey", secrets=secrets)
     if api_key is None:
         for name in (known[2] if known else ()) + (f"{pid.upper().replace('-', '_')}_API_KEY",):
             if env.get(name):
@@ -186,7 +198,8 @@ def spec_from_config(provider_id: str, raw: Any, env: Mapping[str, str]) -> Prov
                 break
     headers: dict[str, str] = {}
     for name, value in (_field(raw, "headers") or {}).items():
-        secret = resolve_secret(value, env, where=f"models.providers.{pid}.headers.{name}")
+        secret = resolve_secret(value, env, secrets=secrets,
+                                where=f"models.providers.{config_id}.headers.{name}")
         if secret is not None:
             headers[str(name)] = secret
     timeout = _field(raw, "timeout_seconds", "timeoutSeconds")
@@ -297,8 +310,10 @@ class ProviderCatalog:
 
     def __init__(self, get_config: Callable[[], Any], env: Mapping[str, str] | None = None,
                  local_install: LocalModelInstall | None = None,
-                 local_port: int | None = None) -> None:
+                 local_port: int | None = None,
+                 get_secrets: Callable[[], Any] | None = None) -> None:
         self._get_config = get_config
+        self._get_secrets = get_secrets
         self._env = env if env is not None else os.environ
         self._local_install = local_install
         self._local_port = local_port
@@ -325,7 +340,9 @@ class ProviderCatalog:
 
     def _refresh(self) -> None:
         raw = self._config_providers()
-        key = id(raw), len(raw)
+        secrets = self._get_secrets() if self._get_secrets is not None else None
+        # A secrets.reload swaps the snapshot object: rebuild the specs with the new keys.
+        key = id(raw), len(raw), id(secrets)
         if key == self._cache_key and (self._specs or self._errors or not raw):
             return
         self._cache_key = key
@@ -333,7 +350,7 @@ class ProviderCatalog:
         for provider_id, entry in raw.items():
             pid = str(provider_id).strip().lower()
             try:
-                self._specs[pid] = spec_from_config(pid, entry, self._env)
+                self._specs[pid] = spec_from_config(str(provider_id), entry, self._env, secrets)
             except ProviderError as e:
                 self._errors[pid] = e
 

@@ -127,8 +127,9 @@ class ProvidersService(Service):
     name = "providers"  # type: ignore[assignment]
 
     def __init__(self, reactor: Any, get_config: Callable[[], Any],
-                 catalog: ProviderCatalog | None = None) -> None:
-        self.catalog = catalog or ProviderCatalog(get_config)
+                 catalog: ProviderCatalog | None = None,
+                 get_secrets: Callable[[], Any] | None = None) -> None:
+        self.catalog = catalog or ProviderCatalog(get_config, get_secrets=get_secrets)
         self.router = ModelRouter(reactor, self.catalog)
 
     def startService(self) -> None:

@@ -79,6 +79,33 @@ class CatalogTests(SynchronousTestCase):
         chain = model_chain("a/m1", ["m2", "b/m3", "a/m1"], ModelRef("z", "z"))
         self.assertEqual(chain, [ModelRef("a", "m1"), ModelRef("a", "m2"), ModelRef("b", "m3")])
 
+    def test_secret_refs_come_from_the_secrets_snapshot(self) -> None:
+        from openclaw.providers.registry import ProviderCatalog
+        from openclaw.secrets import SecretsSnapshot
+
+        ref = {"source": "file", "provider": "vault", "id": "/openai/key"}
+        raw = {"baseUrl": "http://h/v1", "apiKey": ref, "headers": {"X-Org": ref}}
+        first = SecretsSnapshot(values={"models.providers.Corp.apiKey": "sk-file-1",
+                                        "models.providers.Corp.headers.X-Org": "org-1"})
+        spec = spec_from_config("Corp", raw, {}, secrets=first)
+        self.assertEqual((spec.api_key, spec.headers["X-Org"]), ("sk-file-1", "org-1"))
+        # Without the runtime only env refs resolve, and the error says so.
+        with self.assertRaises(ProviderError):
+            spec_from_config("Corp", raw, {})
+        # A secrets.reload swaps the snapshot: the catalog rebuilds the spec with the new key.
+        current = [first]
+
+        class Snapshot:
+            parsed = {"models": {"providers": {"Corp": raw}}}
+            config = None
+
+        snapshot = Snapshot()
+        catalog = ProviderCatalog(lambda: snapshot, env={}, get_secrets=lambda: current[0])
+        self.assertEqual(catalog.configured["corp"].api_key, "sk-file-1")
+        current[0] = SecretsSnapshot(values={"models.providers.Corp.apiKey": "sk-file-2",
+                                             "models.providers.Corp.headers.X-Org": "org-1"})
+        self.assertEqual(catalog.configured["corp"].api_key, "sk-file-2")
+
     def test_spec_from_config(self) -> None:
         spec = spec_from_config("Local", {
             "baseUrl": "http://127.0.0.1:9/v1", "apiKey": {"source": "env", "provider": "default",

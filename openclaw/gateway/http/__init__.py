@@ -45,6 +45,7 @@ def build_http_api(gateway: Any, ws_factory: Any) -> HttpApi:
         run_blocking=context.run_blocking,
         embeddings=embeddings,
         agent_gateway=lambda: getattr(gateway, "agent_gateway", None),
+        get_secrets=lambda: getattr(getattr(gateway, "secrets", None), "snapshot", None),
     )
 
 

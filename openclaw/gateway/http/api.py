@@ -87,6 +87,7 @@ class HttpApi:
         run_blocking: Callable[..., Deferred[Any]],
         embeddings: EmbeddingsService | None = None,
         agent_gateway: Callable[[], Any] | None = None,
+        get_secrets: Callable[[], Any] | None = None,
     ) -> None:
         from openclaw.gateway.http.chat import ChatCompletions
         from openclaw.gateway.http.embeddings import Embeddings
@@ -104,6 +105,7 @@ class HttpApi:
         self.run_blocking = run_blocking
         self.embeddings = embeddings
         self.agent_gateway = agent_gateway or (lambda: None)
+        self.get_secrets = get_secrets or (lambda: None)
         self.hooks = Hooks(self)
         self.models = Models(self)
         self.embeddings_endpoint = Embeddings(self)

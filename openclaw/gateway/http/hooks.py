@@ -115,11 +115,18 @@ def _str(value: Any) -> str | None:
     return None
 
 
-def read_hooks_config(section: Mapping[str, Any]) -> HooksConfig | None:
-    """``resolveHooksConfig``; None when disabled or invalid (logged)."""
+def read_hooks_config(section: Mapping[str, Any], secrets: Any = None) -> HooksConfig | None:
+    """``resolveHooksConfig``; None when disabled or invalid (logged).
+
+    ``hooks.token`` may be a SecretRef: its value comes from the running secrets snapshot
+    (``secrets.value("hooks.token")``), so ``secrets.reload`` rotates it.
+    """
     if section.get("enabled") is not True:
         return None
-    token = _str(section.get("token"))
+    raw_token = section.get("token")
+    if isinstance(raw_token, Mapping):
+        raw_token = secrets.value("hooks.token") if secrets is not None else None
+    token = _str(raw_token)
     if not token:
         log.warn("hooks.enabled requires hooks.token; hooks stay off")
         return None
@@ -259,22 +266,24 @@ class Hooks:
     def __init__(self, api: HttpApi) -> None:
         self.api = api
         self.limiter = AuthRateLimiter(api.clock, HOOK_LIMITS)
-        self._cache: tuple[Any, HooksConfig | None] | None = None
+        # Keyed by the identities of the config and secrets snapshots (both swapped whole).
+        self._cache: tuple[tuple[int, int], HooksConfig | None] | None = None
         self._replays: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._local_pending: dict[str, list[str]] = {}
 
     def config(self) -> HooksConfig | None:
         snapshot = self.api.get_config()
+        secrets = self.api.get_secrets()
         cached = self._cache
-        if cached is not None and cached[0] is snapshot:
+        if cached is not None and cached[0] == (id(snapshot), id(secrets)):
             return cached[1]
         try:
             section = snapshot.config.section("hooks")
-            hooks = read_hooks_config(section)
+            hooks = read_hooks_config(section, secrets)
         except Exception:
             log.failure("hooks: reading the config failed")
             hooks = None
-        self._cache = (snapshot, hooks)
+        self._cache = ((id(snapshot), id(secrets)), hooks)
         return hooks
 
     def _claims(self, path: str, hooks: HooksConfig) -> bool:

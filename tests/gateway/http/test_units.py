@@ -329,6 +329,18 @@ class HooksUnitTests(SynchronousTestCase):
         self.assertEqual(hooks.base_path, "/ingest")
         self.assertIsNone(read_hooks_config({"enabled": True, "token": "t", "path": "/"}))
 
+    def test_token_secret_ref_comes_from_the_secrets_snapshot(self) -> None:
+        from openclaw.secrets import SecretsSnapshot
+
+        section = {"enabled": True,
+                   "token": {"source": "exec", "provider": "vault", "id": "hooks"}}
+        hooks = read_hooks_config(section, SecretsSnapshot(values={"hooks.token": "h00k"}))
+        assert hooks is not None
+        self.assertEqual(hooks.token, "h00k")
+        # An unresolved ref leaves hooks off rather than accepting anything.
+        self.assertIsNone(read_hooks_config(section, SecretsSnapshot()))
+        self.assertIsNone(read_hooks_config(section))
+
     def test_templates(self) -> None:
         ctx = TemplateContext({"messages": [{"subject": "Hi", "n": 2}], "who": {"x": [1]}},
                               {"x-event-type": "push"}, {"k": "v"}, "gmail")
