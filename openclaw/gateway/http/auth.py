@@ -35,11 +35,15 @@ from openclaw.gateway.http.common import (
     PROXY_ATTRIBUTION_BODY,
     RATE_LIMITED_BODY,
     UNAUTHORIZED_BODY,
+    Exchange,
     bearer_token,
     header,
+    header_trimmed,
+    invalid_request_body,
     missing_scope_body,
     retry_after_header,
 )
+from openclaw.gateway.http.schema import Schema, first_issue
 from openclaw.gateway.protocol.auth import (
     PROXY_ATTRIBUTION_REQUIRED,
     AuthDecision,
@@ -292,12 +296,32 @@ def is_owner(request: Request, auth: HttpAuth) -> bool:
     return ADMIN in shared_secret_scopes(request, auth)
 
 
+def admit_model_request(exchange: Exchange, auth: HttpAuth, schema: Schema, body: Any
+                        ) -> tuple[bool, str | None]:
+    """The preflight every OpenAI-compatible endpoint shares, in upstream's order.
+
+    An ``x-openclaw-model`` backend override needs an owner (403 missing operator.admin),
+    then the body must fit the endpoint's schema (400 with the first issue). Answers the
+    request itself when it refuses; returns whether to go on, and the override.
+    """
+    model_header = header_trimmed(exchange.request, "x-openclaw-model")
+    if model_header and not is_owner(exchange.request, auth):
+        exchange.json(403, missing_scope_body("operator.admin"))
+        return False, model_header
+    issue = first_issue(schema, body)
+    if issue is not None:
+        exchange.json(400, invalid_request_body(issue))
+        return False, model_header
+    return True, model_header
+
+
 __all__ = [
     "DEFAULT_OPERATOR_SCOPES",
     "AuthFailure",
     "AuthSource",
     "HttpAuth",
     "HttpAuthenticator",
+    "admit_model_request",
     "declared_scopes",
     "is_owner",
     "missing_scope_body",

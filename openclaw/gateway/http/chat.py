@@ -30,14 +30,13 @@ import attrs
 from twisted.web.http import Request
 
 from openclaw.agents.runtime import ClientToolResult
-from openclaw.gateway.http.auth import HttpAuth, is_owner
+from openclaw.gateway.http.auth import HttpAuth, admit_model_request
 from openclaw.gateway.http.common import (
     SSE_DONE,
     Exchange,
     dumps,
     header_trimmed,
     invalid_request_body,
-    missing_scope_body,
     sse_data,
 )
 from openclaw.gateway.http.runs import (
@@ -60,7 +59,6 @@ from openclaw.gateway.http.schema import (
     Str,
     Union,
     Unknown,
-    first_issue,
     nullish,
     opt,
 )
@@ -454,14 +452,8 @@ class ChatCompletions:
 
     async def handle(self, exchange: Exchange, auth: HttpAuth, body: Any) -> None:
         request = exchange.request
-        owner = is_owner(request, auth)
-        model_header = header_trimmed(request, "x-openclaw-model")
-        if model_header and not owner:
-            exchange.json(403, missing_scope_body("operator.admin"))
-            return
-        issue = first_issue(CHAT_SCHEMA, body)
-        if issue is not None:
-            exchange.json(400, invalid_request_body(issue))
+        admitted, model_header = admit_model_request(exchange, auth, CHAT_SCHEMA, body)
+        if not admitted:
             return
         try:
             spec, stream, include_usage, constraint, model = self.prepare(request, body,

@@ -20,16 +20,15 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 from twisted.web.http import Request
 
-from openclaw.gateway.http.auth import HttpAuth, is_owner
+from openclaw.gateway.http.auth import HttpAuth, admit_model_request
 from openclaw.gateway.http.common import (
     INTERNAL_ERROR,
     Exchange,
     header_trimmed,
     invalid_request_body,
-    missing_scope_body,
 )
 from openclaw.gateway.http.runs import INVALID_MODEL, RequestRejected, is_agent_model_id
-from openclaw.gateway.http.schema import Arr, Enum, Num, Obj, Str, Union, first_issue, opt
+from openclaw.gateway.http.schema import Arr, Enum, Num, Obj, Str, Union, opt
 
 if TYPE_CHECKING:
     from openclaw.gateway.http.api import HttpApi
@@ -89,13 +88,8 @@ class Embeddings:
 
     async def handle(self, exchange: Exchange, auth: HttpAuth, body: Any) -> None:
         request = exchange.request
-        model_header = header_trimmed(request, "x-openclaw-model")
-        if model_header and not is_owner(request, auth):
-            exchange.json(403, missing_scope_body("operator.admin"))
-            return
-        issue = first_issue(EMBEDDINGS_SCHEMA, body)
-        if issue is not None:
-            exchange.json(400, invalid_request_body(issue))
+        admitted, model_header = admit_model_request(exchange, auth, EMBEDDINGS_SCHEMA, body)
+        if not admitted:
             return
         model = (body.get("model") or "").strip()
         if not model:

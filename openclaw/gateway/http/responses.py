@@ -29,7 +29,7 @@ import attrs
 from twisted.web.http import Request
 
 from openclaw.agents.runtime import ClientToolResult
-from openclaw.gateway.http.auth import HttpAuth, is_owner
+from openclaw.gateway.http.auth import HttpAuth, admit_model_request
 from openclaw.gateway.http.chat import (
     IMAGE_ONLY_USER_MESSAGE,
     InvalidInput,
@@ -44,7 +44,6 @@ from openclaw.gateway.http.common import (
     dumps,
     header_trimmed,
     invalid_request_body,
-    missing_scope_body,
     sse_event,
 )
 from openclaw.gateway.http.runs import (
@@ -70,7 +69,6 @@ from openclaw.gateway.http.schema import (
     Tagged,
     Union,
     Unknown,
-    first_issue,
     opt,
 )
 from openclaw.providers.types import ToolSpec
@@ -319,13 +317,8 @@ class Responses:
 
     async def handle(self, exchange: Exchange, auth: HttpAuth, body: Any) -> None:
         request = exchange.request
-        model_header = header_trimmed(request, "x-openclaw-model")
-        if model_header and not is_owner(request, auth):
-            exchange.json(403, missing_scope_body("operator.admin"))
-            return
-        issue = first_issue(RESPONSES_SCHEMA, body)
-        if issue is not None:
-            exchange.json(400, invalid_request_body(issue))
+        admitted, model_header = admit_model_request(exchange, auth, RESPONSES_SCHEMA, body)
+        if not admitted:
             return
         runner = self.api.runner
         if runner is None:
