@@ -33,55 +33,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, cast
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench.scripted_upstream import serve_upstream  # noqa: E402
+from bench.startup import free_port  # noqa: E402
+
 TOKEN = "bench-agent-token-1234"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve_upstream(port: int, chunks: int, burst: int) -> None:
-    """``--serve-upstream``: the zero-latency scripted upstream (its own process)."""
-    from twisted.internet import reactor
-
-    from tests.upstream import ScriptedUpstream, openai_text
-
-    pieces = [f"w{i} " for i in range(chunks)]
-    long_pieces = [f"b{i} " for i in range(burst)]
-
-    def default() -> Any:
-        return openai_text(pieces)
-
-    upstream = ScriptedUpstream(reactor, default=default)
-
-    class BurstAware(ScriptedUpstream):
-        pass
-
-    original = upstream._answer
-
-    def answer(request: Any) -> Any:
-        # a request whose last user message says "burst" gets the long stream
-        raw = request.content.read()
-        request.content.seek(0)
-        if b"burst" in raw:
-            upstream.script(openai_text(long_pieces))
-        return original(request)
-
-    upstream._answer = answer  # type: ignore[method-assign]
-    upstream.start(port)
-    print("ready", flush=True)
-    cast(Any, reactor).run()
 
 
 def percentile(values: list[float], p: float) -> float:

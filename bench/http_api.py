@@ -42,7 +42,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,18 +55,15 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench.scripted_upstream import serve_upstream  # noqa: E402
+from bench.startup import free_port  # noqa: E402
+
 TOKEN = "bench-http-token-123456"
 MODELS_BODY = json.dumps({"object": "list", "data": [
     {"id": i, "object": "model", "created": 0, "owned_by": "openclaw", "permission": []}
     for i in ("openclaw", "openclaw/default", "openclaw/main")]}, separators=(",", ":")).encode()
 CHAT_BODY = json.dumps({"model": "openclaw", "stream": True,
                         "messages": [{"role": "user", "content": "stream please"}]}).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- servers (each in its own process) ------------------------------------------------------
@@ -180,37 +176,6 @@ def serve_floor(port: int, chunks: int, burst: int = 5000, upstream_port: int = 
     cast(Any, reactor).listenTCP(port, site, interface="127.0.0.1", backlog=511)
     print("ready", flush=True)
     cast(Any, reactor).run()
-
-
-def serve_upstream(port: int, chunks: int, burst: int = 5000) -> None:
-    """``--serve-upstream``: the scripted OpenAI-compatible model, zero latency; a request
-    whose text says "burst" gets ``burst`` deltas."""
-    from twisted.internet import reactor
-
-    from tests.upstream import ScriptedUpstream, openai_text
-
-    pieces = [f"w{i} " for i in range(chunks)]
-    long_pieces = [f"w{i} " for i in range(burst)]
-    upstream = ScriptedUpstream(reactor, default=lambda: openai_text(pieces))
-    original = upstream._answer
-
-    def answer(request: Any) -> Any:
-        raw = request.content.read()
-        request.content.seek(0)
-        if b"burst" in raw:
-            upstream.script(openai_text(long_pieces))
-        return original(request)
-
-    upstream._answer = answer  # type: ignore[method-assign]
-    upstream.start(port)
-    upstream.requests = _Discard()  # type: ignore[assignment]
-    print("ready", flush=True)
-    cast(Any, reactor).run()
-
-
-class _Discard(list):  # type: ignore[type-arg]
-    def append(self, item: Any) -> None:
-        pass
 
 
 # -- load generators ------------------------------------------------------------------------
