@@ -326,7 +326,7 @@ class GatewayService(MultiService):
         super().startService()
         log.info(
             "gateway ready (pid {pid}, config {config}, auth {auth})",
-            pid=__import__("os").getpid(),
+            pid=os.getpid(),
             config=self.plan.paths.config_path,
             auth=self.plan.auth.mode,
         )
