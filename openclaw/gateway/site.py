@@ -17,7 +17,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Site
 from zope.interface import implementer
 
-from openclaw.gateway.protocol.auth import safe_equal_secret
+from openclaw.auth.decision import safe_equal_secret
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),

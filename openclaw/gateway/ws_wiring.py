@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from autobahn.twisted.resource import WebSocketResource
 
 from openclaw import __version__
-from openclaw.gateway.protocol.auth import AuthSettings, TrustedProxySettings
+from openclaw.auth.decision import AuthSettings, TrustedProxySettings
+from openclaw.auth.ratelimit import RateLimitSettings
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.factory import GatewayWebSocketFactory, make_ws_factory
-from openclaw.gateway.protocol.ratelimit import RateLimitSettings
 
 if TYPE_CHECKING:
     from openclaw.gateway.service import GatewayService
@@ -72,16 +72,14 @@ def build_websocket(gateway: GatewayService) -> tuple[Any, GatewayWebSocketFacto
     )
     context.shutdown_budget = lambda: shutdown_budget(gateway)
     context.worker_pools = lambda: worker_pools(gateway)
-    methods = None
-    agents = getattr(gateway, "agents", None)
-    if agents is not None:
-        from openclaw.gateway.methods.agent import AgentGateway
-        from openclaw.gateway.methods.registry import agent_method_specs, build_registry
+    from openclaw.gateway.methods.agent import AgentGateway
+    from openclaw.gateway.methods.registry import agent_method_specs, build_registry
+    from openclaw.gateway.methods.system import collect_health
 
-        bridge = AgentGateway(agents.runtime, context)
-        gateway.agent_gateway = bridge
-        methods = build_registry(agent_method_specs(bridge))
-    factory = make_ws_factory(context, methods=methods)
+    context.health.collector = lambda: collect_health(context)
+    bridge = AgentGateway(gateway.agents.runtime, context)
+    gateway.agent_gateway = bridge
+    factory = make_ws_factory(context, build_registry(agent_method_specs(bridge)))
     factory.noisy = False
     return WebSocketResource(factory), factory
 

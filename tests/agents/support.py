@@ -27,10 +27,10 @@ from openclaw.agents.durable import DurableWriter
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.agents.service import thread_runner
 from openclaw.agents.store import SessionStore
+from openclaw.auth.decision import AuthSettings
 from openclaw.config import parse_config_text
 from openclaw.gateway.methods.agent import AgentGateway
 from openclaw.gateway.methods.registry import agent_method_specs, build_registry
-from openclaw.gateway.protocol.auth import AuthSettings
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.factory import make_ws_factory
 from openclaw.providers.registry import LocalModelInstall, ProviderCatalog
@@ -216,7 +216,7 @@ class AgentStack:
             get_config=lambda: self.snapshot, auth=AuthSettings(mode="token", token=TOKEN))
         self.bridge = AgentGateway(self.runtime, self.context)
         self.factory = make_ws_factory(self.context,
-                                       methods=build_registry(agent_method_specs(self.bridge)))
+                                       build_registry(agent_method_specs(self.bridge)))
         self.factory.noisy = False
         self.factory.start()
         site = Site(WebSocketResource(self.factory))

@@ -1,9 +1,9 @@
 """HTTP auth: the WebSocket's decision function and rate limiter, applied to a request.
 
 One auth decision for WS and HTTP (house rule): :class:`HttpAuthenticator` builds an
-:class:`~openclaw.gateway.protocol.auth.AuthRequest` from the request (peer address, headers,
+:class:`~openclaw.auth.decision.AuthRequest` from the request (peer address, headers,
 ``Authorization: Bearer`` offered as token *and* password, as upstream) and calls
-:func:`~openclaw.gateway.protocol.auth.decide_auth` with the live settings and the limiter of
+:func:`~openclaw.auth.decision.decide_auth` with the live settings and the limiter of
 the WebSocket's :class:`~openclaw.gateway.protocol.context.GatewayContext` (so a hot-reloaded
 secret or rate-limit applies to both, and failures on HTTP count against WS and back).
 
@@ -31,6 +31,25 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.web.http import Request
 
+from openclaw.auth.decision import (
+    PROXY_ATTRIBUTION_REQUIRED,
+    AuthDecision,
+    AuthRequest,
+    AuthSettings,
+    decide_auth,
+)
+from openclaw.auth.origin import check_browser_origin
+from openclaw.auth.ratelimit import AuthRateLimiter
+from openclaw.auth.scopes import (
+    ADMIN,
+    APPROVALS,
+    PAIRING,
+    QUESTIONS,
+    READ,
+    TALK_SECRETS,
+    WRITE,
+    scope_satisfied,
+)
 from openclaw.gateway.http.common import (
     PROXY_ATTRIBUTION_BODY,
     RATE_LIMITED_BODY,
@@ -44,25 +63,6 @@ from openclaw.gateway.http.common import (
     retry_after_header,
 )
 from openclaw.gateway.http.schema import Schema, first_issue
-from openclaw.gateway.protocol.auth import (
-    PROXY_ATTRIBUTION_REQUIRED,
-    AuthDecision,
-    AuthRequest,
-    AuthSettings,
-    decide_auth,
-)
-from openclaw.gateway.protocol.origin import check_browser_origin
-from openclaw.gateway.protocol.ratelimit import AuthRateLimiter
-from openclaw.gateway.protocol.scopes import (
-    ADMIN,
-    APPROVALS,
-    PAIRING,
-    QUESTIONS,
-    READ,
-    TALK_SECRETS,
-    WRITE,
-    scope_satisfied,
-)
 
 # CLI_DEFAULT_OPERATOR_SCOPES of the real gateway.
 DEFAULT_OPERATOR_SCOPES: Final = (ADMIN, READ, WRITE, APPROVALS, QUESTIONS, PAIRING, TALK_SECRETS)

@@ -49,11 +49,11 @@ from twisted.web.http import Request
 
 from openclaw.agents.runtime import AgentRequestError, RunRequest
 from openclaw.agents.session_keys import normalize_agent_id, parse_agent_key
+from openclaw.auth.decision import classify_ingress, safe_equal_secret
+from openclaw.auth.ratelimit import AuthRateLimiter, RateLimitSettings
 from openclaw.gateway.http.auth import peer_host, request_headers
 from openclaw.gateway.http.body import BodyLimit, JsonBodyError, RawAnswer, read_and_parse
 from openclaw.gateway.http.common import Exchange, dumps, write_json, write_text
-from openclaw.gateway.protocol.auth import classify_ingress, safe_equal_secret
-from openclaw.gateway.protocol.ratelimit import AuthRateLimiter, RateLimitSettings
 
 if TYPE_CHECKING:
     from openclaw.gateway.http.api import HttpApi

@@ -37,7 +37,8 @@ from openclaw.agents.runtime import (
     RunResult,
 )
 from openclaw.agents.session_keys import parse_agent_key
-from openclaw.gateway.methods.base import MethodCall, MethodSpec
+from openclaw.auth.scopes import ADMIN, READ, WRITE
+from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, GatewayError, invalid_request
 from openclaw.gateway.protocol.frames import response_ok
 from openclaw.gateway.protocol.schema import (
@@ -52,7 +53,6 @@ from openclaw.gateway.protocol.schema import (
     optional,
     required,
 )
-from openclaw.gateway.protocol.scopes import ADMIN, READ, WRITE
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.context import GatewayContext

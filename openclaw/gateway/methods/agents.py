@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from openclaw.gateway.methods.base import MethodCall
 from openclaw.gateway.protocol import config_view
+from openclaw.gateway.protocol.dispatch import MethodCall
 
 
 def agents_list(call: MethodCall) -> dict[str, Any]:

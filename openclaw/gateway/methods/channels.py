@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from openclaw.gateway.methods.base import MethodCall
+from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import (
     NON_EMPTY_STRING,

@@ -14,6 +14,7 @@ from typing import Any, Final
 import attrs
 
 from openclaw.agents.runtime import AgentRequestError, DuplicateRun, RunResult
+from openclaw.auth.scopes import READ, WRITE
 from openclaw.gateway.methods.agent import (
     AgentGateway,
     DedupeEntry,
@@ -21,7 +22,7 @@ from openclaw.gateway.methods.agent import (
     replay,
     run_request_from,
 )
-from openclaw.gateway.methods.base import MethodCall, MethodSpec
+from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, invalid_request
 from openclaw.gateway.protocol.schema import (
     NON_EMPTY_STRING,
@@ -34,7 +35,6 @@ from openclaw.gateway.protocol.schema import (
     optional,
     required,
 )
-from openclaw.gateway.protocol.scopes import READ, WRITE
 
 CHAT_HISTORY_DEFAULT: Final = 200
 CHAT_HISTORY_MAX: Final = 1000

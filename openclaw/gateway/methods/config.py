@@ -21,8 +21,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from openclaw.gateway.methods.base import MethodCall
 from openclaw.gateway.protocol import config_view
+from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.errors import ErrorCode, GatewayError
 
 REDACTED: Final = "__OPENCLAW_REDACTED__"

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from twisted.logger import Logger
 
 from openclaw import __version__
-from openclaw.gateway.methods.base import MethodCall
+from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.errors import ErrorCode, GatewayError, invalid_request
 from openclaw.gateway.protocol.schema import (
     NON_EMPTY_STRING,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from openclaw.gateway.methods.base import MethodCall
-from openclaw.gateway.protocol.constants import ROLE_OPERATOR
+from openclaw.auth.scopes import ADMIN, ROLE_OPERATOR
 from openclaw.gateway.protocol.device_store import redact_paired_device
+from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import EMPTY_PARAMS, NON_EMPTY_STRING, Object, required
-from openclaw.gateway.protocol.scopes import ADMIN
 
 DEVICE_PAIR_LIST_PARAMS: Final = EMPTY_PARAMS
 DEVICE_PAIR_REQUEST_PARAMS: Final = Object({"requestId": required(NON_EMPTY_STRING)})

@@ -18,7 +18,7 @@ from typing import Any, Final
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.python.failure import Failure
 
-from openclaw.gateway.methods.base import MethodCall
+from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.errors import ErrorCode, GatewayError
 from openclaw.gateway.protocol.schema import Integer, Object, optional
 

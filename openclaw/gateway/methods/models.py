@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from openclaw.gateway.methods.base import MethodCall
 from openclaw.gateway.protocol import config_view
+from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.schema import NON_EMPTY_STRING, Boolean, Enum, Object, optional
 
 MODELS_LIST_PARAMS: Final = Object(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from openclaw.gateway.protocol.scopes import (
+from openclaw.auth.scopes import (
     ADMIN,
     APPROVALS,
     NODE_ONLY,

@@ -9,9 +9,10 @@ connection). A method we do not implement is authorized with its reference scope
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
+from openclaw.auth.scopes import ADMIN, PAIRING, PUBLIC, READ
 from openclaw.gateway.methods import (
     agents,
     channels,
@@ -23,10 +24,9 @@ from openclaw.gateway.methods import (
     secrets,
     system,
 )
-from openclaw.gateway.methods.base import MethodCall, MethodSpec
+from openclaw.gateway.protocol.dispatch import MethodCall, MethodRegistry, MethodSpec
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import EMPTY_PARAMS
-from openclaw.gateway.protocol.scopes import ADMIN, PAIRING, PUBLIC, READ
 
 if TYPE_CHECKING:
     from openclaw.gateway.methods.agent import AgentGateway
@@ -67,50 +67,16 @@ CORE_METHODS: Final[tuple[MethodSpec, ...]] = (
 )
 
 
-class MethodRegistry:
-    """Name → :class:`MethodSpec`; later registrations of a name replace earlier ones."""
+def reference_scope(name: str) -> str | None:
+    """Upstream's scope of a method we do not implement (the table loads on first use)."""
+    from openclaw.gateway.methods.reference_scopes import REFERENCE_METHOD_SCOPES
 
-    def __init__(self, specs: Iterable[MethodSpec] = CORE_METHODS) -> None:
-        self._specs: dict[str, MethodSpec] = {}
-        for spec in specs:
-            self.register(spec)
-
-    def register(self, spec: MethodSpec) -> None:
-        self._specs[spec.name] = spec
-        self._advertised: list[str] | None = None
-
-    def get(self, name: str) -> MethodSpec | None:
-        return self._specs.get(name)
-
-    def required_scope(self, name: str) -> str | None:
-        """Scope of an implemented method, else the reference classification, else None."""
-        spec = self._specs.get(name)
-        if spec is not None:
-            return spec.scope
-        # the reference table (500+ names) loads with the first call of a method we lack
-        from openclaw.gateway.methods.reference_scopes import REFERENCE_METHOD_SCOPES
-
-        return REFERENCE_METHOD_SCOPES.get(name)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._specs
-
-    def __iter__(self) -> Iterator[MethodSpec]:
-        return iter(self._specs.values())
-
-    def __len__(self) -> int:
-        return len(self._specs)
-
-    @property
-    def advertised_methods(self) -> list[str]:
-        if self._advertised is None:
-            self._advertised = [spec.name for spec in self._specs.values() if spec.advertise]
-        return list(self._advertised)
+    return REFERENCE_METHOD_SCOPES.get(name)
 
 
 def build_registry(extra: Iterable[MethodSpec] = ()) -> MethodRegistry:
-    """The core methods plus ``extra`` (other families registered by the lead)."""
-    registry = MethodRegistry()
+    """The core methods plus ``extra`` (other families registered by the wiring)."""
+    registry = MethodRegistry(CORE_METHODS, fallback_scope=reference_scope)
     for spec in extra:
         registry.register(spec)
     return registry

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from twisted.logger import Logger
 
-from openclaw.gateway.methods.base import MethodCall
+from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.errors import ErrorCode, GatewayError
 from openclaw.gateway.protocol.schema import Object
 

@@ -15,8 +15,9 @@ import uuid
 from typing import Any, Final
 
 from openclaw.agents.runtime import AgentRequestError, RunRequest
+from openclaw.auth.scopes import WRITE
 from openclaw.gateway.methods.agent import AgentGateway, DedupeEntry, replay
-from openclaw.gateway.methods.base import MethodCall, MethodSpec
+from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, GatewayError, invalid_request
 from openclaw.gateway.protocol.schema import (
     NON_EMPTY_STRING,
@@ -29,7 +30,6 @@ from openclaw.gateway.protocol.schema import (
     optional,
     required,
 )
-from openclaw.gateway.protocol.scopes import WRITE
 
 SEND_PARAMS: Final = Object({
     "to": required(NON_EMPTY_STRING), "message": optional(String()),

@@ -10,8 +10,9 @@ from typing import Any, Final
 from openclaw.agents.runtime import AgentRequestError
 from openclaw.agents.session_keys import channel_of_key, session_kind
 from openclaw.agents.store import AgentSessions
+from openclaw.auth.scopes import ADMIN, READ
 from openclaw.gateway.methods.agent import AgentGateway
-from openclaw.gateway.methods.base import MethodCall, MethodSpec
+from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import (
     NON_EMPTY_STRING,
@@ -27,7 +28,6 @@ from openclaw.gateway.protocol.schema import (
     optional,
     required,
 )
-from openclaw.gateway.protocol.scopes import ADMIN, READ
 from openclaw.gateway.protocol.session import is_webchat
 from openclaw.providers.registry import parse_model_ref
 
@@ -419,7 +419,7 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         gateway.message_subscribers.get(key, set()).discard(call.session.conn_id)
         return {"subscribed": False, "key": key}
 
-    from openclaw.gateway.protocol.scopes import WRITE
+    from openclaw.auth.scopes import WRITE
 
     return (
         MethodSpec("sessions.list", sessions_list, READ, LIST_PARAMS),

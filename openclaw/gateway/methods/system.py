@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from openclaw.gateway.methods.base import MethodCall
+from openclaw.auth.scopes import ADMIN
 from openclaw.gateway.protocol import config_view, vitals
+from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.frames import RawJson
-from openclaw.gateway.protocol.scopes import ADMIN
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.context import GatewayContext

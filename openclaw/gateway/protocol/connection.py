@@ -24,14 +24,26 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from openclaw.gateway.methods.base import MethodCall
-from openclaw.gateway.protocol import device_identity as ident
-from openclaw.gateway.protocol.auth import (
+from openclaw.auth.decision import (
     AuthDecision,
     AuthRequest,
-    auth_provided_kind,
     classify_ingress,
     decide_auth,
+)
+from openclaw.auth.netaddr import (
+    is_loopback_address,
+    is_loopback_host,
+    is_private_or_loopback_address,
+    is_private_or_loopback_host,
+    resolve_host_name,
+)
+from openclaw.auth.origin import ORIGIN_NOT_ALLOWED_MESSAGE, check_browser_origin
+from openclaw.auth.ratelimit import SCOPE_DEVICE_TOKEN, SCOPE_SHARED_SECRET
+from openclaw.auth.scopes import ROLE_OPERATOR, ROLES, role_scopes_allow
+from openclaw.gateway.protocol import device_identity as ident
+from openclaw.gateway.protocol.auth_failure import (
+    auth_detail_code,
+    auth_provided_kind,
     format_auth_failure_message,
     recommended_next_step,
 )
@@ -46,13 +58,12 @@ from openclaw.gateway.protocol.constants import (
     CLOSE_SERVICE_RESTART,
     DEVICE_SIGNATURE_SKEW_MS,
     MAX_QUEUED_HANDSHAKE_FRAMES,
-    ROLE_OPERATOR,
-    ROLES,
     UNAUTHORIZED_FLOOD_CLOSE_AFTER,
     ClientId,
     ClientMode,
 )
 from openclaw.gateway.protocol.device_store import DeviceStore
+from openclaw.gateway.protocol.dispatch import MethodCall, authorize_method
 from openclaw.gateway.protocol.errors import (
     DetailCode,
     ErrorCode,
@@ -76,23 +87,13 @@ from openclaw.gateway.protocol.handshake import (
     negotiate_protocol,
     recovery_scope,
 )
-from openclaw.gateway.protocol.netaddr import (
-    is_loopback_address,
-    is_loopback_host,
-    is_private_or_loopback_address,
-    is_private_or_loopback_host,
-    resolve_host_name,
-)
-from openclaw.gateway.protocol.origin import ORIGIN_NOT_ALLOWED_MESSAGE, check_browser_origin
 from openclaw.gateway.protocol.pairing import (
     PairingFailure,
     metadata_mismatch,
     pairing_failure,
     should_allow_silent_local_pairing,
 )
-from openclaw.gateway.protocol.ratelimit import SCOPE_DEVICE_TOKEN, SCOPE_SHARED_SECRET
 from openclaw.gateway.protocol.schema import validation_error_text
-from openclaw.gateway.protocol.scopes import authorize_method, role_scopes_allow
 from openclaw.gateway.protocol.session import (
     ClientSession,
     is_browser_operator_ui,
@@ -500,7 +501,7 @@ class GatewayConnection:
                 mode=settings.mode, auth_provided=provided, reason=failure.reason,
                 client_mode=mode, client_is_operator_ui=is_operator_ui(client),
                 client_is_webchat=client_is_webchat, is_local_client=is_local)
-            details: dict[str, Any] = {"code": failure.details_code}
+            details: dict[str, Any] = {"code": auth_detail_code(failure.reason)}
             if failure.reason is not None:
                 details["authReason"] = failure.reason
             details["canRetryWithDeviceToken"] = can_retry
@@ -853,7 +854,7 @@ class GatewayConnection:
         assert session is not None
         spec = self.methods.get(method)
         scope = spec.scope if spec is not None else self.methods.required_scope(method)
-        denied = authorize_method(method, session.role, session.scopes, scope)
+        denied = authorize_method(session.role, session.scopes, scope)
         if denied is not None:
             self._respond_error(request_id, denied.shape)
             return

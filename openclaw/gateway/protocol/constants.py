@@ -36,10 +36,6 @@ CLOSE_SERVICE_RESTART: Final = 1012
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 CLOSE_AUTH_CHANGED: Final = 4001
 
-ROLE_OPERATOR: Final = "operator"
-ROLE_NODE: Final = "node"
-ROLES: Final = frozenset({ROLE_OPERATOR, ROLE_NODE})
-
 
 class ClientId:
     """Closed set of ``connect.params.client.id`` values (``GATEWAY_CLIENT_IDS``)."""

@@ -19,7 +19,8 @@ from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 
-from openclaw.gateway.protocol.auth import AuthSettings
+from openclaw.auth.decision import AuthSettings
+from openclaw.auth.ratelimit import AuthRateLimiter
 from openclaw.gateway.protocol.constants import (
     HANDSHAKE_TIMEOUT_MS,
     MAX_BUFFERED_BYTES,
@@ -32,7 +33,6 @@ from openclaw.gateway.protocol.device_store import DeviceStore
 from openclaw.gateway.protocol.events import EventBus
 from openclaw.gateway.protocol.health import EventLoopMonitor, HealthState
 from openclaw.gateway.protocol.presence import PresenceRegistry
-from openclaw.gateway.protocol.ratelimit import AuthRateLimiter
 
 T = TypeVar("T")
 

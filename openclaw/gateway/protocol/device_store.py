@@ -21,9 +21,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from openclaw.atomic_files import atomic_write_bytes
-from openclaw.gateway.protocol.auth import safe_equal_secret
-from openclaw.gateway.protocol.constants import ROLE_OPERATOR
-from openclaw.gateway.protocol.scopes import ADMIN, missing_requested_scope, role_scopes_allow
+from openclaw.auth.decision import safe_equal_secret
+from openclaw.auth.scopes import ADMIN, ROLE_OPERATOR, missing_requested_scope, role_scopes_allow
 
 PENDING_TTL_MS: Final = 300_000
 TOKEN_BYTES: Final = 32

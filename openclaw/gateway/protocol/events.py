@@ -14,8 +14,8 @@ from typing import Any, Final
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface
 
-from openclaw.gateway.protocol import scopes as sc
-from openclaw.gateway.protocol.constants import ROLE_OPERATOR
+from openclaw.auth import scopes as sc
+from openclaw.auth.scopes import ROLE_OPERATOR
 from openclaw.gateway.protocol.frames import EncodedEvent, encode_event
 
 # Who may receive an event: () means every authenticated connection (operators and nodes);

@@ -19,12 +19,11 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from openclaw.gateway.methods.registry import MethodRegistry, build_registry
-from openclaw.gateway.methods.system import collect_health
+from openclaw.auth.decision import AuthSettings
 from openclaw.gateway.protocol import build_info
-from openclaw.gateway.protocol.auth import AuthSettings
 from openclaw.gateway.protocol.constants import HEALTH_REFRESH_INTERVAL_MS
 from openclaw.gateway.protocol.context import GatewayContext
+from openclaw.gateway.protocol.dispatch import MethodRegistry
 from openclaw.gateway.protocol.frames import RawJson
 from openclaw.gateway.protocol.server import GatewayServerProtocol
 
@@ -96,7 +95,6 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
         self._health_refresh = LoopingCall(self._refresh_health)
         self._health_refresh.clock = context.clock
         self._running = False
-        context.health.collector = lambda: collect_health(context)
         context.health.on_refresh = self._broadcast_health
         context.active_requests = self._active_requests
 
@@ -223,8 +221,7 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
 
 def make_ws_factory(
     context: GatewayContext,
-    *,
-    methods: MethodRegistry | None = None,
+    methods: MethodRegistry,
     close_handshake_timeout: float = 1.0,
     open_handshake_timeout: float = 5.0,
     auto_ping_interval: float = 0.0,
@@ -232,7 +229,7 @@ def make_ws_factory(
     """Build the factory; the lead mounts it with ``WebSocketResource(factory)``."""
     return GatewayWebSocketFactory(
         context,
-        methods or build_registry(),
+        methods,
         close_handshake_timeout=close_handshake_timeout,
         open_handshake_timeout=open_handshake_timeout,
         auto_ping_interval=auto_ping_interval,

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from openclaw.auth.scopes import ADMIN, ROLE_NODE
 from openclaw.gateway.protocol.build_info import build_id
 from openclaw.gateway.protocol.config_view import field, path, session_defaults
 from openclaw.gateway.protocol.constants import (
@@ -16,7 +17,6 @@ from openclaw.gateway.protocol.constants import (
     CLIENT_MODES,
     MIN_PROBE_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
-    ROLE_NODE,
     ClientMode,
 )
 from openclaw.gateway.protocol.device_identity import b64url_encode
@@ -34,7 +34,6 @@ from openclaw.gateway.protocol.schema import (
     optional,
     required,
 )
-from openclaw.gateway.protocol.scopes import ADMIN
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.context import GatewayContext

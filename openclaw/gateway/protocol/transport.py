@@ -14,7 +14,7 @@ import attrs
 from zope.interface import Interface
 
 if TYPE_CHECKING:
-    from openclaw.gateway.methods.base import MethodSpec
+    from openclaw.gateway.protocol.dispatch import MethodSpec
 
 
 class IConnectionTransport(Interface):

@@ -31,12 +31,12 @@ from openclaw.agents.durable import DurableWriter
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.agents.service import thread_runner
 from openclaw.agents.store import SessionStore
+from openclaw.auth.decision import AuthSettings
+from openclaw.auth.ratelimit import AuthRateLimiter, RateLimitSettings
 from openclaw.config import parse_config_text
 from openclaw.gateway.http import HttpApi
 from openclaw.gateway.http.auth import AuthSource, HttpAuthenticator
 from openclaw.gateway.http.runs import AgentRunner
-from openclaw.gateway.protocol.auth import AuthSettings
-from openclaw.gateway.protocol.ratelimit import AuthRateLimiter, RateLimitSettings
 from openclaw.gateway.site import SECURITY_HEADERS, GatewayRootResource, GatewaySite, ProbesStage
 from openclaw.memory.embeddings import EmbeddingsService
 from openclaw.providers.registry import LocalModelInstall, ProviderCatalog

@@ -12,8 +12,8 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
-from openclaw.gateway.protocol.auth import AuthSettings, TrustedProxySettings
-from openclaw.gateway.protocol.ratelimit import RateLimitSettings
+from openclaw.auth.decision import AuthSettings, TrustedProxySettings
+from openclaw.auth.ratelimit import RateLimitSettings
 from tests.agents.support import roles
 from tests.gateway.http.support import (
     TOKEN,

@@ -8,7 +8,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
-from openclaw.gateway.protocol.auth import AuthSettings
+from openclaw.auth.decision import AuthSettings
 from tests.gateway.http.support import (
     HOOK_TOKEN,
     TOKEN,

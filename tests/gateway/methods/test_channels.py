@@ -6,9 +6,9 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from openclaw.auth.scopes import READ
 from openclaw.channels.service import ChannelsService
 from openclaw.gateway.methods.registry import build_registry
-from openclaw.gateway.protocol.scopes import READ
 from tests.channels.support import IRC, ScriptedAccount
 from tests.gateway.protocol.support import Harness, connect_params
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from openclaw.auth.scopes import ADMIN, PAIRING, PUBLIC, READ
 from openclaw.config import parse_config_text
-from openclaw.gateway.methods.base import MethodSpec
 from openclaw.gateway.methods.registry import CORE_METHODS, MethodRegistry, build_registry
 from openclaw.gateway.methods.system import parse_duration_ms
 from openclaw.gateway.protocol import device_identity as ident
-from openclaw.gateway.protocol.scopes import ADMIN, PAIRING, PUBLIC, READ
+from openclaw.gateway.protocol.dispatch import MethodSpec
 from tests.gateway.protocol.support import FakeSnapshot, Harness, connect_params
 
 HEALTH_KEYS = {"ok", "ts", "durationMs", "plugins", "configReload", "channels", "channelOrder",

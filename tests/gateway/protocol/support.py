@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.internet.task import Clock
 from zope.interface import implementer
 
+from openclaw.auth.decision import AuthSettings
 from openclaw.gateway.methods.registry import MethodRegistry, build_registry
 from openclaw.gateway.methods.system import collect_health
 from openclaw.gateway.protocol import device_identity as ident
-from openclaw.gateway.protocol.auth import AuthSettings
 from openclaw.gateway.protocol.connection import (
     GatewayConnection,
     IConnectionTransport,

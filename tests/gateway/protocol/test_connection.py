@@ -8,11 +8,11 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from openclaw.gateway.methods.base import MethodCall, MethodSpec
+from openclaw.auth.scopes import READ
+from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import GatewayError
 from openclaw.gateway.protocol.frames import encode_event
 from openclaw.gateway.protocol.schema import Integer, Object, required
-from openclaw.gateway.protocol.scopes import READ
 from tests.gateway.protocol.support import (
     LOCAL_PEER,
     DeviceKey,

@@ -11,7 +11,8 @@ from twisted.internet.defer import Deferred
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
-from openclaw.gateway.protocol.auth import AuthSettings
+from openclaw.auth.decision import AuthSettings
+from openclaw.gateway.methods.registry import build_registry
 from openclaw.gateway.protocol.context import ConnectionPolicy, GatewayContext
 from openclaw.gateway.protocol.factory import GatewayWebSocketFactory, make_ws_factory
 from openclaw.gateway.protocol.server import GatewayServerProtocol, pending_write_bytes
@@ -81,7 +82,7 @@ class Wire:
 
 
 def factory_for(context: GatewayContext | None = None) -> GatewayWebSocketFactory:
-    return make_ws_factory(context or make_context())
+    return make_ws_factory(context or make_context(), build_registry())
 
 
 class AdapterTests(SynchronousTestCase):

@@ -8,11 +8,11 @@ from typing import Any
 import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
+from openclaw.auth.decision import AuthSettings, TrustedProxySettings
+from openclaw.auth.ratelimit import RateLimitSettings
 from openclaw.gateway.protocol import connection as connection_module
-from openclaw.gateway.protocol.auth import AuthSettings, TrustedProxySettings
 from openclaw.gateway.protocol.connection import PeerInfo, truncate_close_reason
 from openclaw.gateway.protocol.context import ConnectionPolicy
-from openclaw.gateway.protocol.ratelimit import RateLimitSettings
 from tests.gateway.protocol.support import (
     REMOTE_PEER,
     TOKEN,

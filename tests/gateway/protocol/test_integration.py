@@ -16,7 +16,9 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.trial.unittest import TestCase
 from twisted.web.server import Site
 
-from openclaw.gateway.protocol.auth import AuthSettings
+from openclaw.auth.decision import AuthSettings
+from openclaw.gateway.methods.registry import build_registry
+from openclaw.gateway.methods.system import collect_health
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.factory import make_ws_factory
 from tests.gateway.protocol.support import TOKEN, FakeSnapshot, connect_params, fake_redact
@@ -61,7 +63,8 @@ class LoopbackSiteTests(TestCase):
             log_file=lambda: log_file,
             redact_config=fake_redact,
         )
-        self.factory = make_ws_factory(self.context)
+        self.context.health.collector = lambda: collect_health(self.context)
+        self.factory = make_ws_factory(self.context, build_registry())
         self.factory.start()
         self.addCleanup(self.factory.stop)
         tcp = cast(IReactorTCP, reactor)

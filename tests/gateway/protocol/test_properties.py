@@ -11,6 +11,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from openclaw.gateway.methods.registry import build_registry
 from openclaw.gateway.protocol.factory import make_ws_factory
 from openclaw.gateway.protocol.server import GatewayServerProtocol
 from tests.gateway.protocol.support import (
@@ -141,7 +142,7 @@ class WireProperties(SynchronousTestCase):
     @given(chunks=st.lists(st.binary(min_size=1, max_size=64), max_size=5))
     def test_garbage_websocket_bytes(self, chunks: list[bytes]) -> None:
         context = make_context()
-        factory = make_ws_factory(context, close_handshake_timeout=0,
+        factory = make_ws_factory(context, build_registry(), close_handshake_timeout=0,
                                   open_handshake_timeout=0)
         protocol = cast(GatewayServerProtocol,
                         factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1234)))

@@ -15,7 +15,7 @@ from typing import Final
 import attrs
 from twisted.internet.interfaces import IReactorTime
 
-from openclaw.gateway.protocol.netaddr import is_loopback_address, normalize_ip
+from openclaw.auth.netaddr import is_loopback_address, normalize_ip
 
 SCOPE_SHARED_SECRET: Final = "shared-secret"
 SCOPE_DEVICE_TOKEN: Final = "device-token"

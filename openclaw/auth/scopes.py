@@ -9,10 +9,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Final
+from typing import Final, Literal
 
-from openclaw.gateway.protocol.constants import ROLE_NODE, ROLE_OPERATOR
-from openclaw.gateway.protocol.errors import GatewayError, missing_scope, unauthorized_role
+import attrs
+
+ROLE_OPERATOR: Final = "operator"
+ROLE_NODE: Final = "node"
+ROLES: Final = frozenset({ROLE_OPERATOR, ROLE_NODE})
 
 ADMIN: Final = "operator.admin"
 READ: Final = "operator.read"
@@ -76,9 +79,18 @@ def role_scopes_allow(role: str, requested: Sequence[str], allowed: Collection[s
     return missing_requested_scope(role, requested, allowed) is None
 
 
-def authorize_method(
-    method: str, role: str, scopes: Collection[str], required_scope: str | None
-) -> GatewayError | None:
+@attrs.frozen
+class MethodDenial:
+    """Why a method call is refused: the caller's role, or a scope it lacks."""
+
+    kind: Literal["role", "scope"]
+    role: str
+    missing_scope: str | None = None
+
+
+def method_denial(
+    role: str, scopes: Collection[str], required_scope: str | None
+) -> MethodDenial | None:
     """The dispatcher's gate (``authorizeGatewayMethod``); ``None`` means allowed.
 
     ``required_scope`` is the registry's classification: an operator scope, :data:`PUBLIC`,
@@ -86,11 +98,11 @@ def authorize_method(
     """
     if required_scope == PUBLIC:
         return None
-    if role not in (ROLE_OPERATOR, ROLE_NODE):
-        return unauthorized_role(role)
+    if role not in ROLES:
+        return MethodDenial("role", role)
     is_node_method = required_scope == NODE_ONLY
     if is_node_method != (role == ROLE_NODE):
-        return unauthorized_role(role)
+        return MethodDenial("role", role)
     if role == ROLE_NODE:
         return None
     if ADMIN in scopes:
@@ -98,4 +110,4 @@ def authorize_method(
     needed = required_scope if required_scope is not None else ADMIN
     if scope_satisfied(needed, scopes):
         return None
-    return missing_scope(needed, [needed])
+    return MethodDenial("scope", role, needed)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from openclaw.gateway.protocol.netaddr import (
+from openclaw.auth.netaddr import (
     is_loopback_host,
     is_private_or_loopback_address,
     parse_ip,
