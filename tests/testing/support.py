@@ -1,4 +1,5 @@
-"""A bare Autobahn client standing in for the gateway's Gemini Live side in tests."""
+"""Stand-ins: a bare Autobahn client for the gateway's Gemini Live side, and a stub gateway
+endpoint for the VoiceClaw client's own tests."""
 
 from __future__ import annotations
 
@@ -6,11 +7,19 @@ import base64
 import json
 from typing import Any, cast
 
-from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from autobahn.twisted.resource import WebSocketResource
+from autobahn.twisted.websocket import (
+    WebSocketClientFactory,
+    WebSocketClientProtocol,
+    WebSocketServerFactory,
+    WebSocketServerProtocol,
+)
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
 
 from openclaw.testing.waiting import History
 from openclaw.testing.ws_timers import ReactorTimer, cancel_close_timer
@@ -136,3 +145,86 @@ def setup_message(handle: str | None = None, **changes: Any) -> dict[str, Any]:
     if handle is not None:
         setup["sessionResumption"] = {"handle": handle}
     return {"setup": setup}
+
+
+# ---------------------------------------------------------------------------------------------
+# A stand-in gateway for the VoiceClaw client's own tests (the real endpoint is the gateway's)
+
+
+class StubGatewayProtocol(WebSocketServerProtocol):
+    factory: StubGatewayFactory
+
+    def onOpen(self) -> None:
+        self.factory.stub.sockets.append(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        try:
+            event = json.loads(payload.decode("utf-8"))
+        except ValueError:
+            event = {"raw": payload.decode("utf-8", "replace")}
+        self.factory.stub.received.append(event)
+        self.factory.stub.handler(self.factory.stub, event)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        cancel_close_timer(self)
+
+    def send_event(self, event: dict[str, Any]) -> None:
+        self.sendMessage(json.dumps(event).encode("utf-8"), isBinary=False)
+
+
+class StubGatewayFactory(WebSocketServerFactory):
+    protocol = StubGatewayProtocol
+
+    def __init__(self, stub: StubGateway) -> None:
+        super().__init__(reactor=reactor)
+        self.stub = stub
+        self._batched_timer = ReactorTimer(cast(IReactorTime, reactor))
+        self.setProtocolOptions(webStatus=False)
+
+
+class _StubRoot(Resource):
+    isLeaf = True
+
+    def __init__(self, stub: StubGateway) -> None:
+        super().__init__()
+        self.stub = stub
+        self.websocket = WebSocketResource(StubGatewayFactory(stub))
+
+    def render(self, request: Request) -> bytes | int:
+        if request.getHeader(b"upgrade"):
+            if self.stub.busy:  # the pre-auth budget's answer
+                request.setResponseCode(503)
+                return b"Too many unauthenticated sockets"
+            return cast(int, self.websocket.render(request))
+        if request.path == b"/health":
+            request.setHeader(b"content-type", b"application/json; charset=utf-8")
+            return b'{"ok":true,"status":"live"}'
+        request.setResponseCode(404)
+        return b"Not Found"
+
+
+class StubGateway:
+    """``/voiceclaw/realtime`` and ``/health`` on loopback; ``handler(stub, event)`` answers."""
+
+    def __init__(self, handler: Any = None) -> None:
+        self.handler = handler or (lambda stub, event: None)
+        self.received: History[dict[str, Any]] = History()
+        self.sockets: list[StubGatewayProtocol] = []
+        self.busy = False
+        self.port = cast(IReactorTCP, reactor).listenTCP(
+            0, Site(_StubRoot(self)), interface="127.0.0.1")
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port.getHost().port}/voiceclaw/realtime"
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.sockets[-1].send_event(event)
+
+    def close(self, code: int, reason: str) -> None:
+        self.sockets[-1].sendCloseFrame(code=code, reasonUtf8=reason.encode(), isReply=False)
+
+    def stop(self) -> Any:
+        for socket in self.sockets:
+            socket.dropConnection(abort=True)
+        return self.port.stopListening()
