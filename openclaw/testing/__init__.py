@@ -1,0 +1,1 @@
+"""Protocol-faithful local servers and clients for tests and offline use."""

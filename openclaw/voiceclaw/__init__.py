@@ -1,0 +1,1 @@
+"""VoiceClaw real-time voice endpoint support (`/voiceclaw/realtime`)."""
