@@ -14,6 +14,23 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
+from openclaw.config import ConfigSnapshot, parse_config_text
+
+TEST_CONFIG_PATH = "/state/openclaw.json"
+
+
+def config_snapshot(document: Mapping[str, Any] | str | None = None, **fields: Any
+                    ) -> ConfigSnapshot:
+    """A real ConfigSnapshot of ``document`` (a mapping or JSON5 text), loaded by the real
+    pipeline; ``fields`` override snapshot attributes (``warnings``, ``exists``...)."""
+    text = document if isinstance(document, str) else json.dumps(document or {})
+    snapshot = parse_config_text(text, TEST_CONFIG_PATH, env={}, home="/home/test")
+    return attrs.evolve(snapshot, **fields) if fields else snapshot
+
+
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -54,6 +54,7 @@ from openclaw.agents.workspace import (
     ensure_workspace,
     load_context_files,
 )
+from openclaw.config.loader import ConfigSnapshot
 from openclaw.providers.registry import ModelRef, model_chain, parse_model_ref
 from openclaw.providers.types import (
     ABORTED,
@@ -464,7 +465,7 @@ class AgentRuntime:
         reactor: Any,
         store: SessionStore,
         router: Any,
-        get_config: Callable[[], Any],
+        get_config: Callable[[], ConfigSnapshot],
         state_dir: str,
         default_workspace: str,
         run_blocking: Callable[..., Deferred[Any]],

@@ -20,6 +20,8 @@ from twisted.logger import Logger
 from openclaw.agents.durable import DurableWriter, InlineWriter
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.agents.store import SessionStore
+from openclaw.config.loader import ConfigSnapshot
+from openclaw.providers.router import ModelRouter
 
 log = Logger(namespace="agents")
 
@@ -53,9 +55,9 @@ class StoreService(Service):
 class AgentsService(Service):
     name = "agents"  # type: ignore[assignment]
 
-    def __init__(self, reactor: Any, store: SessionStore, router: Any,
-                 get_config: Callable[[], Any], *, state_dir: str, default_workspace: str,
-                 home: str | None = None) -> None:
+    def __init__(self, reactor: Any, store: SessionStore, router: ModelRouter,
+                 get_config: Callable[[], ConfigSnapshot], *, state_dir: str,
+                 default_workspace: str, home: str | None = None) -> None:
         self.runtime = AgentRuntime(
             reactor=reactor, store=store, router=router, get_config=get_config,
             state_dir=state_dir, default_workspace=default_workspace,

@@ -13,30 +13,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 import attrs
 
-DEFAULT_AGENT_ID: Final = "main"
+from openclaw.config.ids import normalize_agent_id
+
 DEFAULT_MAIN_KEY: Final = "main"
 GLOBAL_KEY: Final = "global"
 UNKNOWN_KEY: Final = "unknown"
 MAX_SESSION_KEY_CHARS: Final = 512
-_INVALID: Final = re.compile(r"[^a-z0-9_-]+")
-_VALID_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class SessionKeyError(ValueError):
     """A key starting with ``agent:`` that cannot be parsed (INVALID_REQUEST)."""
-
-
-def normalize_agent_id(raw: str | None) -> str:
-    text = (raw or "").strip().lower()
-    if _VALID_ID.match(text):
-        return text
-    text = _INVALID.sub("-", text).strip("-")[:64]
-    return text or DEFAULT_AGENT_ID
 
 
 def normalize_peer(raw: str | None) -> str:

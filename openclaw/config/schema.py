@@ -43,6 +43,7 @@ from openclaw.config.fields import (
     setting,
 )
 from openclaw.config.frozen import FrozenDict
+from openclaw.config.ids import DEFAULT_AGENT_ID, normalize_agent_id
 
 __all__ = [
     "DEFAULT_AGENT_ID",
@@ -88,7 +89,6 @@ __all__ = [
 REDACTED_SENTINEL = "__OPENCLAW_REDACTED__"
 """The real gateway's placeholder for redacted secrets (``config.get``); never a valid secret."""
 
-DEFAULT_AGENT_ID = "main"
 AGENT_ID_PATTERN = r"^[a-z0-9_][a-z0-9_-]{0,63}$"
 LOG_LEVELS = ("silent", "fatal", "error", "warn", "info", "debug", "trace")
 MODEL_APIS = (
@@ -104,11 +104,6 @@ MODEL_APIS = (
     "pi-messages",
     "azure-openai-responses",
 )
-
-
-def normalize_agent_id(key: str) -> str:
-    """Canonical agent id of an ``agents.entries`` key (ids are case-insensitive)."""
-    return key.strip().lower()
 
 
 # --------------------------------------------------------------------------- secrets
@@ -420,11 +415,24 @@ class ControlUiConfig(ConfigObject):
 
 
 @attrs.frozen(repr=False)
+class ChatImagesConfig(ConfigObject):
+    """Image inputs of ``POST /v1/chat/completions``."""
+
+    allow_url: bool = setting(
+        "allowUrl", Bool(), default=False, description="Fetch image parts given as URLs."
+    )
+
+
+@attrs.frozen(repr=False)
 class ChatCompletionsEndpointConfig(ConfigObject):
     """``POST /v1/chat/completions``."""
 
     enabled: bool = setting(
         "enabled", Bool(), default=False, description="Serve the Chat Completions endpoint."
+    )
+    images: ChatImagesConfig = setting(
+        "images", Section(ChatImagesConfig), factory=ChatImagesConfig,
+        description="Image inputs.",
     )
 
 
@@ -474,6 +482,40 @@ class GatewayHttpConfig(ConfigObject):
 
 
 @attrs.frozen(repr=False)
+class GatewayToolsConfig(ConfigObject):
+    """Extra allow/deny of tools for ``POST /tools/invoke``."""
+
+    allow: tuple[str, ...] = setting(
+        "allow", ListOf(Str()), default=(), description="Tools allowed over HTTP."
+    )
+    deny: tuple[str, ...] = setting(
+        "deny", ListOf(Str()), default=(), description="Tools denied over HTTP."
+    )
+
+
+@attrs.frozen(repr=False)
+class NodePairingConfig(ConfigObject):
+    """How device nodes are paired."""
+
+    auto_approve_local: bool | None = setting(
+        "autoApproveLocal",
+        Bool(),
+        default=None,
+        description="Approve pairing of local nodes silently; unset = the built-in rule.",
+    )
+
+
+@attrs.frozen(repr=False)
+class GatewayNodesConfig(ConfigObject):
+    """Device nodes (``openclaw-node`` clients)."""
+
+    pairing: NodePairingConfig = setting(
+        "pairing", Section(NodePairingConfig), factory=NodePairingConfig,
+        description="Node pairing.",
+    )
+
+
+@attrs.frozen(repr=False)
 class GatewayConfig(ConfigObject):
     """The gateway process: listener, auth, reload, Control UI, HTTP endpoints."""
 
@@ -514,6 +556,14 @@ class GatewayConfig(ConfigObject):
     )
     http: GatewayHttpConfig = setting(
         "http", Section(GatewayHttpConfig), factory=GatewayHttpConfig, description="HTTP APIs."
+    )
+    tools: GatewayToolsConfig = setting(
+        "tools", Section(GatewayToolsConfig), factory=GatewayToolsConfig,
+        description="Tools over HTTP.",
+    )
+    nodes: GatewayNodesConfig = setting(
+        "nodes", Section(GatewayNodesConfig), factory=GatewayNodesConfig,
+        description="Device nodes.",
     )
     trusted_proxies: tuple[str, ...] = setting(
         "trustedProxies",
@@ -700,6 +750,45 @@ class AgentMemoryConfig(ConfigObject):
 
 
 @attrs.frozen(repr=False)
+class HeartbeatConfig(ConfigObject):
+    """Periodic heartbeat turns (``agents.defaults.heartbeat``)."""
+
+    every: str | None = setting(
+        "every", Str(), default=None,
+        description='Interval ("30m", "1h"); unset = 30m; "0m" turns heartbeats off.',
+    )
+    prompt: str | None = setting(
+        "prompt", Str(), default=None, description="Prompt of a heartbeat turn."
+    )
+    target: str | None = setting(
+        "target", Str(), default=None,
+        description='Where the answer goes: "none", "last" or a channel id.',
+    )
+    to: str | None = setting("to", Str(), default=None, description="Recipient on the target.")
+    account_id: str | None = setting(
+        "accountId", Str(), default=None, description="Channel account of the target."
+    )
+    model: str | None = setting(
+        "model", Str(), default=None, description="Model override for heartbeat turns."
+    )
+    session: str | None = setting(
+        "session", Str(), default=None, description="Session key of heartbeat turns."
+    )
+    timeout_seconds: int | None = setting(
+        "timeoutSeconds", Int(exclusive_minimum=0), default=None,
+        description="Timeout of a heartbeat turn.",
+    )
+    light_context: bool = setting(
+        "lightContext", Bool(), default=False,
+        description="Only HEARTBEAT.md from the workspace bootstrap.",
+    )
+    isolated_session: bool = setting(
+        "isolatedSession", Bool(), default=False,
+        description="Run each heartbeat in a fresh session.",
+    )
+
+
+@attrs.frozen(repr=False)
 class AgentDefaultsConfig(ConfigObject):
     """Defaults inherited by every agent."""
 
@@ -760,6 +849,10 @@ class AgentDefaultsConfig(ConfigObject):
     user_timezone: str | None = setting(
         "userTimezone", Str(), default=None, description="IANA time zone of the user."
     )
+    heartbeat: HeartbeatConfig | None = setting(
+        "heartbeat", Section(HeartbeatConfig), default=None,
+        description="Heartbeat turns of every agent.",
+    )
 
 
 @attrs.frozen(repr=False)
@@ -795,6 +888,10 @@ class AgentEntryConfig(ConfigObject):
     )
     memory: AgentMemoryConfig | None = setting(
         "memory", Section(AgentMemoryConfig), default=None, description="Memory overrides."
+    )
+    heartbeat: HeartbeatConfig | None = setting(
+        "heartbeat", Section(HeartbeatConfig), default=None,
+        description="Heartbeat overrides of this agent.",
     )
 
 
@@ -884,6 +981,32 @@ class AgentsConfig(ConfigObject):
     def default_agent(self) -> AgentEntryConfig:
         """The default agent's entry (a bare ``main`` entry when none is configured)."""
         return self.entries.get(self.default_agent_id) or AgentEntryConfig(id=self.default_agent_id)
+
+    @property
+    def roster(self) -> tuple[AgentEntryConfig, ...]:
+        """Every agent: the configured entries, or the implicit ``main`` agent."""
+        return tuple(self.entries.values()) or (AgentEntryConfig(id=DEFAULT_AGENT_ID),)
+
+    @property
+    def ownership_kind(self) -> str:
+        """``explicit`` (a fleet without a default agent), ``sole`` (one agent) or ``legacy``."""
+        if self.ownership == "explicit":
+            return "explicit"
+        return "sole" if len(self.entries) <= 1 else "legacy"
+
+    def heartbeat_for(self, agent_id: str) -> HeartbeatConfig:
+        """``agents.defaults.heartbeat`` with the agent's own ``heartbeat`` laid over it."""
+        base = self.defaults.heartbeat or HeartbeatConfig()
+        entry = self.entries.get(normalize_agent_id(agent_id))
+        override = entry.heartbeat if entry is not None else None
+        if override is None:
+            return base
+        changes = {
+            field.name: getattr(override, field.name)
+            for field in attrs.fields(HeartbeatConfig)
+            if getattr(override, field.name) != field.default
+        }
+        return attrs.evolve(base, **changes)
 
 
 # --------------------------------------------------------------------------- models
@@ -1170,6 +1293,165 @@ class MetaConfig(ConfigObject):
     )
 
 
+# --------------------------------------------------------------------------- sessions & messages
+
+
+@attrs.frozen(repr=False)
+class SessionConfig(ConfigObject):
+    """How conversations map to sessions."""
+
+    main_key: str = setting(
+        "mainKey", Str(), default="main", description="Suffix of each agent's main session."
+    )
+    scope: str = setting(
+        "scope", Enum("per-sender", "global"), default="per-sender",
+        description='"per-sender" isolates by sender; "global" shares one session.',
+    )
+    dm_scope: str = setting(
+        "dmScope",
+        Enum("main", "per-peer", "per-channel-peer", "per-account-channel-peer", style="enum"),
+        default="main",
+        description="How direct messages are grouped into sessions.",
+    )
+
+
+@attrs.frozen(repr=False)
+class QueueConfig(ConfigObject):
+    """Messages that arrive while a session is busy."""
+
+    mode: str | None = setting(
+        "mode", Enum("steer", "followup", "collect", "interrupt"), default=None,
+        description='"steer", "followup", "collect" or "interrupt"; unset = steer.',
+    )
+    cap: int = setting(
+        "cap", Int(exclusive_minimum=0), default=20,
+        description="Queued messages kept per session before the oldest is dropped.",
+    )
+
+
+@attrs.frozen(repr=False)
+class MessagesConfig(ConfigObject):
+    """Inbound message handling."""
+
+    queue: QueueConfig = setting(
+        "queue", Section(QueueConfig), factory=QueueConfig, description="Busy-session queue."
+    )
+
+
+@attrs.frozen(repr=False)
+class DesktopHostConfig(ConfigObject):
+    """The desktop app's host service."""
+
+    enabled: bool = setting("enabled", Bool(), default=False, description="Host enabled.")
+    port: int | None = setting(
+        "port", Int(minimum=1, maximum=65535), default=None, description="Host port."
+    )
+
+
+@attrs.frozen(repr=False)
+class DesktopConfig(ConfigObject):
+    """The desktop app."""
+
+    host: DesktopHostConfig | None = setting(
+        "host", Section(DesktopHostConfig), default=None, description="Desktop host."
+    )
+
+
+@attrs.frozen(repr=False)
+class HookMatchConfig(ConfigObject):
+    """What a hook mapping matches."""
+
+    path: str | None = setting("path", Str(), default=None, description="Hook path.")
+    source: str | None = setting("source", Str(), default=None, description="Payload source.")
+
+
+@attrs.frozen(repr=False)
+class HookMappingConfig(ConfigObject):
+    """One ``hooks.mappings`` entry: a webhook payload turned into a wake or an agent run."""
+
+    id: str | None = setting("id", Str(), default=None, description="Mapping id.")
+    match: HookMatchConfig | None = setting(
+        "match", Section(HookMatchConfig), default=None, description="What it matches."
+    )
+    action: str = setting(
+        "action", Enum("wake", "agent"), default="agent", description='"wake" or "agent".'
+    )
+    wake_mode: str = setting(
+        "wakeMode", Enum("now", "next-heartbeat"), default="now", description="Wake timing."
+    )
+    name: str | None = setting("name", Str(), default=None, description="Name template.")
+    agent_id: str | None = setting("agentId", Str(), default=None, description="Agent.")
+    session_key: str | None = setting(
+        "sessionKey", Str(), default=None, description="Session key template."
+    )
+    session_mode: str = setting(
+        "sessionMode", Enum("isolated", "persistent"), default="isolated",
+        description="A new session per hook call, or one kept.",
+    )
+    message_template: str | None = setting(
+        "messageTemplate", Str(), default=None, description="Agent message template."
+    )
+    text_template: str | None = setting(
+        "textTemplate", Str(), default=None, description="Wake text template."
+    )
+    for_each: str | None = setting(
+        "forEach", Str(pattern=r"^[^.[\]]+$"), default=None,
+        description="Payload array to map item by item.",
+    )
+    deliver: bool | None = setting("deliver", Bool(), default=None, description="Deliver.")
+    allow_unsafe_external_content: bool = setting(
+        "allowUnsafeExternalContent", Bool(), default=False,
+        description="Do not wrap payload text as untrusted external content.",
+    )
+    channel: str | None = setting(
+        "channel", Str(min_length=1), default=None, description="Reply channel."
+    )
+    to: str | None = setting("to", Str(), default=None, description="Reply recipient.")
+    model: str | None = setting("model", Str(), default=None, description="Model template.")
+    thinking: str | None = setting("thinking", Str(), default=None, description="Thinking.")
+    timeout_seconds: int | None = setting(
+        "timeoutSeconds", Int(exclusive_minimum=0), default=None, description="Run timeout."
+    )
+    transform: Mapping[str, Any] | None = setting(
+        "transform", MapOf(Str()), default=None,
+        description="A JS transform module (not supported here: the mapping is skipped).",
+    )
+
+
+@attrs.frozen(repr=False)
+class HooksConfig(ConfigObject):
+    """Inbound webhooks (``/hooks/*``)."""
+
+    enabled: bool = setting("enabled", Bool(), default=False, description="Serve hooks.")
+    path: str | None = setting(
+        "path", Str(), default=None, description='Base path; unset = "/hooks".'
+    )
+    token: str | SecretRef | None = setting(
+        "token", SecretInput, default=None, description="Bearer token of hook callers."
+    )
+    default_session_key: str | None = setting(
+        "defaultSessionKey", Str(), default=None, description="Session of /hooks/agent."
+    )
+    allow_request_session_key: bool = setting(
+        "allowRequestSessionKey", Bool(), default=False,
+        description="Let callers pick the session key.",
+    )
+    allowed_session_key_prefixes: tuple[str, ...] | None = setting(
+        "allowedSessionKeyPrefixes", ListOf(Str()), default=None,
+        description="Session key prefixes callers may use.",
+    )
+    allowed_agent_ids: tuple[str, ...] | None = setting(
+        "allowedAgentIds", ListOf(Str()), default=None, description="Agents callers may use."
+    )
+    presets: tuple[str, ...] = setting(
+        "presets", ListOf(Str()), default=(), description='Built-in mappings ("gmail").'
+    )
+    mappings: tuple[HookMappingConfig, ...] = setting(
+        "mappings", ListOf(Section(HookMappingConfig)), default=(),
+        description="Payload mappings.",
+    )
+
+
 # --------------------------------------------------------------------------- root
 
 
@@ -1209,6 +1491,18 @@ class OpenClawConfig(ConfigObject):
     )
     logging: LoggingConfig = setting(
         "logging", Section(LoggingConfig), factory=LoggingConfig, description="Logging."
+    )
+    session: SessionConfig = setting(
+        "session", Section(SessionConfig), factory=SessionConfig, description="Sessions."
+    )
+    messages: MessagesConfig = setting(
+        "messages", Section(MessagesConfig), factory=MessagesConfig, description="Messages."
+    )
+    desktop: DesktopConfig = setting(
+        "desktop", Section(DesktopConfig), factory=DesktopConfig, description="Desktop app."
+    )
+    hooks: HooksConfig = setting(
+        "hooks", Section(HooksConfig), factory=HooksConfig, description="Inbound webhooks."
     )
     extra: Mapping[str, Any] = attrs.field(factory=FrozenDict, kw_only=True)
     """Real top-level sections not implemented here (``channels``, ``hooks``, ...), verbatim."""

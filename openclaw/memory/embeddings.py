@@ -17,7 +17,10 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from openclaw.config.loader import ConfigSnapshot
+from openclaw.config.schema import MemorySearchConfig, ModelProviderConfig
 from openclaw.providers.registry import KNOWN_PROVIDERS, resolve_secret, spec_from_config
+from openclaw.providers.types import ProviderError
 
 log = Logger(namespace="memory")
 
@@ -66,21 +69,13 @@ def resolve_target(request_model: str, configured_provider: str | None
     return EmbeddingTarget(provider, model)
 
 
-def _field(obj: Any, name: str, camel: str | None = None) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(camel or name, obj.get(name))
-    return getattr(obj, name, None)
-
-
 class EmbeddingsService:
     """Embeds texts for the HTTP API (and, later, memory search)."""
 
     def __init__(
         self,
         reactor: Any,
-        get_config: Callable[[], Any],
+        get_config: Callable[[], ConfigSnapshot],
         run_blocking: Callable[..., Deferred[Any]],
         env: Mapping[str, str] | None = None,
         local_factory: Callable[[], EmbeddingProvider] | None = None,
@@ -96,10 +91,11 @@ class EmbeddingsService:
         self._remote: dict[tuple[Any, ...], EmbeddingProvider] = {}
         self._client: Any = None
 
-    def memory_search(self, agent_id: str) -> Any:
+    def memory_search(self, agent_id: str) -> MemorySearchConfig:
         return self._get_config().config.memory_search_for(agent_id)
 
-    def provider(self, target: EmbeddingTarget, memory_search: Any) -> EmbeddingProvider:
+    def provider(self, target: EmbeddingTarget, memory_search: MemorySearchConfig
+                 ) -> EmbeddingProvider:
         if target.provider == LOCAL_PROVIDER:
             if self._local is None:
                 if self._local_factory is not None:
@@ -126,19 +122,19 @@ class EmbeddingsService:
             self._remote[key] = provider
         return provider
 
-    def _endpoint(self, provider_id: str, memory_search: Any
+    def _endpoint(self, provider_id: str, memory_search: MemorySearchConfig
                   ) -> tuple[str, str | None, dict[str, str]]:
-        remote = _field(memory_search, "remote")
-        base_url = _field(remote, "base_url", "baseUrl")
-        api_key = resolve_secret(_field(remote, "api_key", "apiKey"), self._env,
+        remote = memory_search.remote
+        base_url = remote.base_url if remote is not None else None
+        api_key = resolve_secret(remote.api_key if remote is not None else None, self._env,
                                  where="memory.search.remote.apiKey")
-        headers = {str(k): str(v) for k, v in (_field(remote, "headers") or {}).items()}
+        headers = dict(remote.headers) if remote is not None else {}
         configured = self._configured_provider(provider_id)
         spec = None
         if configured is not None or provider_id in KNOWN_PROVIDERS:
             try:
-                spec = spec_from_config(provider_id, configured or {}, self._env)
-            except Exception as e:
+                spec = spec_from_config(provider_id, configured, self._env)
+            except ProviderError as e:
                 if not base_url:
                     raise EmbeddingError(str(e)) from None
         if not base_url:
@@ -153,15 +149,15 @@ class EmbeddingsService:
             headers = {**spec.headers, **headers}
         return str(base_url), api_key, headers
 
-    def _configured_provider(self, provider_id: str) -> Any:
-        config = self._get_config().config
-        providers = getattr(getattr(config, "models", None), "providers", None) or {}
+    def _configured_provider(self, provider_id: str) -> ModelProviderConfig | None:
+        providers = self._get_config().config.models.providers
         for key, value in providers.items():
             if str(key).strip().lower() == provider_id:
                 return value
         return None
 
-    async def embed(self, target: EmbeddingTarget, memory_search: Any, texts: Sequence[str],
+    async def embed(self, target: EmbeddingTarget, memory_search: MemorySearchConfig,
+                    texts: Sequence[str],
                     dimensions: int | None = None) -> list[list[float]]:
         provider = self.provider(target, memory_search)
         return await provider.embed(texts, dimensions)

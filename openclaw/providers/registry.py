@@ -20,11 +20,13 @@ import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 from twisted.logger import Logger
 
+from openclaw.config.loader import ConfigSnapshot
+from openclaw.config.schema import ModelDefinitionConfig, ModelProviderConfig, SecretRef
 from openclaw.providers.local_service import LocalServiceSpec
 from openclaw.providers.types import (
     ANTHROPIC_MESSAGES,
@@ -116,19 +118,14 @@ class ProviderSpec:
         return None
 
 
-def _field(obj: Any, name: str, camel: str | None = None) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        for key in (camel, name):
-            if key and key in obj:
-                return obj[key]
-        return None
-    return getattr(obj, name, None)
+class SecretValues(Protocol):
+    """The running secrets snapshot, as providers read it (``SecretsSnapshot``)."""
+
+    def value(self, path: str) -> str | None: ...
 
 
-def resolve_secret(value: Any, env: Mapping[str, str], *, where: str,
-                   secrets: Any = None) -> str | None:
+def resolve_secret(value: str | SecretRef | None, env: Mapping[str, str], *, where: str,
+                   secrets: SecretValues | None = None) -> str | None:
     """A literal string, or a SecretRef resolved by the gateway's secrets runtime.
 
     ``secrets`` is the running ``SecretsSnapshot`` (keyed by config path, ``where``): it
@@ -143,15 +140,15 @@ def resolve_secret(value: Any, env: Mapping[str, str], *, where: str,
         resolved = secrets.value(where)
         if resolved is not None:
             return str(resolved)
-    source = _field(value, "source")
-    ref_id = _field(value, "id")
+    source = value.source
+    ref_id = value.id
     if source == "env":
         secret = env.get(str(ref_id))
         if secret is None:
             raise ProviderError(where, f"{where}: environment variable {ref_id} is not set")
         return secret
     if source == "file":
-        path = str(_field(value, "provider") or "")
+        path = value.provider
         # file refs name a file provider; the id is a JSON pointer into it or "value"
         raise ProviderError(where, f"{where}: file SecretRef {path}:{ref_id} needs the "
                             "secrets runtime (not available yet); use an env SecretRef")
@@ -159,37 +156,33 @@ def resolve_secret(value: Any, env: Mapping[str, str], *, where: str,
                         "use a literal or an env SecretRef")
 
 
-def _models_of(raw: Any) -> tuple[ModelInfo, ...]:
-    infos: list[ModelInfo] = []
-    for entry in raw or ():
-        model_id = _field(entry, "id")
-        if not isinstance(model_id, str) or not model_id:
-            continue
-        name = _field(entry, "name") or model_id
-        max_tokens = _field(entry, "max_tokens", "maxTokens")
-        window = _field(entry, "context_window", "contextWindow")
-        infos.append(ModelInfo(
-            id=model_id, name=str(name),
-            max_tokens=int(max_tokens) if isinstance(max_tokens, int | float) else None,
-            context_window=int(window) if isinstance(window, int | float) else None,
-            api=_field(entry, "api"), base_url=_field(entry, "base_url", "baseUrl")))
-    return tuple(infos)
+def _models_of(models: Sequence[ModelDefinitionConfig]) -> tuple[ModelInfo, ...]:
+    return tuple(
+        ModelInfo(
+            id=model.id, name=model.name or model.id,
+            max_tokens=int(model.max_tokens) if model.max_tokens is not None else None,
+            context_window=int(model.context_window) if model.context_window is not None
+            else None,
+            api=model.api, base_url=model.base_url)
+        for model in models if model.id)
 
 
-def spec_from_config(provider_id: str, raw: Any, env: Mapping[str, str],
-                     secrets: Any = None) -> ProviderSpec:
-    """Normalize ``models.providers.<id>`` (typed config or plain mapping)."""
+def spec_from_config(provider_id: str, config: ModelProviderConfig | None,
+                     env: Mapping[str, str], secrets: SecretValues | None = None
+                     ) -> ProviderSpec:
+    """Normalize ``models.providers.<id>`` (None: a known provider's built-in defaults)."""
     config_id = provider_id
     pid = provider_id.strip().lower()
+    config = config or ModelProviderConfig()
     known = KNOWN_PROVIDERS.get(pid)
-    base_url = _field(raw, "base_url", "baseUrl") or (known[0] if known else None)
+    base_url = config.base_url or (known[0] if known else None)
     if not base_url:
         raise ProviderError(pid, f'model provider "{pid}" has no baseUrl')
-    api = _field(raw, "api") or (known[1] if known else OPENAI_COMPLETIONS)
+    api = config.api or (known[1] if known else OPENAI_COMPLETIONS)
     if api not in SUPPORTED_APIS:
         raise ProviderError(pid, f'model provider "{pid}": api "{api}" is not supported by this '
                             f"gateway (supported: {', '.join(SUPPORTED_APIS)})")
-    api_key = resolve_secret(_field(raw, "api_key", "apiKey"), env,
+    api_key = resolve_secret(config.api_key, env,
                              where=f"models.providers.{config_id}.apiKey", secrets=secrets)
     if api_key is None:
         for name in (known[2] if known else ()) + (f"{pid.upper().replace('-', '_')}_API_KEY",):
@@ -197,34 +190,25 @@ def spec_from_config(provider_id: str, raw: Any, env: Mapping[str, str],
                 api_key = env[name]
                 break
     headers: dict[str, str] = {}
-    for name, value in (_field(raw, "headers") or {}).items():
+    for name, value in config.headers.items():
         secret = resolve_secret(value, env, secrets=secrets,
                                 where=f"models.providers.{config_id}.headers.{name}")
         if secret is not None:
             headers[str(name)] = secret
-    timeout = _field(raw, "timeout_seconds", "timeoutSeconds")
-    auth_header = _field(raw, "auth_header", "authHeader")
-    local = _field(raw, "local_service", "localService")
+    timeout = config.timeout_seconds
+    local = config.local_service
     local_spec = None
     if local is not None:
-        health = _field(local, "health_url", "healthUrl") or (str(base_url).rstrip("/")
-                                                               + "/models")
-        ready = _field(local, "ready_timeout_ms", "readyTimeoutMs")
-        idle = _field(local, "idle_stop_ms", "idleStopMs")
         local_spec = LocalServiceSpec(
-            command=str(_field(local, "command")),
-            args=tuple(str(arg) for arg in (_field(local, "args") or ())),
-            cwd=_field(local, "cwd"),
-            env={str(k): str(v) for k, v in (_field(local, "env") or {}).items()},
-            health_url=str(health),
-            ready_timeout_ms=int(ready) if isinstance(ready, int) else 120_000,
-            idle_stop_ms=int(idle) if isinstance(idle, int) else 0)
+            command=local.command, args=tuple(local.args), cwd=local.cwd,
+            env=dict(local.env),
+            health_url=local.health_url or base_url.rstrip("/") + "/models",
+            ready_timeout_ms=local.ready_timeout_ms, idle_stop_ms=local.idle_stop_ms)
     return ProviderSpec(
-        id=pid, base_url=str(base_url), api=str(api), api_key=api_key, headers=headers,
-        auth_header=auth_header is not False,
-        timeout_s=float(timeout) if isinstance(timeout, int | float) and timeout > 0
-        else DEFAULT_TIMEOUT_S,
-        models=_models_of(_field(raw, "models")), local_service=local_spec)
+        id=pid, base_url=base_url, api=api, api_key=api_key, headers=headers,
+        auth_header=config.auth_header is not False,
+        timeout_s=float(timeout) if timeout else DEFAULT_TIMEOUT_S,
+        models=_models_of(config.models), local_service=local_spec)
 
 
 # --------------------------------------------------------------------------- the built-in local
@@ -308,10 +292,11 @@ def builtin_local_provider(install: LocalModelInstall, port: int | None = None,
 class ProviderCatalog:
     """The providers of one config snapshot (rebuilt when the snapshot changes)."""
 
-    def __init__(self, get_config: Callable[[], Any], env: Mapping[str, str] | None = None,
+    def __init__(self, get_config: Callable[[], ConfigSnapshot],
+                 env: Mapping[str, str] | None = None,
                  local_install: LocalModelInstall | None = None,
                  local_port: int | None = None,
-                 get_secrets: Callable[[], Any] | None = None) -> None:
+                 get_secrets: Callable[[], SecretValues | None] | None = None) -> None:
         self._get_config = get_config
         self._get_secrets = get_secrets
         self._env = env if env is not None else os.environ
@@ -328,18 +313,8 @@ class ProviderCatalog:
             self._local_install = find_local_model()
         return self._local_install
 
-    def _config_providers(self) -> Mapping[str, Any]:
-        snapshot = self._get_config()
-        config = _field(snapshot, "config")
-        providers = getattr(getattr(config, "models", None), "providers", None)
-        if providers is None:
-            parsed = _field(snapshot, "parsed") or {}
-            providers = (parsed.get("models") or {}).get("providers") if isinstance(
-                parsed, Mapping) else None
-        return providers if isinstance(providers, Mapping) else {}
-
     def _refresh(self) -> None:
-        raw = self._config_providers()
+        raw = self._get_config().config.models.providers
         secrets = self._get_secrets() if self._get_secrets is not None else None
         # A secrets.reload swaps the snapshot object: rebuild the specs with the new keys.
         key = id(raw), len(raw), id(secrets)
@@ -384,7 +359,7 @@ class ProviderCatalog:
             return self.builtin_local()
         known = KNOWN_PROVIDERS.get(provider_id)
         if known is not None:
-            return spec_from_config(provider_id, {}, self._env)
+            return spec_from_config(provider_id, None, self._env)
         raise ProviderError(provider_id, f'unknown model provider "{provider_id}" (configure '
                             f"models.providers.{provider_id})")
 

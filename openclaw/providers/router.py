@@ -15,12 +15,14 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from openclaw.config.loader import ConfigSnapshot
 from openclaw.providers.local_service import LocalServices
 from openclaw.providers.registry import (
     LOCAL_INSTALL_HINT,
     ModelRef,
     ProviderCatalog,
     ProviderSpec,
+    SecretValues,
 )
 from openclaw.providers.types import ModelRequest
 
@@ -126,9 +128,9 @@ class ProvidersService(Service):
 
     name = "providers"  # type: ignore[assignment]
 
-    def __init__(self, reactor: Any, get_config: Callable[[], Any],
+    def __init__(self, reactor: Any, get_config: Callable[[], ConfigSnapshot],
                  catalog: ProviderCatalog | None = None,
-                 get_secrets: Callable[[], Any] | None = None) -> None:
+                 get_secrets: Callable[[], SecretValues | None] | None = None) -> None:
         self.catalog = catalog or ProviderCatalog(get_config, get_secrets=get_secrets)
         self.router = ModelRouter(reactor, self.catalog)
 

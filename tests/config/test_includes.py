@@ -201,9 +201,9 @@ class IncludeTests(ConfigTestCase):
         self.assertNotIn("(in ", str(failure))
 
     def test_prototype_keys_are_dropped_on_merge(self) -> None:
-        self.write("a.json", {"hooks": {"constructor": 1, "x": 1}})
-        snapshot = self.load({"$include": "a.json", "hooks": {"__proto__": 2, "y": 1}})
-        self.assertEqual(snapshot.parsed["hooks"], {"x": 1, "y": 1})
+        self.write("a.json", {"plugins": {"constructor": 1, "x": 1}})
+        snapshot = self.load({"$include": "a.json", "plugins": {"__proto__": 2, "y": 1}})
+        self.assertEqual(snapshot.parsed["plugins"], {"x": 1, "y": 1})
 
 
 class DeepMergeTests(SynchronousTestCase):

@@ -135,14 +135,14 @@ class Json5Tests(ConfigTestCase):
 
 class ParsedDocumentTests(ConfigTestCase):
     def test_parsed_is_deeply_immutable(self) -> None:
-        snapshot = self.load({"gateway": {"trustedProxies": ["10.0.0.1"]}, "hooks": {"a": [1]}})
+        snapshot = self.load({"gateway": {"trustedProxies": ["10.0.0.1"]}, "plugins": {"a": [1]}})
         self.assertIsInstance(snapshot.parsed, FrozenDict)
         with self.assertRaises(TypeError):
             snapshot.parsed["gateway"] = {}  # type: ignore[index]
         with self.assertRaises(TypeError):
             snapshot.parsed["gateway"]["trustedProxies"].append("x")
         with self.assertRaises(TypeError):
-            snapshot.config.section("hooks")["a"].append(2)
+            snapshot.config.section("plugins")["a"].append(2)
 
     def test_thaw_and_deepcopy_give_plain_editable_copies(self) -> None:
         snapshot = self.load({"gateway": {"trustedProxies": ["10.0.0.1"]}})

@@ -363,10 +363,11 @@ class UnsupportedKeyTests(ConfigTestCase):
                     "controlUi": {"embedSandbox": "strict"},
                 },
                 "channels": {"telegram": {"botToken": "t"}},
-                "hooks": {"enabled": True, "token": "h"},
-                "session": {"scope": "per-sender"},
+                "plugins": {"enabled": True, "allow": ["h"]},
+                "talk": {"provider": "x"},
+                "session": {"scope": "per-sender", "sendPolicy": {"default": "allow"}},
                 "agents": {
-                    "defaults": {"heartbeat": {"every": "30m"}},
+                    "defaults": {"compaction": {"mode": "safeguard"}},
                     "entries": {"main": {"tools": {}}},
                 },
                 "models": {"providers": {"openai": {"request": {"allowPrivateNetwork": True}}}},
@@ -375,24 +376,25 @@ class UnsupportedKeyTests(ConfigTestCase):
         self.assertEqual(
             snapshot.unsupported,
             (
-                "agents.defaults.heartbeat",
+                "agents.defaults.compaction",
                 "agents.entries.main.tools",
                 "channels",
                 "gateway.controlUi.embedSandbox",
                 "gateway.remote",
                 "gateway.tailscale",
                 "gateway.tls",
-                "hooks",
                 "models.providers.openai.request",
-                "session",
+                "plugins",
+                "session.sendPolicy",
+                "talk",
             ),
         )
         self.assertEqual(snapshot.parsed["gateway"]["tls"], {"enabled": True})
         config = snapshot.config
-        self.assertEqual(config.section("hooks"), {"enabled": True, "token": "h"})
+        self.assertEqual(config.section("plugins"), {"enabled": True, "allow": ["h"]})
         self.assertEqual(config.section("channels")["telegram"]["botToken"], "t")
         self.assertEqual(config.section("secrets"), {})
-        self.assertEqual(sorted(config.extra), ["channels", "hooks", "session"])
+        self.assertEqual(sorted(config.extra), ["channels", "plugins", "talk"])
 
     def test_unsupported_values_are_not_validated(self) -> None:
         snapshot = self.load({"gateway": {"tls": "whatever"}})
@@ -704,3 +706,18 @@ class JsonSchemaTests(SynchronousTestCase):
         schema = config_json_schema()
         for _, meta in settings_of(OpenClawConfig):
             self.assertIn(meta.key, schema["properties"])
+
+
+class AgentIdTests(SynchronousTestCase):
+    def test_one_normalization_for_every_layer(self) -> None:
+        from openclaw.agents.session_keys import normalize_agent_id as from_keys
+        from openclaw.config.ids import normalize_agent_id
+        from openclaw.config.schema import normalize_agent_id as from_schema
+
+        self.assertIs(from_keys, normalize_agent_id)
+        self.assertIs(from_schema, normalize_agent_id)
+        self.assertEqual(normalize_agent_id(" Weird Id! "), "weird-id")
+        self.assertEqual(normalize_agent_id("Main"), "main")
+        self.assertEqual(normalize_agent_id("_ops"), "_ops")
+        self.assertEqual(normalize_agent_id(""), "main")
+        self.assertEqual(normalize_agent_id(None), "main")

@@ -19,7 +19,7 @@ from twisted.trial.unittest import TestCase
 from openclaw.providers.registry import ModelRef, ProviderCatalog
 from openclaw.providers.router import ModelRouter
 from openclaw.providers.types import AssistantTurn, ModelRequest, ProviderError
-from tests.support import free_port
+from tests.support import config_snapshot, free_port
 
 SERVER = r'''
 import json, sys, time
@@ -53,13 +53,13 @@ class LocalServiceTests(TestCase):
         script = os.path.join(tempfile.mkdtemp(prefix="oc-ls-"), "server.py")
         with open(script, "w") as handle:
             handle.write(SERVER)
-        config = {"parsed": {"models": {"providers": {"tiny": {
+        config = config_snapshot({"models": {"providers": {"tiny": {
             "baseUrl": f"http://127.0.0.1:{port}/v1", "apiKey": "x",
             "models": [{"id": "tiny", "name": "tiny"}],
             "localService": {"command": command or sys.executable,
                              "args": [script, str(port), str(delay)],
                              "readyTimeoutMs": ready_timeout_ms, "idleStopMs": idle_stop_ms,
-                             "env": {"SECRET_VALUE": "hunter2"}}}}}}}
+                             "env": {"SECRET_VALUE": "hunter2"}}}}}})
         router = ModelRouter(reactor, ProviderCatalog(lambda: config, env={}))
         self.addCleanup(lambda: Deferred.fromCoroutine(router.stop()))
         return router, port

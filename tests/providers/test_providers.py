@@ -10,6 +10,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from openclaw.config.schema import ModelProviderConfig
 from openclaw.providers.http import SseParser, parse_retry_after
 from openclaw.providers.registry import (
     LocalModelInstall,
@@ -35,6 +36,7 @@ from openclaw.providers.wire import (
     OpenAICompletions,
     OpenAIResponses,
 )
+from tests.support import config_snapshot
 from tests.upstream import (
     ScriptedUpstream,
     anthropic_text,
@@ -53,6 +55,13 @@ HISTORY = [
     {"role": "toolResult", "toolCallId": "c1", "toolName": "write",
      "content": [{"type": "text", "text": "done"}], "isError": False},
 ]
+
+
+def provider(document: dict[str, Any]) -> ModelProviderConfig:
+    """``models.providers.x`` as the config loader types it."""
+    document = {"models": [{"id": "m", "name": "m"}], **document}
+    return config_snapshot({"models": {"providers": {"x": document}}}).config.models.providers[
+        "x"]
 
 
 class SseTests(SynchronousTestCase):
@@ -84,22 +93,20 @@ class CatalogTests(SynchronousTestCase):
         from openclaw.secrets import SecretsSnapshot
 
         ref = {"source": "file", "provider": "vault", "id": "/openai/key"}
-        raw = {"baseUrl": "http://h/v1", "apiKey": ref, "headers": {"X-Org": ref}}
+        raw = {"baseUrl": "http://h/v1", "apiKey": ref, "headers": {"X-Org": ref},
+               "models": [{"id": "m", "name": "m"}]}
         first = SecretsSnapshot(values={"models.providers.Corp.apiKey": "sk-file-1",
                                         "models.providers.Corp.headers.X-Org": "org-1"})
-        spec = spec_from_config("Corp", raw, {}, secrets=first)
+        snapshot = config_snapshot({"models": {"providers": {"Corp": raw}}})
+        corp = snapshot.config.models.providers["Corp"]
+        spec = spec_from_config("Corp", corp, {}, secrets=first)
         self.assertEqual((spec.api_key, spec.headers["X-Org"]), ("sk-file-1", "org-1"))
         # Without the runtime only env refs resolve, and the error says so.
         with self.assertRaises(ProviderError):
-            spec_from_config("Corp", raw, {})
+            spec_from_config("Corp", corp, {})
         # A secrets.reload swaps the snapshot: the catalog rebuilds the spec with the new key.
         current = [first]
 
-        class Snapshot:
-            parsed = {"models": {"providers": {"Corp": raw}}}
-            config = None
-
-        snapshot = Snapshot()
         catalog = ProviderCatalog(lambda: snapshot, env={}, get_secrets=lambda: current[0])
         self.assertEqual(catalog.configured["corp"].api_key, "sk-file-1")
         current[0] = SecretsSnapshot(values={"models.providers.Corp.apiKey": "sk-file-2",
@@ -107,29 +114,31 @@ class CatalogTests(SynchronousTestCase):
         self.assertEqual(catalog.configured["corp"].api_key, "sk-file-2")
 
     def test_spec_from_config(self) -> None:
-        spec = spec_from_config("Local", {
+        spec = spec_from_config("Local", provider({
             "baseUrl": "http://127.0.0.1:9/v1", "apiKey": {"source": "env", "provider": "default",
                                                            "id": "MY_KEY"},
             "timeoutSeconds": 5, "models": [{"id": "s", "name": "S", "maxTokens": 64}],
-            "localService": {"command": "/bin/true"}}, {"MY_KEY": "secret"})
+            "localService": {"command": "/bin/true"}}), {"MY_KEY": "secret"})
         self.assertEqual((spec.id, spec.api, spec.api_key, spec.timeout_s),
                          ("local", "openai-completions", "secret", 5.0))
         self.assertEqual(spec.local_service.health_url, "http://127.0.0.1:9/v1/models")
         self.assertEqual(spec.model("s").max_tokens, 64)
         with self.assertRaises(ProviderError) as missing:
-            spec_from_config("x", {"baseUrl": "http://h", "apiKey": {
-                "source": "env", "provider": "default", "id": "NOPE"}}, {})
+            spec_from_config("x", provider({"baseUrl": "http://h", "apiKey": {
+                "source": "env", "provider": "default", "id": "NOPE"}}), {})
         self.assertIn("NOPE is not set", str(missing.exception))
         with self.assertRaises(ProviderError) as api:
-            spec_from_config("x", {"baseUrl": "http://h", "api": "google-generative-ai"}, {})
+            spec_from_config("x", provider({"baseUrl": "http://h",
+                                            "api": "google-generative-ai"}), {})
         self.assertIn("not supported", str(api.exception))
-        openai = spec_from_config("openai", {}, {"OPENAI_API_KEY": "sk"})
+        openai = spec_from_config("openai", None, {"OPENAI_API_KEY": "sk"})
         self.assertEqual((openai.base_url, openai.api, openai.api_key),
                          ("https://api.openai.com/v1", "openai-responses", "sk"))
 
     def test_builtin_local_when_nothing_configured(self) -> None:
         missing = LocalModelInstall(python=sys.executable, gguf=None, server_available=False)
-        catalog = ProviderCatalog(lambda: {"parsed": {}}, env={}, local_install=missing)
+        empty = config_snapshot()
+        catalog = ProviderCatalog(lambda: empty, env={}, local_install=missing)
         self.assertTrue(catalog.uses_builtin_local())
         self.assertEqual(catalog.default_ref(), ModelRef("local", "smollm2"))
         with self.assertRaises(ProviderError) as error:
@@ -203,9 +212,9 @@ class WireApiTests(TestCase):
         upstream.start()
         self.addCleanup(lambda: Deferred.fromCoroutine(upstream.stop()))
         base = upstream.root_url if api == "anthropic-messages" else upstream.base_url
-        config = {"parsed": {"models": {"providers": {"p": {
+        config = config_snapshot({"models": {"providers": {"p": {
             "baseUrl": base, "apiKey": "key-1", "api": api,
-            "models": [{"id": "m", "name": "m", "maxTokens": 99}]}}}}}
+            "models": [{"id": "m", "name": "m", "maxTokens": 99}]}}}})
         router = ModelRouter(reactor, ProviderCatalog(lambda: config, env={}))
         self.addCleanup(lambda: Deferred.fromCoroutine(router.stop()))
         upstream.script(*replies)

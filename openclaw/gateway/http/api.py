@@ -29,6 +29,7 @@ from twisted.web.http import Request
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as SiteRequest
 
+from openclaw.config.loader import ConfigSnapshot
 from openclaw.gateway.http.auth import (
     AuthFailure,
     HttpAuth,
@@ -55,6 +56,7 @@ from openclaw.gateway.http.common import (
     missing_scope_body,
     write_json,
 )
+from openclaw.providers.registry import SecretValues
 
 if TYPE_CHECKING:
     from openclaw.gateway.http.runs import AgentRunner
@@ -81,13 +83,13 @@ class HttpApi:
         self,
         *,
         clock: IReactorTime,
-        get_config: Callable[[], Any],
+        get_config: Callable[[], ConfigSnapshot],
         authenticator: HttpAuthenticator,
         runner: AgentRunner | None,
         run_blocking: Callable[..., Deferred[Any]],
         embeddings: EmbeddingsService | None = None,
         agent_gateway: Callable[[], Any] | None = None,
-        get_secrets: Callable[[], Any] | None = None,
+        get_secrets: Callable[[], SecretValues | None] | None = None,
     ) -> None:
         from openclaw.gateway.http.chat import ChatCompletions
         from openclaw.gateway.http.embeddings import Embeddings

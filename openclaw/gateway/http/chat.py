@@ -569,12 +569,7 @@ class ChatCompletions:
         return spec, stream, include_usage, constraint, model
 
     def _allow_image_urls(self) -> bool:
-        try:
-            parsed = self.api.get_config().parsed
-            images = parsed["gateway"]["http"]["endpoints"]["chatCompletions"]["images"]
-            return images.get("allowUrl") is True
-        except (KeyError, TypeError, AttributeError):
-            return False
+        return self.api.get_config().config.gateway.http.endpoints.chat_completions.images.allow_url
 
     # -- answers --------------------------------------------------------------------------
 

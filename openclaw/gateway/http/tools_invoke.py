@@ -18,7 +18,7 @@ Answers: ``200 {"ok":true,"result":{"content":[...],"details":...}}``; ``400
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -28,6 +28,7 @@ from twisted.web.http import Request
 from openclaw.agents import tools as tools_mod
 from openclaw.agents.runtime import AgentRequestError
 from openclaw.agents.workspace import ensure_workspace
+from openclaw.config.schema import GatewayToolsConfig
 from openclaw.gateway.http.auth import HttpAuth, is_owner
 from openclaw.gateway.http.common import Exchange, invalid_request_body
 
@@ -50,17 +51,14 @@ OWNER_ONLY_TOOLS: Final = frozenset({
     "mobile_ui", "openclaw"})
 
 
-def _names(raw: Any) -> set[str]:
-    if not isinstance(raw, list | tuple):
-        return set()
-    return {tools_mod.normalize_tool_name(str(item)) for item in raw
-            if isinstance(item, str) and item.strip()}
+def _names(raw: Iterable[str]) -> set[str]:
+    return {tools_mod.normalize_tool_name(item) for item in raw if item.strip()}
 
 
-def http_denied(gateway_tools: Mapping[str, Any], tool: str, owner: bool) -> bool:
+def http_denied(gateway_tools: GatewayToolsConfig, tool: str, owner: bool) -> bool:
     """The HTTP deny list after ``gateway.tools.allow``/``deny``; owner-only rules."""
-    allow = _names(gateway_tools.get("allow"))
-    deny = _names(gateway_tools.get("deny"))
+    allow = _names(gateway_tools.allow)
+    deny = _names(gateway_tools.deny)
     if tool in deny:
         return True
     if tool in OWNER_ONLY_TOOLS and not owner:
@@ -86,11 +84,8 @@ class ToolsInvoke:
         return self.api.post_json(request, method="agent", max_bytes=TOOLS_BODY_BYTES,
                                   handler=self.handle)
 
-    def gateway_tools(self) -> Mapping[str, Any]:
-        parsed = getattr(self.api.get_config(), "parsed", None) or {}
-        gateway = parsed.get("gateway") if isinstance(parsed, Mapping) else None
-        section = gateway.get("tools") if isinstance(gateway, Mapping) else None
-        return section if isinstance(section, Mapping) else {}
+    def gateway_tools(self) -> GatewayToolsConfig:
+        return self.api.get_config().config.gateway.tools
 
     async def handle(self, exchange: Exchange, auth: HttpAuth, body: Any) -> None:
         status, payload = await self.invoke(exchange.request, auth, body if body is not None

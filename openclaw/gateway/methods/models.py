@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from openclaw.gateway.protocol import config_view
 from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.schema import NON_EMPTY_STRING, Boolean, Enum, Object, optional
 
@@ -25,19 +24,21 @@ MODELS_LIST_PARAMS: Final = Object(
 
 
 def models_list(call: MethodCall) -> dict[str, Any]:
-    try:
-        snapshot = call.context.get_config()
-    except Exception:
-        snapshot = None
+    providers = call.context.get_config().config.models.providers
     provider_filter = call.param_map.get("provider")
     models: list[dict[str, Any]] = []
-    for view in config_view.models(snapshot):
-        if provider_filter and view.provider != provider_filter:
+    for provider_id, provider in providers.items():
+        if provider_filter and provider_id != provider_filter:
             continue
-        entry: dict[str, Any] = {"id": view.id, "name": view.name, "provider": view.provider}
-        if view.context_window is not None:
-            entry["contextWindow"] = view.context_window
-        if view.reasoning is not None:
-            entry["reasoning"] = view.reasoning
-        models.append(entry)
+        for model in provider.models:
+            entry: dict[str, Any] = {"id": model.id, "name": model.name or model.id,
+                                     "provider": provider_id}
+            window = model.context_window
+            if isinstance(window, float) and window.is_integer():
+                window = int(window)
+            if isinstance(window, int) and window > 0:
+                entry["contextWindow"] = window
+            if model.reasoning is not None:
+                entry["reasoning"] = model.reasoning
+            models.append(entry)
     return {"models": models}

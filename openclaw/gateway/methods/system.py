@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from openclaw.auth.scopes import ADMIN
-from openclaw.gateway.protocol import config_view, vitals
+from openclaw.config.schema import AgentsConfig, DesktopConfig
+from openclaw.gateway.protocol import vitals
 from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.frames import RawJson
 
@@ -22,6 +23,7 @@ DEFAULT_HEARTBEAT_PROMPT: Final = (
     "scratch. Do not infer or repeat old tasks from prior chats. If nothing needs attention, "
     "reply NO_REPLY."
 )
+DEFAULT_HEARTBEAT_ACK_MAX_CHARS: Final = 300
 _UNITS_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
@@ -44,30 +46,18 @@ def parse_duration_ms(text: str) -> int | None:
     return total if position == len(value) and total > 0 else None
 
 
-def _snapshot(context: GatewayContext) -> Any:
-    try:
-        return context.get_config()
-    except Exception:
-        return None
-
-
-def heartbeat_settings(snapshot: Any, agent: config_view.AgentView) -> dict[str, Any]:
+def heartbeat_settings(agents: AgentsConfig, agent_id: str) -> dict[str, Any]:
     """``agents.defaults.heartbeat`` merged with the agent's own ``heartbeat``."""
-    config, parsed = config_view.field(snapshot, "config"), config_view.field(snapshot, "parsed")
-    defaults = config_view.path(config, "agents", "defaults", "heartbeat")
-    if defaults is None:
-        defaults = config_view.path(parsed, "agents", "defaults", "heartbeat")
-    every = config_view.field(defaults, "every") or DEFAULT_HEARTBEAT_EVERY
-    every_text = str(every)
+    heartbeat = agents.heartbeat_for(agent_id)
+    every_text = heartbeat.every or DEFAULT_HEARTBEAT_EVERY
     every_ms = parse_duration_ms(every_text)
-    enabled = every_ms is not None and config_view.field(defaults, "enabled", True) is not False
     return {
-        "enabled": enabled,
+        "enabled": every_ms is not None,
         "every": every_text,
         "everyMs": every_ms,
-        "prompt": str(config_view.field(defaults, "prompt") or DEFAULT_HEARTBEAT_PROMPT),
-        "target": str(config_view.field(defaults, "target") or "owner"),
-        "ackMaxChars": int(config_view.field(defaults, "ack_max_chars") or 300),
+        "prompt": heartbeat.prompt or DEFAULT_HEARTBEAT_PROMPT,
+        "target": heartbeat.target or "owner",
+        "ackMaxChars": DEFAULT_HEARTBEAT_ACK_MAX_CHARS,
     }
 
 
@@ -77,14 +67,14 @@ def sessions_store_path(context: GatewayContext, agent_id: str) -> str:
 
 def collect_health(context: GatewayContext) -> dict[str, Any]:
     """The ``HealthSummary`` (``durationMs`` is filled in by :class:`HealthState`)."""
-    snapshot = _snapshot(context)
-    default_id, agents = config_view.agents(snapshot)
+    agents = context.get_config().config.agents
+    default_id = agents.default_agent_id
     agent_rows: list[dict[str, Any]] = []
-    for agent in agents:
+    for agent in agents.roster:
         agent_rows.append({
             "agentId": agent.id,
-            "isDefault": agent.is_default,
-            "heartbeat": heartbeat_settings(snapshot, agent),
+            "isDefault": agent.id == default_id,
+            "heartbeat": heartbeat_settings(agents, agent.id),
             "sessions": {"path": sessions_store_path(context, agent.id), "count": 0,
                          "recent": []},
         })
@@ -128,15 +118,13 @@ SHUTDOWN_WORK_KEYS: Final = ("rootRequests", "cronRuns", "sessionMutations",
                              "terminalPersistence", "lifecycleWrites")
 
 
-def host_desktop(snapshot: Any) -> dict[str, Any]:
+def host_desktop(desktop: DesktopConfig) -> dict[str, Any]:
     """``hostDesktop``: this gateway has no Desktop lab (VNC bridge). It is ``disabled`` unless
     ``desktop.host.enabled`` is true, and then ``unavailable`` (upstream's answer where the
     lab cannot run), on ``desktop.host.port`` (5900)."""
-    host = config_view.path(config_view.field(snapshot, "parsed"), "desktop", "host")
-    enabled = config_view.field(host, "enabled") is True
-    port = config_view.field(host, "port")
-    if isinstance(port, bool) or not isinstance(port, int):
-        port = DEFAULT_HOST_DESKTOP_PORT
+    host = desktop.host
+    enabled = host is not None and host.enabled
+    port = host.port if host is not None and host.port else DEFAULT_HOST_DESKTOP_PORT
     return {"enabled": enabled, "state": "unavailable" if enabled else "disabled", "port": port}
 
 
@@ -191,12 +179,13 @@ def status(call: MethodCall) -> dict[str, Any]:
     context = call.context
     params = call.param_map
     include_sensitive = ADMIN in call.session.scopes
-    snapshot = _snapshot(context)
-    default_id, agents = config_view.agents(snapshot)
+    config = context.get_config().config
+    agents = config.agents
+    default_id = agents.default_agent_id
     heartbeat_agents = []
     by_agent = []
-    for agent in agents:
-        settings = heartbeat_settings(snapshot, agent)
+    for agent in agents.roster:
+        settings = heartbeat_settings(agents, agent.id)
         heartbeat_agents.append({
             "agentId": agent.id,
             "enabled": settings["enabled"],
@@ -210,22 +199,24 @@ def status(call: MethodCall) -> dict[str, Any]:
             "count": 0,
             "recent": [],
         })
-    model = config_view.default_model(snapshot) if include_sensitive else None
+    default_model = agents.defaults.model.primary if agents.defaults.model else None
+    model = default_model if include_sensitive else None
     payload: dict[str, Any] = {"runtimeVersion": context.version}
     if params.get("includeCliProjection") is True:
-        ownership = config_view.agent_ownership(snapshot, agents)
+        ownership = agents.ownership_kind
         payload["cliProjection"] = {
             "agents": {
                 "defaultId": None if ownership == "explicit" else default_id,
                 "ownership": ownership,
                 "selectionRequired": ownership == "explicit",
-                "rows": [{"id": a.id, **({"name": a.name} if a.name else {})} for a in agents],
+                "rows": [{"id": a.id, **({"name": a.name} if a.name else {})}
+                         for a in agents.roster],
             },
             "updateChannel": None,
             "memoryPlugin": {"enabled": False},
         }
     payload.update({
-        "hostDesktop": host_desktop(snapshot),
+        "hostDesktop": host_desktop(config.desktop),
         "heartbeat": {"defaultAgentId": default_id, "agents": heartbeat_agents},
         "channelSummary": [],
         "queuedSystemEvents": [],

@@ -47,7 +47,6 @@ from openclaw.gateway.protocol.auth_failure import (
     format_auth_failure_message,
     recommended_next_step,
 )
-from openclaw.gateway.protocol.config_view import path as config_path
 from openclaw.gateway.protocol.constants import (
     CLOSE_AUTH_CHANGED,
     CLOSE_MESSAGE_TOO_BIG,
@@ -1007,13 +1006,4 @@ def _origin_hostname(origin: str) -> str:
 
 
 def _auto_approve_local(context: GatewayContext) -> bool | None:
-    try:
-        snapshot = context.get_config()
-    except Exception:
-        return None
-    for source in ("config", "parsed"):
-        value = config_path(snapshot, source, "gateway", "nodes", "pairing",
-                            "auto_approve_local")
-        if isinstance(value, bool):
-            return value
-    return None
+    return context.get_config().config.gateway.nodes.pairing.auto_approve_local

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from openclaw.auth.decision import AuthSettings
 from openclaw.auth.ratelimit import AuthRateLimiter
+from openclaw.config.loader import ConfigSnapshot
 from openclaw.gateway.protocol.constants import (
     HANDSHAKE_TIMEOUT_MS,
     MAX_BUFFERED_BYTES,
@@ -106,8 +107,8 @@ class GatewayContext:
     clock: IReactorTime
     version: str
     state_dir: Path
-    # Returns the current ConfigSnapshot (``openclaw.config.load_config``'s result).
-    get_config: Callable[[], Any]
+    # The running config (swapped whole by a reload).
+    get_config: Callable[[], ConfigSnapshot]
     auth: AuthSettings
     # Returns the current log file path (``LogService.current_log_path``).
     log_file: Callable[[], str | os.PathLike[str]]
@@ -143,7 +144,7 @@ class GatewayContext:
         clock: IReactorTime,
         version: str,
         state_dir: Path,
-        get_config: Callable[[], Any],
+        get_config: Callable[[], ConfigSnapshot],
         auth: AuthSettings,
         log_file: Callable[[], str | os.PathLike[str]] | None = None,
         run_blocking: BlockingRunner | None = None,

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from openclaw.auth.scopes import ADMIN, ROLE_NODE
+from openclaw.config.schema import OpenClawConfig
 from openclaw.gateway.protocol.build_info import build_id
-from openclaw.gateway.protocol.config_view import field, path, session_defaults
 from openclaw.gateway.protocol.constants import (
     ATTACHMENT_MAX_BYTES,
     ATTACHMENT_MAX_IMAGE_BYTES,
@@ -144,32 +144,41 @@ def build_snapshot(context: GatewayContext, session: ClientSession) -> dict[str,
         },
         "uptimeMs": context.uptime_ms(),
     }
-    config_snapshot = _current_config(context)
-    applied_hash = getattr(config_snapshot, "hash", None) if config_snapshot is not None else None
-    snapshot["appliedConfigHash"] = applied_hash
-    snapshot["sessionDefaults"] = session_defaults(config_snapshot)
+    config_snapshot = context.get_config()
+    snapshot["appliedConfigHash"] = config_snapshot.hash
+    snapshot["sessionDefaults"] = session_defaults(config_snapshot.config)
     if ADMIN in session.scopes:
-        path = getattr(config_snapshot, "path", None) if config_snapshot is not None else None
-        if path:
-            snapshot["configPath"] = str(path)
+        if config_snapshot.path:
+            snapshot["configPath"] = str(config_snapshot.path)
         snapshot["stateDir"] = str(context.state_dir)
         snapshot["authMode"] = context.auth.mode
     return snapshot
 
 
-def control_ui_build_source(config_snapshot: Any) -> str:
+def session_defaults(config: OpenClawConfig) -> dict[str, Any]:
+    """``hello-ok.snapshot.sessionDefaults``."""
+    agents = config.agents
+    default_id = agents.default_agent_id
+    ownership = agents.ownership_kind
+    default_model = agents.defaults.model.primary if agents.defaults.model else None
+    default_entry = agents.default_agent
+    main_key = config.session.main_key.strip().lower() or "main"
+    is_global = config.session.scope == "global"
+    return {
+        "defaultAgentId": default_id,
+        "modelConfigured": bool(default_entry.model and default_entry.model.primary)
+        or bool(default_model),
+        "ownership": ownership,
+        "selectionRequired": ownership == "explicit",
+        "mainKey": main_key,
+        "mainSessionKey": "global" if is_global else f"agent:{default_id}:{main_key}",
+        "scope": "global" if is_global else "per-sender",
+    }
+
+
+def control_ui_build_source(config: OpenClawConfig) -> str:
     """``configured`` when ``gateway.controlUi.root`` points at own assets, else ``bundled``."""
-    root = path(field(config_snapshot, "config"), "gateway", "control_ui", "root")
-    if root is None:
-        root = path(field(config_snapshot, "parsed"), "gateway", "control_ui", "root")
-    return "configured" if root else "bundled"
-
-
-def _current_config(context: GatewayContext) -> Any:
-    try:
-        return context.get_config()
-    except Exception:
-        return None
+    return "configured" if config.gateway.control_ui.root else "bundled"
 
 
 def build_hello_ok(
@@ -198,7 +207,7 @@ def build_hello_ok(
             "version": context.version,
             "buildId": build_id(context.version),
             "bootId": context.boot_id,
-            "controlUiBuildSource": control_ui_build_source(_current_config(context)),
+            "controlUiBuildSource": control_ui_build_source(context.get_config().config),
             "connId": session.conn_id,
         },
         "features": {

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from openclaw.config.schema import GatewayToolsConfig, HooksConfig, SecretRef
 from openclaw.gateway.http.body import JsonBodyError, RawAnswer, parse_json_text
 from openclaw.gateway.http.chat import (
     CHAT_SCHEMA,
@@ -323,17 +324,17 @@ class HelpersTests(SynchronousTestCase):
 
 class HooksUnitTests(SynchronousTestCase):
     def test_config(self) -> None:
-        self.assertIsNone(read_hooks_config({"enabled": True}))
-        hooks = read_hooks_config({"enabled": True, "token": "t", "path": "ingest/"})
+        self.assertIsNone(read_hooks_config(HooksConfig(enabled=True)))
+        hooks = read_hooks_config(HooksConfig(enabled=True, token="t", path="ingest/"))
         assert hooks is not None
         self.assertEqual(hooks.base_path, "/ingest")
-        self.assertIsNone(read_hooks_config({"enabled": True, "token": "t", "path": "/"}))
+        self.assertIsNone(read_hooks_config(HooksConfig(enabled=True, token="t", path="/")))
 
     def test_token_secret_ref_comes_from_the_secrets_snapshot(self) -> None:
         from openclaw.secrets import SecretsSnapshot
 
-        section = {"enabled": True,
-                   "token": {"source": "exec", "provider": "vault", "id": "hooks"}}
+        section = HooksConfig(enabled=True,
+                              token=SecretRef(source="exec", provider="vault", id="hooks"))
         hooks = read_hooks_config(section, SecretsSnapshot(values={"hooks.token": "h00k"}))
         assert hooks is not None
         self.assertEqual(hooks.token, "h00k")
@@ -371,13 +372,15 @@ class HooksUnitTests(SynchronousTestCase):
 
 class ToolsDenyListTests(SynchronousTestCase):
     def test_default_deny_and_overrides(self) -> None:
-        self.assertTrue(http_denied({}, "exec", owner=True))
-        self.assertTrue(http_denied({}, "sessions_send", owner=True))
-        self.assertFalse(http_denied({}, "sessions_list", owner=True))
-        self.assertFalse(http_denied({"allow": ["exec"]}, "exec", owner=True))
-        self.assertTrue(http_denied({"deny": ["read"]}, "read", owner=True))
-        self.assertTrue(http_denied({"allow": ["gateway"]}, "gateway", owner=False))
-        self.assertFalse(http_denied({"allow": ["gateway"]}, "gateway", owner=True))
+        none = GatewayToolsConfig()
+        self.assertTrue(http_denied(none, "exec", owner=True))
+        self.assertTrue(http_denied(none, "sessions_send", owner=True))
+        self.assertFalse(http_denied(none, "sessions_list", owner=True))
+        self.assertFalse(http_denied(GatewayToolsConfig(allow=("exec",)), "exec", owner=True))
+        self.assertTrue(http_denied(GatewayToolsConfig(deny=("read",)), "read", owner=True))
+        allow_gateway = GatewayToolsConfig(allow=("gateway",))
+        self.assertTrue(http_denied(allow_gateway, "gateway", owner=False))
+        self.assertFalse(http_denied(allow_gateway, "gateway", owner=True))
 
 
 def _roundtrip(value: Any) -> Any:

@@ -13,7 +13,7 @@ from openclaw.gateway.methods.registry import CORE_METHODS, MethodRegistry, buil
 from openclaw.gateway.methods.system import parse_duration_ms
 from openclaw.gateway.protocol import device_identity as ident
 from openclaw.gateway.protocol.dispatch import MethodSpec
-from tests.gateway.protocol.support import FakeSnapshot, Harness, connect_params
+from tests.gateway.protocol.support import Harness, config_snapshot, connect_params
 
 HEALTH_KEYS = {"ok", "ts", "durationMs", "plugins", "configReload", "channels", "channelOrder",
                "channelLabels", "heartbeatSeconds", "defaultAgentId", "agents", "sessions",
@@ -201,7 +201,7 @@ class StatusVitalsTests(SynchronousTestCase):
         self.assertEqual(keys[-2:], ["pid", "shutdownBudget"])
 
     def test_host_desktop_from_config(self) -> None:
-        snapshot = FakeSnapshot(parsed={"desktop": {"host": {"enabled": True, "port": 5901}}})
+        snapshot = config_snapshot({"desktop": {"host": {"enabled": True, "port": 5901}}})
         self.assertEqual(self.status(Harness(snapshot=snapshot))["hostDesktop"],
                          {"enabled": True, "state": "unavailable", "port": 5901})
 
@@ -265,7 +265,7 @@ class PresenceAndIdentityTests(SynchronousTestCase):
                          payload["deviceId"])
 
     def test_snapshot_uses_config_session_settings(self) -> None:
-        harness = Harness(snapshot=FakeSnapshot(parsed={"session": {"scope": "global"}}))
+        harness = Harness(snapshot=config_snapshot({"session": {"scope": "global"}}))
         _, _, response = harness.connect()
         defaults = response["payload"]["snapshot"]["sessionDefaults"]
         self.assertEqual((defaults["scope"], defaults["mainSessionKey"]), ("global", "global"))

@@ -15,6 +15,7 @@ from twisted.internet.task import Clock
 from zope.interface import implementer
 
 from openclaw.auth.decision import AuthSettings
+from openclaw.config import ConfigSnapshot
 from openclaw.gateway.methods.registry import MethodRegistry, build_registry
 from openclaw.gateway.methods.system import collect_health
 from openclaw.gateway.protocol import device_identity as ident
@@ -25,6 +26,7 @@ from openclaw.gateway.protocol.connection import (
 )
 from openclaw.gateway.protocol.context import ConnectionPolicy, GatewayContext, run_inline
 from openclaw.gateway.protocol.device_identity import GatewayIdentity
+from tests.support import config_snapshot
 
 TOKEN = "s3cret-token"
 NOW = 1_795_224_393.856
@@ -66,21 +68,6 @@ class FakeTransport:
         return messages
 
 
-@attrs.frozen
-class FakeSnapshot:
-    """Duck-typed ConfigSnapshot (``path/exists/raw/hash/parsed/config``)."""
-
-    path: str = "/state/openclaw.json"
-    exists: bool = True
-    raw: str | None = None
-    hash: str | None = "c0ffee"
-    parsed: Mapping[str, Any] = attrs.Factory(dict)
-    config: Any = None
-    unsupported: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    included_files: tuple[str, ...] = ()
-
-
 def fake_redact(value: Any) -> Any:
     if isinstance(value, dict):
         return {
@@ -97,7 +84,7 @@ def make_context(
     *,
     clock: Clock | None = None,
     auth: AuthSettings | None = None,
-    snapshot: Any = None,
+    snapshot: ConfigSnapshot | None = None,
     state_dir: Path | None = None,
     policy: ConnectionPolicy | None = None,
     log_file: Path | None = None,
@@ -106,7 +93,7 @@ def make_context(
     if clock.seconds() == 0:
         clock.advance(NOW)
     state = state_dir or Path(tempfile.mkdtemp(prefix="oc-proto-"))
-    current = snapshot if snapshot is not None else FakeSnapshot()
+    current = snapshot if snapshot is not None else config_snapshot()
     context = GatewayContext.create(
         clock=clock,
         version="2026.9.6-test",

@@ -21,7 +21,7 @@ from openclaw.gateway.methods.registry import build_registry
 from openclaw.gateway.methods.system import collect_health
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.factory import make_ws_factory
-from tests.gateway.protocol.support import TOKEN, FakeSnapshot, connect_params, fake_redact
+from tests.gateway.protocol.support import TOKEN, config_snapshot, connect_params, fake_redact
 
 
 class _ClientFactory(WebSocketClientFactory):
@@ -58,7 +58,7 @@ class LoopbackSiteTests(TestCase):
             clock=cast(IReactorTime, reactor),
             version="2026.9.6-it",
             state_dir=state,
-            get_config=lambda: FakeSnapshot(),
+            get_config=config_snapshot,
             auth=AuthSettings(mode="token", token=TOKEN),
             log_file=lambda: log_file,
             redact_config=fake_redact,
