@@ -14,28 +14,16 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorThreads
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
 from openclaw.agents.durable import DurableWriter, InlineWriter
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.agents.store import SessionStore
+from openclaw.blocking import blocking_runner
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.providers.router import ModelRouter
 
 log = Logger(namespace="agents")
-
-
-def thread_runner(reactor: Any) -> Callable[..., Deferred[Any]]:
-    if IReactorThreads.providedBy(reactor):
-        def run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
-            return deferToThreadPool(reactor, reactor.getThreadPool(), func, *args, **kwargs)
-
-        return run
-
-    from openclaw.gateway.protocol.context import run_inline
-
-    return run_inline
 
 
 class StoreService(Service):
@@ -61,7 +49,7 @@ class AgentsService(Service):
         self.runtime = AgentRuntime(
             reactor=reactor, store=store, router=router, get_config=get_config,
             state_dir=state_dir, default_workspace=default_workspace,
-            run_blocking=thread_runner(reactor), home=home or os.path.expanduser("~"))
+            run_blocking=blocking_runner(reactor), home=home or os.path.expanduser("~"))
 
     def startService(self) -> None:
         super().startService()

@@ -36,7 +36,7 @@ from openclaw.logs import DailyJsonLogFile, JsonLinesLogObserver, SecretScrubber
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
-    from openclaw.gateway.reload.runtime import ReloadRuntime
+    from openclaw.gateway.reload.runtime import ConfigUpdate, ReloadRuntime
 
 log = Logger(namespace="gateway")
 
@@ -70,6 +70,9 @@ class LogService(Service):
     def startService(self) -> None:
         globalLogPublisher.addObserver(self.observer)
         super().startService()
+
+    def reconfig_service(self, update: ConfigUpdate) -> None:
+        self.observer.level = parse_level(update.new.config.logging.level)
 
     def stopService(self) -> Deferred[None] | None:
         super().stopService()

@@ -26,6 +26,7 @@ from openclaw.config import (
 from openclaw.config.paths import DEFAULT_PORT, resolve_gateway_port
 
 if TYPE_CHECKING:
+    from openclaw.auth.decision import AuthSettings
     from openclaw.config.schema import SecretRef
     from openclaw.secrets import SecretsSnapshot
 
@@ -470,3 +471,41 @@ def describe_plan(plan: GatewayPlan) -> dict[str, Any]:
         "listen": [a.host for a in plan.listen],
         "authMode": plan.auth.mode,
     }
+
+
+def auth_settings_for(plan: GatewayPlan) -> AuthSettings:
+    """The auth decision's inputs from the start-up plan (secrets already resolved)."""
+    from openclaw.auth.decision import AuthSettings, TrustedProxySettings
+    from openclaw.auth.ratelimit import RateLimitSettings
+
+    gateway = plan.snapshot.config.gateway
+    auth = gateway.auth
+    trusted = auth.trusted_proxy
+    limits = auth.rate_limit
+    return AuthSettings(
+        mode=plan.auth.mode,  # type: ignore[arg-type]
+        token=plan.auth.token,
+        password=plan.auth.password,
+        trusted_proxy=(
+            TrustedProxySettings(
+                user_header=trusted.user_header,
+                required_headers=trusted.required_headers,
+                allow_users=trusted.allow_users,
+                allow_loopback=trusted.allow_loopback,
+            )
+            if trusted is not None and trusted.user_header
+            else None
+        ),
+        trusted_proxies=gateway.trusted_proxies,
+        allow_real_ip_fallback=gateway.allow_real_ip_fallback,
+        rate_limit=RateLimitSettings(
+            max_attempts=int(limits.max_attempts),
+            window_ms=int(limits.window_ms),
+            lockout_ms=int(limits.lockout_ms),
+            exempt_loopback=limits.exempt_loopback,
+        ),
+        allowed_origins=gateway.control_ui.allowed_origins,
+        allow_host_header_origin_fallback=(
+            gateway.control_ui.dangerously_allow_host_header_origin_fallback
+        ),
+    )

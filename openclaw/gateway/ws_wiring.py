@@ -13,49 +13,12 @@ from typing import TYPE_CHECKING, Any
 from autobahn.twisted.resource import WebSocketResource
 
 from openclaw import __version__
-from openclaw.auth.decision import AuthSettings, TrustedProxySettings
-from openclaw.auth.ratelimit import RateLimitSettings
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.factory import GatewayWebSocketFactory, make_ws_factory
+from openclaw.gateway.startup import auth_settings_for
 
 if TYPE_CHECKING:
     from openclaw.gateway.service import GatewayService
-    from openclaw.gateway.startup import GatewayPlan
-
-
-def auth_settings_for(plan: GatewayPlan) -> AuthSettings:
-    """The protocol's auth inputs from the start-up plan (secrets already resolved)."""
-    gateway = plan.snapshot.config.gateway
-    auth = gateway.auth
-    trusted = auth.trusted_proxy
-    limits = auth.rate_limit
-    return AuthSettings(
-        mode=plan.auth.mode,  # type: ignore[arg-type]
-        token=plan.auth.token,
-        password=plan.auth.password,
-        trusted_proxy=(
-            TrustedProxySettings(
-                user_header=trusted.user_header,
-                required_headers=trusted.required_headers,
-                allow_users=trusted.allow_users,
-                allow_loopback=trusted.allow_loopback,
-            )
-            if trusted is not None and trusted.user_header
-            else None
-        ),
-        trusted_proxies=gateway.trusted_proxies,
-        allow_real_ip_fallback=gateway.allow_real_ip_fallback,
-        rate_limit=RateLimitSettings(
-            max_attempts=int(limits.max_attempts),
-            window_ms=int(limits.window_ms),
-            lockout_ms=int(limits.lockout_ms),
-            exempt_loopback=limits.exempt_loopback,
-        ),
-        allowed_origins=gateway.control_ui.allowed_origins,
-        allow_host_header_origin_fallback=(
-            gateway.control_ui.dangerously_allow_host_header_origin_fallback
-        ),
-    )
 
 
 def build_websocket(gateway: GatewayService) -> tuple[Any, GatewayWebSocketFactory]:

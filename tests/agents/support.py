@@ -25,9 +25,9 @@ from twisted.web.server import Site
 
 from openclaw.agents.durable import DurableWriter
 from openclaw.agents.runtime import AgentRuntime
-from openclaw.agents.service import thread_runner
 from openclaw.agents.store import SessionStore
 from openclaw.auth.decision import AuthSettings
+from openclaw.blocking import thread_runner
 from openclaw.config import parse_config_text
 from openclaw.gateway.methods.agent import AgentGateway
 from openclaw.gateway.methods.registry import agent_method_specs, build_registry

@@ -29,6 +29,7 @@ from twisted.internet.task import LoopingCall
 from twisted.web.http import Request
 
 from openclaw.agents.runtime import AgentRequestError
+from openclaw.agents.transcript import display_messages
 from openclaw.gateway.http.common import (
     Exchange,
     header,
@@ -136,8 +137,6 @@ class SessionRoutes:
 
     async def _snapshot(self, agent_id: str, key: str, limit: int | None, cursor: int | None
                         ) -> tuple[dict[str, Any], int] | None:
-        from openclaw.gateway.methods.chat import display_messages
-
         runner = self.api.runner
         assert runner is not None
         sessions = runner.runtime.store.agent(agent_id)

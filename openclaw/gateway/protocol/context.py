@@ -11,16 +11,14 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
-from twisted.internet.threads import deferToThreadPool
-from twisted.python.failure import Failure
+from twisted.internet.interfaces import IReactorTime
 
 from openclaw.auth.decision import AuthSettings
 from openclaw.auth.ratelimit import AuthRateLimiter
+from openclaw.blocking import BlockingRunner, blocking_runner
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.gateway.protocol.constants import (
     HANDSHAKE_TIMEOUT_MS,
@@ -34,11 +32,6 @@ from openclaw.gateway.protocol.device_store import DeviceStore
 from openclaw.gateway.protocol.events import EventBus
 from openclaw.gateway.protocol.health import EventLoopMonitor, HealthState
 from openclaw.gateway.protocol.presence import PresenceRegistry
-
-T = TypeVar("T")
-
-# run_blocking(func, *args) -> Deferred[result]; the default uses the reactor's thread pool.
-BlockingRunner = Callable[..., "Deferred[Any]"]
 
 
 @attrs.frozen
@@ -60,21 +53,6 @@ def handshake_timeout_from_env(env: dict[str, str] | os._Environ[str]) -> int:
     except ValueError:
         return HANDSHAKE_TIMEOUT_MS
     return value if value > 0 else HANDSHAKE_TIMEOUT_MS
-
-
-def run_inline(func: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
-    """A :data:`BlockingRunner` for tests and reactors without threads."""
-    try:
-        return succeed(func(*args, **kwargs))
-    except Exception:
-        return fail(Failure())
-
-
-def thread_runner(reactor: IReactorThreads) -> BlockingRunner:
-    def run(func: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
-        return deferToThreadPool(reactor, reactor.getThreadPool(), func, *args, **kwargs)
-
-    return run
 
 
 def daily_log_file(state_dir: Path, clock: IReactorTime) -> Callable[[], str | os.PathLike[str]]:
@@ -160,11 +138,7 @@ class GatewayContext:
         """Build a context with its stores; small synchronous file I/O (identity key)."""
         state_dir = Path(state_dir)
         if run_blocking is None:
-            run_blocking = (
-                thread_runner(clock)
-                if IReactorThreads.providedBy(clock)
-                else run_inline
-            )
+            run_blocking = blocking_runner(clock)
         instance = instance_id or str(uuid.uuid4())
         return cls(
             clock=clock,

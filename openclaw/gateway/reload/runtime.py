@@ -20,25 +20,27 @@ from __future__ import annotations
 import hashlib
 import os
 import weakref
-from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred
-from twisted.internet.interfaces import IReactorThreads
 from twisted.logger import Logger
 
+from openclaw.blocking import blocking_runner
 from openclaw.gateway.reload.coordinator import ConfigInvalid, ReloadCoordinator
 from openclaw.gateway.reload.rules import ReloadPlan
 from openclaw.gateway.reload.watcher import ConfigWatcher
 from openclaw.secrets import ReactorSecretIO, SecretsService, SecretsSnapshot
 
 if TYPE_CHECKING:
+    from twisted.application.service import IService
+
     from openclaw.config import ConfigSnapshot
     from openclaw.gateway.protocol.context import GatewayContext
     from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
-    from openclaw.gateway.service import GatewayService
     from openclaw.gateway.startup import GatewayPlan
+    from openclaw.logs import SecretScrubber
 
 log = Logger(namespace="reload")
 
@@ -69,8 +71,8 @@ def _register(context: Any, runtime: ReloadRuntime) -> None:
 class ConfigUpdate:
     """What ``reconfig_service(update)`` receives: old and new config, secrets, the plan."""
 
-    old: Any
-    new: Any
+    old: ConfigSnapshot
+    new: ConfigSnapshot
     secrets: SecretsSnapshot
     plan: ReloadPlan
 
@@ -101,19 +103,41 @@ def _one_line(error: Exception, path: str) -> str:
     return f"{path}: {error}"
 
 
-class ReloadRuntime:
-    def __init__(self, gateway: GatewayService, ws_factory: GatewayWebSocketFactory, *,
-                 env: MutableMapping[str, str]) -> None:
-        from openclaw.gateway.protocol.context import run_inline, thread_runner
+class ConfigHolder(Protocol):
+    snapshot: ConfigSnapshot
 
+
+class ReloadTarget(Protocol):
+    """What reloading needs of the gateway tree it serves (``GatewayService``): the live
+    config, secrets and plan it swaps, the scrubber it feeds, the supervisor that restarts
+    the tree, and the children it reconfigures in order."""
+
+    reactor: Any
+    plan: GatewayPlan
+    supervisor: Any
+
+    @property
+    def config(self) -> ConfigHolder: ...
+
+    @property
+    def secrets(self) -> SecretsService: ...
+
+    @property
+    def scrubber(self) -> SecretScrubber: ...
+
+    def __iter__(self) -> Iterator[IService]: ...
+
+
+class ReloadRuntime:
+    def __init__(self, gateway: ReloadTarget, ws_factory: GatewayWebSocketFactory, *,
+                 env: MutableMapping[str, str]) -> None:
         self.gateway = gateway
         self.ws_factory = ws_factory
         self.env = env
         self.reactor = gateway.reactor
         self.path = gateway.plan.paths.config_path
         self.home = gateway.plan.paths.home
-        self.run_blocking = (thread_runner(self.reactor)
-                             if IReactorThreads.providedBy(self.reactor) else run_inline)
+        self.run_blocking = blocking_runner(self.reactor)
         self.coordinator = ReloadCoordinator(self, clock=self.reactor, path=self.path)
         self.watcher = ConfigWatcher(self._watch_paths(gateway.config.snapshot),
                                      self._on_file_event, reactor=self.reactor)
@@ -185,7 +209,6 @@ class ReloadRuntime:
         gateway.secrets.swap(secrets)
         gateway.plan = attrs.evolve(gateway.plan, snapshot=snapshot, secrets=secrets)
         self.watcher.set_paths(self._watch_paths(snapshot))
-        self._apply_logging(snapshot)
         self.refresh_auth()
         update = ConfigUpdate(old=old, new=snapshot, secrets=secrets, plan=plan)
         for child in list(gateway):
@@ -197,22 +220,9 @@ class ReloadRuntime:
             except Exception:
                 log.failure("reconfiguring service {name} failed", name=child.name)
 
-    def _apply_logging(self, snapshot: ConfigSnapshot) -> None:
-        logs = getattr(self.gateway, "logs", None)
-        observer = getattr(logs, "observer", None)
-        if observer is None:
-            return
-        from openclaw.logs import parse_level
-
-        try:
-            observer.level = parse_level(snapshot.config.logging.level)
-        except Exception:
-            log.failure("applying logging.level failed")
-
     def refresh_auth(self) -> None:
         """Recompute the shared-secret auth from the active config + secrets; apply it hot."""
-        from openclaw.gateway.startup import StartupRefused, resolve_auth
-        from openclaw.gateway.ws_wiring import auth_settings_for
+        from openclaw.gateway.startup import StartupRefused, auth_settings_for, resolve_auth
 
         gateway = self.gateway
         plan = gateway.plan

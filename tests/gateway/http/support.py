@@ -29,10 +29,10 @@ from twisted.web.resource import Resource
 
 from openclaw.agents.durable import DurableWriter
 from openclaw.agents.runtime import AgentRuntime
-from openclaw.agents.service import thread_runner
 from openclaw.agents.store import SessionStore
 from openclaw.auth.decision import AuthSettings
 from openclaw.auth.ratelimit import AuthRateLimiter, RateLimitSettings
+from openclaw.blocking import thread_runner
 from openclaw.config import parse_config_text
 from openclaw.gateway.http import HttpApi
 from openclaw.gateway.http.auth import AuthSource, HttpAuthenticator

@@ -15,6 +15,7 @@ from twisted.internet.task import Clock
 from zope.interface import implementer
 
 from openclaw.auth.decision import AuthSettings
+from openclaw.blocking import run_inline
 from openclaw.config import ConfigSnapshot
 from openclaw.gateway.methods.registry import MethodRegistry, build_registry
 from openclaw.gateway.methods.system import collect_health
@@ -24,7 +25,7 @@ from openclaw.gateway.protocol.connection import (
     IConnectionTransport,
     PeerInfo,
 )
-from openclaw.gateway.protocol.context import ConnectionPolicy, GatewayContext, run_inline
+from openclaw.gateway.protocol.context import ConnectionPolicy, GatewayContext
 from openclaw.gateway.protocol.device_identity import GatewayIdentity
 from tests.support import config_snapshot
 
