@@ -20,7 +20,8 @@ setup(
     python_requires=">=3.11",
     # twisted.plugins is a namespace-like dropin directory: find_packages() misses it.
     packages=find_packages(include=["openclaw", "openclaw.*"]) + ["twisted.plugins"],
-    package_data={"openclaw": ["config/*.json", "config/*.json.gz", "control_ui/**/*"]},
+    package_data={"openclaw": ["config/*.json", "config/*.json.gz", "control_ui/**/*",
+                            "agents/templates/*.md"]},
     include_package_data=True,
     install_requires=[
         "twisted>=24.7",

@@ -1232,10 +1232,6 @@ def _tool_meta(call: Any) -> str:
     return ""
 
 
-def failure_text(failure: Failure) -> str:
-    return str(failure.value) or failure.type.__name__
-
-
 __all__ = [
     "AgentRequestError",
     "AgentRuntime",

@@ -18,11 +18,10 @@ import platform
 import socket
 import time
 from collections.abc import Sequence
+from importlib import resources
 from typing import Final
 
 import attrs
-
-from openclaw.agents.templates import TEMPLATES
 
 GENERATED: Final = ("AGENTS.md", "SOUL.md", "IDENTITY.md", "USER.md")
 PROMPT_ORDER: Final = ("AGENTS.md", "SOUL.md", "IDENTITY.md", "USER.md", "BOOTSTRAP.md",
@@ -32,6 +31,13 @@ USER_MAX_CHARS: Final = 4000
 MIN_FILE_BUDGET: Final = 64
 DEFAULT_MAX_CHARS: Final = 20000
 DEFAULT_TOTAL_MAX_CHARS: Final = 60000
+
+
+def template(name: str) -> str:
+    """A workspace bootstrap template of openclaw 2026.9.6 (``docs/reference/templates``, MIT,
+    Copyright (c) 2026 OpenClaw Foundation), front matter stripped as the real
+    ``loadTemplate`` does; shipped as package data in ``openclaw/agents/templates/``."""
+    return (resources.files("openclaw.agents") / "templates" / name).read_text(encoding="utf-8")
 
 
 def ensure_workspace(directory: str, *, skip_bootstrap: bool = False) -> list[str]:
@@ -50,7 +56,7 @@ def ensure_workspace(directory: str, *, skip_bootstrap: bool = False) -> list[st
         except FileExistsError:
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(TEMPLATES[name])
+            handle.write(template(name))
         created.append(name)
     return created
 

@@ -41,10 +41,6 @@ NODE_ONLY: Final = "node"
 _IMPLIED_BY_WRITE: Final = frozenset({READ, TALK, SESSIONS_READ, SESSIONS_WRITE})
 
 
-def is_operator_scope(value: object) -> bool:
-    return isinstance(value, str) and value in KNOWN_OPERATOR_SCOPES
-
-
 def scope_satisfied(required_scope: str, granted: Collection[str]) -> bool:
     """Whether ``granted`` satisfies ``required_scope`` with the implication rules."""
     if not required_scope.startswith("operator."):

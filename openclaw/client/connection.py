@@ -354,8 +354,3 @@ def capability_of(scopes: Sequence[str]) -> str:
     if READ in granted:
         return "read_only"
     return "connected_no_operator_scope"
-
-
-def capability_label(capability: str) -> str:
-    """``read_only`` -> ``read-only`` as printed in human output."""
-    return capability.replace("_", "-")

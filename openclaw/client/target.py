@@ -406,7 +406,3 @@ def client_paths(env: Mapping[str, str]) -> tuple[str, str, str]:
 def load_client_config(env: Mapping[str, str]) -> ClientConfig:
     home, _state, config_path = client_paths(env)
     return ClientConfig.load(config_path, env, home)
-
-
-def config_path_exists(path: str) -> bool:
-    return os.path.isfile(path)

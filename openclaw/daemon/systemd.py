@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from openclaw.daemon import names
 from openclaw.daemon.base import (
@@ -347,21 +347,3 @@ class SystemdUserService(GatewayServiceManager):
             return (f"Systemd lingering is disabled for {user}. Run: sudo loginctl "
                     f"enable-linger {user}")
         return None
-
-
-def systemd_units_in(directory: str) -> Mapping[str, str]:
-    """``{unit file name: text}`` of the ``*.service`` files in `directory`."""
-    found: dict[str, str] = {}
-    try:
-        entries = sorted(os.listdir(directory))
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.endswith(".service"):
-            continue
-        try:
-            with open(os.path.join(directory, entry), encoding="utf-8", errors="replace") as f:
-                found[entry] = f.read()
-        except OSError:
-            continue
-    return found

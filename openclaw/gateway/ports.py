@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 
@@ -36,19 +34,6 @@ def process_command(pid: int) -> str | None:
     except OSError:
         return None
     return " ".join(p.decode("utf-8", "replace") for p in parts if p)[:200] or None
-
-
-def port_is_bindable(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as e:
-            if e.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -458,19 +458,6 @@ def resolve_startup_secrets(
             flag_token=bool(options.token), flag_password=bool(options.password))
     except SecretResolutionError as e:
         raise StartupRefused(f"Startup failed: required secrets are unavailable. {e}") from None
-
-
-def describe_plan(plan: GatewayPlan) -> dict[str, Any]:
-    """A loggable summary of a plan, with no secret in it."""
-    return {
-        "configPath": plan.paths.config_path,
-        "stateDir": plan.paths.state_dir,
-        "port": plan.port,
-        "portSource": plan.port_source,
-        "bind": plan.bind,
-        "listen": [a.host for a in plan.listen],
-        "authMode": plan.auth.mode,
-    }
 
 
 def auth_settings_for(plan: GatewayPlan) -> AuthSettings:

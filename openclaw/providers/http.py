@@ -58,9 +58,15 @@ ERROR_BODY_LIMIT: Final = 64 * 1024
 def make_http_client(reactor: Any, *, persistent: bool = True) -> HTTPClient:
     """A treq client with its own keep-alive pool (connections reused between calls)."""
     from treq.client import HTTPClient
-    from twisted.web.client import Agent, HTTPConnectionPool
+    from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
+
+    class QuietClientFactory(_HTTP11ClientFactory):
+        # The pool makes one factory per connection; Factory.noisy logs "Starting factory" /
+        # "Stopping factory" at info level for each upstream request.
+        noisy = False
 
     pool = HTTPConnectionPool(reactor, persistent=persistent)
+    pool._factory = QuietClientFactory
     pool.maxPersistentPerHost = 8
     pool.retryAutomatically = False
     client = HTTPClient(Agent(reactor, pool=pool))
@@ -324,10 +330,6 @@ class PostStreamOptions:
     retries: int = DEFAULT_RETRIES
     max_retry_wait: float = MAX_RETRY_WAIT_S
     on_retry: Callable[[int, float, ProviderError], None] | None = None
-
-
-class _Cancelled(Exception):
-    pass
 
 
 async def post_stream(client: HTTPClient, clock: IReactorTime, options: PostStreamOptions,

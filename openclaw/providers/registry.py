@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import socket
 import sys
@@ -397,10 +396,3 @@ def model_chain(primary: str | None, fallbacks: Sequence[str], default: ModelRef
         if parsed not in chain:
             chain.append(parsed)
     return chain
-
-
-def describe_spec(spec: ProviderSpec) -> str:
-    """One log line (no secrets)."""
-    return json.dumps({"id": spec.id, "api": spec.api, "baseUrl": spec.base_url,
-                       "models": [m.id for m in spec.models],
-                       "localService": spec.local_service is not None})

@@ -307,3 +307,14 @@ class WireApiTests(TestCase):
         self.assertEqual(error.kind, "context_length")
         self.assertIn("p returned HTTP 400 for model m", str(error))
         self.assertEqual(len(upstream.requests), 1)   # 4xx is not retried
+
+
+class HttpClientTests(SynchronousTestCase):
+    def test_upstream_connections_do_not_log_factory_start_and_stop(self) -> None:
+        from twisted.internet.testing import MemoryReactorClock
+
+        from openclaw.providers.http import make_http_client
+
+        client = make_http_client(MemoryReactorClock())
+        factory = client.openclaw_pool._factory  # type: ignore[attr-defined]
+        self.assertFalse(factory.noisy)

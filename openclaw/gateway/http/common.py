@@ -103,10 +103,6 @@ def method_not_allowed(request: Request, allow: str = "POST") -> bytes:
     return write_text(request, 405, "Method Not Allowed", [(b"allow", allow.encode("ascii"))])
 
 
-def not_found_text(request: Request) -> bytes:
-    return write_text(request, 404, "Not Found")
-
-
 def invalid_request_body(message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error"}}
 

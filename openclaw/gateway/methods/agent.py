@@ -36,7 +36,6 @@ from openclaw.agents.runtime import (
     RunRequest,
     RunResult,
 )
-from openclaw.agents.session_keys import parse_agent_key
 from openclaw.auth.scopes import ADMIN, READ, WRITE
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, GatewayError, invalid_request
@@ -585,8 +584,3 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         MethodSpec("agent.wait", agent_wait, WRITE, AGENT_WAIT_PARAMS),
         MethodSpec("agent.identity.get", agent_identity, READ, AGENT_IDENTITY_PARAMS),
     )
-
-
-def session_agent(key: str) -> str | None:
-    parsed = parse_agent_key(key)
-    return parsed.agent_id if parsed else None

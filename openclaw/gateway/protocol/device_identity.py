@@ -15,7 +15,6 @@ import binascii
 import hashlib
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal
 
@@ -157,10 +156,6 @@ def signature_payload_version(
 
 def sign_payload(private_key: Ed25519PrivateKey, payload: str) -> str:
     return b64url_encode(private_key.sign(payload.encode("utf-8")))
-
-
-def scopes_tuple(scopes: Sequence[str]) -> tuple[str, ...]:
-    return tuple(scopes)
 
 
 class GatewayIdentity:
