@@ -9,7 +9,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
-from twisted.web._newclient import ResponseFailed
+from twisted.web.client import ResponseFailed
 
 from openclaw.testing.telegram_bot_api import (
     CONFLICT_OTHER_POLL,
