@@ -1228,19 +1228,23 @@ class _RestResource(Resource):
             return _error_response(request, DiscordApiError(401, "401: Unauthorized"))
         route = template
         call = RestCall(method, path, route, None, self.fake.now())
+        headers: dict[str, str] = {}
+        if bot is not None:
+            bot.requests.record(call)
         try:
             body = _request_body(request)
             call.body = body
-            if bot is not None:
-                bot.requests.record(call)
             major = params.get("channel_id") or params.get("guild_id")
-            headers = self.fake.check_rate_limit(bot, route, major) if bot else {}
+            if bot is not None:
+                headers = self.fake.check_rate_limit(bot, route, major)
             result = getattr(self.fake, handler_name)(bot, params, body)
         except _RateLimited as limited:
             call.status = 429
             return _rate_limited_response(request, limited)
         except DiscordApiError as e:
             call.status = e.status
+            for name, value in headers.items():
+                request.setHeader(name, value)
             return _error_response(request, e)
         for name, value in headers.items():
             request.setHeader(name, value)

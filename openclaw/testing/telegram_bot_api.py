@@ -296,6 +296,8 @@ class FakeTelegramBot:
     updates: deque[dict[str, Any]] = attrs.Factory(deque)
     next_update_id: int = 1
     parked: LongPoll | None = None
+    confirmed_through: int = 0   # the highest update_id the bot confirmed with an offset
+    confirmations: list[tuple[int, Deferred[int]]] = attrs.Factory(list)
     private_next_id: dict[int, int] = attrs.Factory(dict)   # user id -> next message id
     started_by: set[int] = attrs.Factory(set)               # users who opened the DM
     blocked_by: set[int] = attrs.Factory(set)
@@ -317,6 +319,32 @@ class FakeTelegramBot:
     @property
     def pending_update_count(self) -> int:
         return len(self.updates)
+
+    @property
+    def last_update_id(self) -> int:
+        """The id of the newest update created for this bot (0 if none)."""
+        return self.next_update_id - 1
+
+    def wait_confirmed(self, update_id: int | None = None) -> Deferred[int]:
+        """Fires when the bot has confirmed ``update_id`` (default: the newest update so far)
+        by polling with a higher ``offset``, i.e. it has handled it. A test uses this to check
+        that a message was received and deliberately ignored."""
+        wanted = self.last_update_id if update_id is None else update_id
+        done: Deferred[int] = Deferred()
+        if self.confirmed_through >= wanted:
+            done.callback(self.confirmed_through)
+        else:
+            self.confirmations.append((wanted, done))
+        return done
+
+    def _confirm(self, through: int, reactor: Any) -> None:
+        if through <= self.confirmed_through:
+            return
+        self.confirmed_through = through
+        ready = [d for wanted, d in self.confirmations if wanted <= through]
+        self.confirmations = [(w, d) for w, d in self.confirmations if w > through]
+        for waiter in ready:
+            reactor.callLater(0, waiter.callback, through)
 
     def recorders(self) -> list[Recorder[Any]]:
         return [value for value in attrs.asdict(self, recurse=False).values()
@@ -672,6 +700,7 @@ class TelegramBotApiServer:
         if offset > 0:
             while bot.updates and bot.updates[0]["update_id"] < offset:
                 bot.updates.popleft()
+            bot._confirm(min(offset - 1, bot.last_update_id), self.reactor)
         else:
             offset = bot.updates[0]["update_id"] if bot.updates else bot.next_update_id
         updates = self._collect(bot, offset, limit)

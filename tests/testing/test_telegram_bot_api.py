@@ -130,6 +130,20 @@ class ProtocolTests(TelegramCase):
         self.assertEqual([u["update_id"] for u in await self.ok("getUpdates", offset=-1)], [5])
         self.assertEqual(self.bot.pending_update_count, 1)
 
+    async def test_wait_confirmed_fires_once_the_bot_polls_past_an_update(self) -> None:
+        self.server.dm(self.alice, self.bot, "one")
+        self.server.dm(self.alice, self.bot, "two")
+        confirmed = self.bot.wait_confirmed()
+        first = self.bot.wait_confirmed(1)
+        updates = await self.ok("getUpdates", limit=1)
+        self.assertFalse(first.called)  # fetched is not handled
+        await self.ok("getUpdates", offset=updates[0]["update_id"] + 1)
+        self.assertEqual(await first, 1)
+        self.assertFalse(confirmed.called)
+        await self.ok("getUpdates", offset=3)
+        self.assertEqual(await confirmed, 2)
+        self.assertEqual(await self.bot.wait_confirmed(), 2)
+
     async def test_long_poll_answers_when_an_update_arrives(self) -> None:
         poll = Deferred.fromCoroutine(self.ok("getUpdates", timeout=30, offset=0))
         parked = await self.bot.long_polls.next()
