@@ -96,6 +96,13 @@ GET_GUILD = "GET /guilds/{guild_id}"
 GET_GUILD_CHANNELS = "GET /guilds/{guild_id}/channels"
 GET_GUILD_ROLES = "GET /guilds/{guild_id}/roles"
 GET_GUILD_MEMBER = "GET /guilds/{guild_id}/members/{user_id}"
+GET_COMMANDS = "GET /applications/{application_id}/commands"
+OVERWRITE_COMMANDS = "PUT /applications/{application_id}/commands"
+CREATE_COMMAND = "POST /applications/{application_id}/commands"
+EDIT_COMMAND = "PATCH /applications/{application_id}/commands/{command_id}"
+DELETE_COMMAND = "DELETE /applications/{application_id}/commands/{command_id}"
+GET_GUILD_COMMANDS = "GET /applications/{application_id}/guilds/{guild_id}/commands"
+OVERWRITE_GUILD_COMMANDS = "PUT /applications/{application_id}/guilds/{guild_id}/commands"
 
 GUILD_TEXT = 0
 DM = 1
@@ -329,6 +336,8 @@ class DiscordBot:
     reactions: Recorder[ReactionCall] = attrs.Factory(Recorder)
     sessions: list[GatewaySession] = attrs.Factory(list)
     session_start_remaining: int = 1000
+    # Application commands: "global" or a guild id -> the registered commands.
+    commands: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
 
     @property
     def id(self) -> str:
@@ -1135,6 +1144,101 @@ class DiscordServer:
         return member.as_json()
 
 
+    # -- application (slash) commands, which the channel deploys at start
+
+    def _commands_of(self, bot: DiscordBot, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if params["application_id"] != bot.application_id:
+            raise DiscordApiError(403, "Missing Access", 50001)
+        scope = params.get("guild_id") or "global"
+        if scope != "global":
+            self._guild_for(bot, scope)
+        return bot.commands.setdefault(scope, [])
+
+    def _command(self, bot: DiscordBot, params: dict[str, Any], spec: Any,
+                 existing: dict[str, Any] | None = None, index: int | None = None
+                 ) -> dict[str, Any]:
+        def invalid(field: str, code: str, message: str) -> DiscordApiError:
+            error = form_error(field, code, message)
+            if field == "_errors":
+                error.body["errors"] = {"_errors": [{"code": code, "message": message}]}
+            if index is not None:  # Discord nests list items by index
+                error.body["errors"] = {str(index): error.body["errors"]}
+            return error
+
+        if not isinstance(spec, dict):
+            raise invalid("_errors", "DICT_TYPE_CONVERT",
+                          "Only dictionaries may be used in a DictType")
+        name = spec.get("name", existing["name"] if existing else None)
+        kind = int(spec.get("type", existing["type"] if existing else 1))
+        if not isinstance(name, str) or not re.fullmatch(r"[-_\w]{1,32}", name) or (
+                kind == 1 and name != name.lower()):
+            raise invalid("name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+        description = spec.get("description", existing["description"] if existing else "")
+        if kind == 1 and not 1 <= len(str(description)) <= 100:
+            raise invalid("description", "BASE_TYPE_BAD_LENGTH",
+                          "Must be between 1 and 100 in length.")
+        command = dict(existing or {})
+        command.update(spec)
+        command.update(id=existing["id"] if existing else self.snowflake(),
+                       application_id=bot.application_id, type=kind, name=name,
+                       description=description, version=self.snowflake(),
+                       default_member_permissions=spec.get("default_member_permissions"))
+        if params.get("guild_id"):
+            command["guild_id"] = params["guild_id"]
+        return command
+
+    def r_commands(self, bot: DiscordBot, params: dict[str, Any], body: Any) -> Any:
+        return self._commands_of(bot, params)
+
+    def r_overwrite_commands(self, bot: DiscordBot, params: dict[str, Any], body: Any) -> Any:
+        current = self._commands_of(bot, params)
+        if not isinstance(body, list):
+            raise DiscordApiError(400, "Invalid Form Body", 50035, {"_errors": [
+                {"code": "LIST_TYPE_CONVERT", "message": "Only iterables may be used in a "
+                                                         "ListType"}]})
+        by_name = {c["name"]: c for c in current}
+        replaced = [self._command(bot, params, spec, by_name.get(
+            spec.get("name") if isinstance(spec, dict) else None), index)
+            for index, spec in enumerate(body)]
+        current[:] = replaced
+        return replaced
+
+    def r_create_command(self, bot: DiscordBot, params: dict[str, Any], body: Any) -> Any:
+        current = self._commands_of(bot, params)
+        name = body.get("name") if isinstance(body, dict) else None
+        existing = next((c for c in current if c["name"] == name), None)
+        command = self._command(bot, params, body, existing)
+        if existing is not None:
+            current[current.index(existing)] = command
+            return command
+        current.append(command)
+        return _Created(command)
+
+    def r_edit_command(self, bot: DiscordBot, params: dict[str, Any], body: Any) -> Any:
+        current = self._commands_of(bot, params)
+        existing = next((c for c in current if c["id"] == params["command_id"]), None)
+        if existing is None:
+            raise unknown("application command", 10063)
+        command = self._command(bot, params, body, existing)
+        current[current.index(existing)] = command
+        return command
+
+    def r_delete_command(self, bot: DiscordBot, params: dict[str, Any], body: Any) -> Any:
+        current = self._commands_of(bot, params)
+        existing = next((c for c in current if c["id"] == params["command_id"]), None)
+        if existing is None:
+            raise unknown("application command", 10063)
+        current.remove(existing)
+        return None
+
+
+@attrs.define
+class _Created:
+    """A result answered with 201 Created."""
+
+    value: Any
+
+
 class _RateLimited(Exception):
     def __init__(self, retry_after: float, scope: str, is_global: bool, bucket: str,
                  now: float = 0.0) -> None:
@@ -1169,6 +1273,10 @@ for _template, _handler in (
         (TRIGGER_TYPING, "r_typing"), (ADD_REACTION, "r_add_reaction"),
         (REMOVE_REACTION, "r_remove_reaction"), (GET_GUILD, "r_guild"),
         (GET_GUILD_CHANNELS, "r_guild_channels"), (GET_GUILD_ROLES, "r_guild_roles"),
+        (GET_COMMANDS, "r_commands"), (OVERWRITE_COMMANDS, "r_overwrite_commands"),
+        (CREATE_COMMAND, "r_create_command"), (EDIT_COMMAND, "r_edit_command"),
+        (DELETE_COMMAND, "r_delete_command"), (GET_GUILD_COMMANDS, "r_commands"),
+        (OVERWRITE_GUILD_COMMANDS, "r_overwrite_commands"),
         (GET_GUILD_MEMBER, "r_guild_member")):
     _route(_template, _handler)
 _route(GET_GATEWAY, "r_gateway", auth=False)
@@ -1217,6 +1325,10 @@ class _RestResource(Resource):
         if chosen is None:
             status, text = (405, "405: Method Not Allowed") if matched else (404,
                                                                              "404: Not Found")
+            known = self.fake._bot_by_token(_bearer(request))
+            if known is not None:  # visible in the log, for finding what a client missed
+                known.requests.record(RestCall(method, path, None, None, self.fake.now(),
+                                               status))
             return _error_response(request, DiscordApiError(status, text))
         template, match, handler_name, auth = chosen
         params: dict[str, Any] = dict(match.groupdict())
@@ -1252,8 +1364,10 @@ class _RestResource(Resource):
             call.status = 204
             request.setResponseCode(204)
             return b""
-        call.status = 200
-        return _json_response(request, 200, result)
+        status = 201 if isinstance(result, _Created) else 200
+        call.status = status
+        return _json_response(request, status,
+                              result.value if isinstance(result, _Created) else result)
 
 
 def _bearer(request: Request) -> str | None:
@@ -1358,6 +1472,7 @@ class ControlResource(Resource):
     ``POST /_fake/messages``  ``{"user", "channel_id", "content", "reply_to"?}``
     ``POST /_fake/dm``        ``{"user", "content", "bot"?}``
     ``GET  /_fake/sent?bot=&after=N&wait=S``     what the bot posted, from index N
+    ``GET  /_fake/requests?bot=``               its REST calls and the gateway connections
     ``POST /_fake/rate_limit`` ``{"route"?, "retry_after"?, "count"?, "global"?}``
     ``POST /_fake/gateway/drop`` ``{"bot"?, "code"?}``; ``/_fake/gateway/reconnect``;
     ``/_fake/gateway/invalidate`` ``{"resumable"?}``
@@ -1477,6 +1592,18 @@ class ControlResource(Resource):
         watcher.addBoth(finished)
         request.notifyFinish().addErrback(hung_up)
         return done
+
+    def do_get_requests(self, request: Request, body: Any) -> Any:
+        raw: dict[bytes, list[bytes]] = request.args or {}
+        bot = self._bot(raw.get(b"bot", [b""])[0].decode())
+        return {"requests": [{"method": c.method, "path": c.path, "route": c.route,
+                              "body": c.body, "at": c.at, "status": c.status}
+                             for c in bot.requests],
+                "gateway": [{"path": c.path, "query": c.query, "open": c.is_open,
+                             "identify": c.identify is not None,
+                             "resume": c.resume is not None, "close_code": c.close_code,
+                             "received": c.received.items}
+                            for c in self.fake.connections]}
 
     def do_post_rate_limit(self, request: Request, body: Any) -> Any:
         self.fake.rate_limit(body.get("route", CREATE_MESSAGE),

@@ -1337,6 +1337,7 @@ class ControlResource(Resource):
     ``POST /_fake/group_message`` ``{"user", "chat_id", "text", "reply_to_message_id"?,
                               "message_thread_id"?}``
     ``GET  /_fake/sent?bot=&after=N&wait=S``  the bot's messages from index N (waits up to S s)
+    ``GET  /_fake/requests?bot=``             every Bot API call the bot made, with its status
     ``POST /_fake/rate_limit`` ``{"method"?, "retry_after"?, "count"?, "bot"?}``
     ``POST /_fake/fail``    ``{"method", "error_code", "description", "count"?, "bot"?}``
     """
@@ -1456,6 +1457,12 @@ class ControlResource(Resource):
         watcher.addBoth(finished)
         request.notifyFinish().addErrback(hung_up)
         return done
+
+    def do_get_requests(self, request: Request, body: Any) -> Any:
+        bot = self._bot(_request_args(request).get("bot"))
+        return {"requests": [{"method": c.method, "params": c.params, "at": c.at,
+                              "status": c.status, "description": c.description}
+                             for c in bot.requests]}
 
     def do_post_rate_limit(self, request: Request, body: Any) -> Any:
         self._bot(body.get("bot")).rate_limit(str(body.get("method", "sendMessage")),

@@ -213,6 +213,38 @@ class RestTests(DiscordCase):
         self.assertEqual(status, 200)
         self.assertEqual(len(self.bot.sent), 2)
 
+    async def test_application_commands(self) -> None:
+        app = self.bot.application_id
+        commands = [{"name": "status", "description": "Show status", "type": 1},
+                    {"name": "help", "description": "Help"}]
+        status, body, _ = await self.rest("PUT", f"/applications/{app}/commands", commands)
+        self.assertEqual((status, [c["name"] for c in body]), (200, ["status", "help"]))
+        self.assertEqual({c["application_id"] for c in body}, {app})
+        listed = (await self.rest("GET", f"/applications/{app}/commands"))[1]
+        self.assertEqual([c["id"] for c in listed], [c["id"] for c in body])
+        status, created, _ = await self.rest("POST", f"/applications/{app}/commands",
+                                             {"name": "ask", "description": "Ask"})
+        self.assertEqual(status, 201)
+        status, edited, _ = await self.rest(
+            "PATCH", f"/applications/{app}/commands/{created['id']}", {"description": "Ask!"})
+        self.assertEqual((status, edited["id"], edited["description"]),
+                         (200, created["id"], "Ask!"))
+        status, _, _ = await self.rest("DELETE", f"/applications/{app}/commands/{created['id']}")
+        self.assertEqual(status, 204)
+        self.assertEqual((await self.rest("DELETE", f"/applications/{app}/commands/1"))[:2],
+                         (404, {"message": "Unknown application command", "code": 10063}))
+        status, body, _ = await self.rest("PUT", f"/applications/{app}/commands",
+                                          [{"name": "Bad Name", "description": "x"}])
+        self.assertEqual((status, body["code"], list(body["errors"])), (400, 50035, ["0"]))
+        self.assertEqual((await self.rest("GET", "/applications/1/commands"))[0], 403)
+        guild_path = f"/applications/{app}/guilds/{self.guild.id}/commands"
+        self.assertEqual((await self.rest("PUT", guild_path, [commands[0]]))[1][0]["guild_id"],
+                         self.guild.id)
+        self.assertEqual(len(self.bot.commands["global"]), 2)
+        await self.rest("GET", "/no/such/route")
+        self.assertEqual((self.bot.requests[-1].path, self.bot.requests[-1].status),
+                         ("/no/such/route", 404))
+
     async def test_typing(self) -> None:
         status, body, _ = await self.rest("POST", f"/channels/{self.general.id}/typing")
         self.assertEqual((status, body), (204, None))
