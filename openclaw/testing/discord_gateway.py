@@ -234,6 +234,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
     def onOpen(self) -> None:
         server = self.factory.server
         connection = GatewayConnection(self._path, self._query, server.now(), self)
+        connection.received.use_reactor(server.reactor)
         self.connection = connection
         self.factory.live.add(self)
         server.connections.record(connection)

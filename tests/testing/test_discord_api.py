@@ -381,6 +381,16 @@ class GatewayTests(DiscordCase):
         self.server.edit_message(said, "edited")
         frame = await client.dispatch("MESSAGE_UPDATE")
         self.assertEqual((frame["d"]["content"], frame["s"]), ("edited", 6))
+        random = self.server.add_channel(self.guild, "random")
+        frame = await client.dispatch("CHANNEL_CREATE")
+        self.assertEqual((frame["d"]["id"], frame["d"]["name"]), (random.id, "random"))
+        received = self.server.connections[0].received
+        self.assertEqual(await received.next(), {"op": 2, "d": {
+            "token": self.bot.token, "intents": CHAT_INTENTS,
+            "properties": {"os": "linux", "browser": "openclaw", "device": "openclaw"}}})
+        heartbeat = received.wait_for(lambda payload: payload["op"] == 1)
+        client.send(1, 7)
+        self.assertEqual(await heartbeat, {"op": 1, "d": 7})
 
     async def test_intents_select_dispatches_and_blank_content(self) -> None:
         client = await self.identified(Intents.GUILDS | Intents.GUILD_MESSAGES)
