@@ -58,7 +58,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from openclaw.testing.discord_gateway import (
-    _TRACE,
+    GATEWAY_TRACE,
     PRIVILEGED_INTENTS,
     ApplicationFlags,
     GatewayConnection,
@@ -817,7 +817,7 @@ class DiscordServer:
                        if bot.id in g.members],
             "guild_join_requests": [], "geo_ordered_rtc_regions": ["fake"],
             "auth": {}, "application": {"id": bot.application_id, "flags": bot.flags},
-            "_trace": _TRACE}
+            "_trace": GATEWAY_TRACE}
         if shard is not None:
             ready["shard"] = shard
         dispatch_frame(session, "READY", ready)
@@ -868,7 +868,7 @@ class DiscordServer:
         for frame in list(session.buffer):
             if frame["s"] > seq:
                 connection.send(frame)
-        dispatch_frame(session, "RESUMED", {"_trace": _TRACE})
+        dispatch_frame(session, "RESUMED", {"_trace": GATEWAY_TRACE})
         if not connection.resumed.called:
             connection.resumed.callback(session)
 

@@ -126,7 +126,7 @@ MAX_PAYLOAD_BYTES = 4096
 SEND_LIMIT = 120          # client payloads per SEND_WINDOW seconds, then 4008
 SEND_WINDOW = 60.0
 REPLAY_BUFFER = 1000      # dispatches kept per session for RESUME
-_TRACE = ['["fake-discord-gateway",{"micros":0.0}]']
+GATEWAY_TRACE = ['["fake-discord-gateway",{"micros":0.0}]']
 
 
 @attrs.define(eq=False)
@@ -242,7 +242,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
             self.close_with(*self._bad_query)
             return
         connection.send({"op": Op.HELLO, "s": None, "t": None, "d": {
-            "heartbeat_interval": int(server.heartbeat_interval * 1000), "_trace": _TRACE}})
+            "heartbeat_interval": int(server.heartbeat_interval * 1000), "_trace": GATEWAY_TRACE}})
         self._arm_watchdog()
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
