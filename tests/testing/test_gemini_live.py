@@ -45,7 +45,7 @@ from openclaw.testing.gemini_live import (
     on,
 )
 from tests.support import REPO_ROOT
-from tests.testing.support import StandIn, connect, setup_message
+from tests.testing.voice_support import StandIn, connect, setup_message
 
 KEY = "test-key"
 CHUNK_16K = bytes(3200)  # 100 ms of 16 kHz PCM16 silence

@@ -22,7 +22,7 @@ from openclaw.testing.voiceclaw_client import (
     provider_for_model,
     start_call,
 )
-from tests.testing.support import StubGateway
+from tests.testing.voice_support import StubGateway
 
 
 def answer_config_with_ready(stub: StubGateway, event: dict[str, Any]) -> None:
