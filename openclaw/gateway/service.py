@@ -8,6 +8,7 @@ bounded: a stuck child cannot keep the process from exiting.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
@@ -184,6 +185,10 @@ class WebService(Service):
             )
         finally:
             self.ws_factory.stop()
+            # The device store writes off the reactor: let its last writes land before the
+            # next tree (an in-process restart) reads the files. A failure is already logged.
+            with contextlib.suppress(OSError):
+                await self.ws_factory.context.device_store.durable()
 
     def _close_ports(self) -> None:
         for port in self.ports:
