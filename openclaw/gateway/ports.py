@@ -58,7 +58,11 @@ def force_free_port(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> ForceResult:
-    """SIGTERM every listener on `port`, escalate to SIGKILL after 0.7 s, give up after 2 s."""
+    """SIGTERM every listener on `port`, escalate to SIGKILL after 0.7 s, give up after 2 s.
+
+    Blocks while it waits: ``--force`` is honoured at process start-up only, before the
+    reactor runs (the supervisor's in-process restarts always drop it).
+    """
     pids = find(port)
     if not pids:
         return ForceResult((), False, 0)

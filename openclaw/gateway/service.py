@@ -8,6 +8,7 @@ bounded: a stuck child cannot keep the process from exiting.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
@@ -187,6 +188,10 @@ class WebService(Service):
             )
         finally:
             self.ws_factory.stop()
+            # The device store writes off the reactor: let its last writes land before the
+            # next tree (an in-process restart) reads the files. A failure is already logged.
+            with contextlib.suppress(OSError):
+                await self.ws_factory.context.device_store.durable()
 
     def _close_ports(self) -> None:
         for port in self.ports:
@@ -241,6 +246,7 @@ class GatewayService(MultiService):
             if use_lock and plan.single_instance_lock
             else None
         )
+        self._bound = False
 
         self.logs = LogService(plan, self.scrubber)
         self.logs.setServiceParent(self)
@@ -302,20 +308,46 @@ class GatewayService(MultiService):
             if not child.running
         ]
 
-    def privilegedStartService(self) -> None:
-        if self.plan.options.force:
-            self._free_port()
+    async def acquire_lock(self) -> None:
+        """Take the single-instance lock, waiting on the reactor clock (never blocking).
+
+        The supervisor's in-process restart calls this before binding; start-up, before the
+        reactor runs, lets ``privilegedStartService`` take it (see ``openclaw.gateway.lock``).
+        """
+        if self._lock is None:
+            return
+        try:
+            await self._lock.acquire(self.reactor)
+        except GatewayLockError as e:
+            raise StartupRefused(str(e), EXIT_CONFIG_ERROR) from None
+
+    def release_lock(self) -> None:
         if self._lock is not None:
+            self._lock.release()
+
+    def privilegedStartService(self) -> None:
+        """Lock and bind: raises StartupRefused, holding nothing, when either is refused.
+
+        Idempotent, so a tree bound before being attached to a running parent (an in-process
+        restart) is not bound twice when ``addService`` calls this again.
+        """
+        if self._bound:
+            return
+        if self.plan.options.force:
+            # Blocks for up to 2 s waiting for the killed listeners: start-up only (the
+            # supervisor never restarts with --force), before the reactor runs.
+            self._free_port()
+        if self._lock is not None and not self._lock.held:
             try:
-                self._lock.acquire()
+                self._lock.acquire_before_reactor()
             except GatewayLockError as e:
                 raise StartupRefused(str(e), EXIT_CONFIG_ERROR) from None
         try:
             super().privilegedStartService()
         except BaseException:
-            if self._lock is not None:
-                self._lock.release()
+            self.release_lock()
             raise
+        self._bound = True
 
     def startService(self) -> None:
         for warning in self.plan.warnings:
@@ -350,8 +382,8 @@ class GatewayService(MultiService):
         except TimeoutError:
             log.warn("gateway stop timed out after {s}s; exiting anyway", s=self.stop_timeout_s)
         finally:
-            if self._lock is not None:
-                self._lock.release()
+            self._bound = False
+            self.release_lock()
 
     def _free_port(self) -> None:
         port = self.plan.port

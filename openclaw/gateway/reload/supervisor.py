@@ -139,15 +139,25 @@ class GatewaySupervisor(MultiService):
         gateway.supervisor = self
         return gateway
 
-    def _start_tree(self, plan: GatewayPlan) -> Any:
-        """Build, bind and start a tree as our child (raises StartupRefused on bind/lock)."""
+    async def _start_tree(self, plan: GatewayPlan) -> Any | None:
+        """Build a tree, lock, bind and start it as our child (in-process restart only).
+
+        Raises StartupRefused when the lock or the port is refused, leaving nothing attached
+        and nothing held. Nothing here blocks the reactor: the lock is waited for on the
+        reactor clock, and ``--force`` (which waits for killed listeners) is start-up only.
+        None: the supervisor was stopped while waiting for the lock.
+        """
+        plan = attrs.evolve(plan, options=attrs.evolve(plan.options, force=False))
         gateway = self._make(plan)
+        await gateway.acquire_lock()
+        if not self.running:
+            gateway.release_lock()
+            return None
+        # Bind before attaching, so a refusal leaves no half-started child behind; the
+        # tree's privilegedStartService is idempotent, and addService (we are running)
+        # then starts it.
         gateway.privilegedStartService()
-        gateway.parent = self
-        self.services.append(gateway)
-        if gateway.name is not None:
-            self.namedServices[gateway.name] = gateway
-        gateway.startService()
+        gateway.setServiceParent(self)
         return gateway
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -227,17 +237,20 @@ class GatewaySupervisor(MultiService):
 
     def _begin_restart(self, reason: str) -> None:
         self._pending = None
-        self.restarting = Deferred.fromCoroutine(self._restart(reason))
-        self.restarting.addErrback(lambda f: log.failure("gateway restart failed", f))
+        restarting = Deferred.fromCoroutine(self._restart(reason))
+        restarting.addErrback(lambda f: log.failure("gateway restart failed", f))
+        if not restarting.called:  # a restart that finished at once is not in progress
+            self.restarting = restarting
+            restarting.addBoth(self._restart_done)
+
+    def _restart_done(self, result: object) -> None:
+        self.restarting = None
 
     async def _restart(self, reason: str) -> None:
-        try:
-            if self.restart_mode == SUPERVISOR:
-                await self._exit_for_supervisor(reason)
-                return
-            await self._restart_in_process(reason)
-        finally:
-            self.restarting = None
+        if self.restart_mode == SUPERVISOR:
+            await self._exit_for_supervisor(reason)
+            return
+        await self._restart_in_process(reason)
 
     async def _exit_for_supervisor(self, reason: str) -> None:
         log.info("restart mode: full process restart (supervisor restart); reason: {reason}",
@@ -275,19 +288,20 @@ class GatewaySupervisor(MultiService):
         if not self.running:
             return  # stopped while restarting
         try:
-            self.gateway = self._start_tree(plan)
+            gateway = await self._start_tree(plan)
         except StartupRefused as e:
             log.error("gateway restart failed: {reason}; starting again with the previous "
                       "config", reason=e.message)
-            previous = attrs.evolve(old.plan, options=attrs.evolve(old.plan.options,
-                                                                   force=False))
             try:
-                self.gateway = self._start_tree(previous)
+                gateway = await self._start_tree(old.plan)
             except StartupRefused as again:
                 log.critical("gateway could not restart: {reason}", reason=again.message)
                 self.exit_code = 1
                 self.reactor.stop()
                 return
+        if gateway is None:
+            return  # stopped while restarting
+        self.gateway = gateway
         self.generation += 1
         log.info("gateway restarted in-process (generation {n}) on {url}",
                  n=self.generation, url=self.gateway.plan.ws_url)

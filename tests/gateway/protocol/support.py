@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from openclaw.auth.decision import AuthSettings
@@ -113,6 +116,48 @@ def make_context(
     )
     context.health.collector = lambda: collect_health(context)
     return context
+
+
+class StepRunner:
+    """A ``run_blocking`` that queues each call until the test runs it.
+
+    :meth:`run_next` runs the oldest call on a thread of its own (waiting for that thread to
+    finish), then fires its Deferred on the test's thread, as the reactor would.
+    """
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[Deferred[Any], Callable[..., Any], tuple[Any, ...],
+                                dict[str, Any]]] = []
+        self.threads: list[int] = []
+
+    def __call__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
+        deferred: Deferred[Any] = Deferred()
+        self.queued.append((deferred, func, args, kwargs))
+        return deferred
+
+    def run_next(self) -> None:
+        deferred, func, args, kwargs = self.queued.pop(0)
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            outcome["thread"] = threading.get_ident()
+            try:
+                outcome["result"] = func(*args, **kwargs)
+            except Exception:
+                outcome["failure"] = Failure()
+
+        thread = threading.Thread(target=work, name="step-runner")
+        thread.start()
+        thread.join()
+        self.threads.append(outcome["thread"])
+        if "failure" in outcome:
+            deferred.errback(outcome["failure"])
+        else:
+            deferred.callback(outcome["result"])
+
+    def run_all(self) -> None:
+        while self.queued:
+            self.run_next()
 
 
 def clock_of(context: GatewayContext) -> Clock:

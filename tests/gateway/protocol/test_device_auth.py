@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from openclaw.gateway.protocol.device_store import DeviceStore
 from tests.gateway.protocol.support import (
     REMOTE_PEER,
     DeviceKey,
     Harness,
+    StepRunner,
     connect_params,
     send,
 )
@@ -220,3 +223,33 @@ class PairingTests(SynchronousTestCase):
         node = connect_params(client_id="node-host", mode="node", role="node", scopes=[])
         _, _, response = harness.connect(node, device_key=key)
         self.assertEqual(response["error"]["details"]["reason"], "role-upgrade")
+
+
+class DeviceStoreWritesAtConnectTests(SynchronousTestCase):
+    """The handshake waits for a new device token's write, never for a metadata write."""
+
+    def test_paired_device_reconnect_does_not_wait_for_the_store(self) -> None:
+        harness = Harness()
+        runner = StepRunner()
+        store = DeviceStore(harness.context.state_dir / "devices", harness.clock, runner)
+        harness.context.device_store = store
+        key = DeviceKey()
+        # First connect: silent local pairing and a new device token; hello-ok waits for
+        # the token to be on disk.
+        _, transport, response = harness.connect(connect_params(), device_key=key)
+        self.assertEqual(response, {})
+        self.assertTrue(runner.queued)
+        runner.run_all()
+        hello = next(m for m in transport.messages() if m.get("type") == "res")
+        self.assertTrue(hello["ok"], hello)
+        token = hello["payload"]["auth"]["deviceToken"]
+        # Reconnect: only lastSeenAtMs changes; its write is queued and not waited for.
+        harness.clock.advance(60)
+        _, _, response = harness.connect(connect_params(), device_key=key, request_id="c2")
+        self.assertTrue(response["ok"], response)
+        self.assertEqual(response["payload"]["auth"]["deviceToken"], token)
+        self.assertEqual(len(runner.queued), 1)
+        runner.run_all()
+        on_disk = json.loads((harness.context.state_dir / "devices" / "paired.json").read_text())
+        self.assertEqual(on_disk["devices"][key.device_id]["lastSeenAtMs"],
+                         harness.context.now_ms() - 10_000)

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -15,8 +16,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.atomic_files import atomic_write_bytes
 from openclaw.gateway.protocol import device_identity as ident
+from openclaw.gateway.protocol.context import run_inline
 from openclaw.gateway.protocol.device_store import DeviceStore, redact_paired_device
-from tests.gateway.protocol.support import DeviceKey
+from tests.gateway.protocol.support import DeviceKey, StepRunner
 
 
 def fields(key: DeviceKey, **changes: object) -> ident.SignedConnectFields:
@@ -112,7 +114,7 @@ class DeviceStoreTests(SynchronousTestCase):
         self.clock = Clock()
         self.clock.advance(1_000_000)
         self.directory = Path(tempfile.mkdtemp()) / "devices"
-        self.store = DeviceStore(self.directory, self.clock)
+        self.store = DeviceStore(self.directory, self.clock, run_inline)
 
     def request(self, device: str = "dev1", scopes: tuple[str, ...] = ("operator.read",),
                 role: str = "operator") -> str:
@@ -120,6 +122,11 @@ class DeviceStoreTests(SynchronousTestCase):
             device_id=device, public_key=f"pk-{device}", role=role, scopes=scopes, silent=False,
             metadata={"platform": "linux", "clientId": "cli", "remoteIp": None})
         return str(result.request["requestId"])
+
+    def token(self, device: str, role: str, scopes: list[str]) -> dict[str, object] | None:
+        result: dict[str, object] | None = self.successResultOf(
+            self.store.ensure_token(device, role, scopes))
+        return result
 
     def test_request_approve_persists(self) -> None:
         request_id = self.request()
@@ -133,7 +140,7 @@ class DeviceStoreTests(SynchronousTestCase):
         assert result is not None and result.device is not None
         self.assertEqual(result.status, "approved")
         self.assertEqual(result.device["scopes"], ["operator.read", "operator.write"])
-        reloaded = DeviceStore(self.directory, self.clock)
+        reloaded = DeviceStore(self.directory, self.clock, run_inline)
         paired = reloaded.get_paired("dev1")
         assert paired is not None
         self.assertEqual(paired["publicKey"], "pk-dev1")
@@ -165,11 +172,11 @@ class DeviceStoreTests(SynchronousTestCase):
     def test_tokens(self) -> None:
         self.store.approve(self.request(scopes=("operator.read", "operator.write")),
                            caller_scopes=None)
-        self.assertIsNone(self.store.ensure_token("dev1", "node", []))
-        self.assertIsNone(self.store.ensure_token("missing", "operator", []))
-        token = self.store.ensure_token("dev1", "operator", ["operator.read"])
+        self.assertIsNone(self.token("dev1", "node", []))
+        self.assertIsNone(self.token("missing", "operator", []))
+        token = self.token("dev1", "operator", ["operator.read"])
         assert token is not None
-        same = self.store.ensure_token("dev1", "operator", ["operator.read"])
+        same = self.token("dev1", "operator", ["operator.read"])
         assert same is not None
         self.assertEqual(same["token"], token["token"])
         check = self.store.verify_token("dev1", token["token"], "operator", ["operator.read"])
@@ -179,7 +186,7 @@ class DeviceStoreTests(SynchronousTestCase):
         self.assertEqual(
             self.store.verify_token("dev1", token["token"], "operator", ["operator.write"]).reason,
             "scope-mismatch")
-        rotated = self.store.ensure_token("dev1", "operator", ["operator.write"])
+        rotated = self.token("dev1", "operator", ["operator.write"])
         assert rotated is not None
         self.assertNotEqual(rotated["token"], token["token"])
         self.assertIn("rotatedAtMs", rotated)
@@ -191,7 +198,7 @@ class DeviceStoreTests(SynchronousTestCase):
     def test_unreadable_file_is_treated_as_empty(self) -> None:
         self.directory.mkdir(parents=True)
         (self.directory / "paired.json").write_text("{not json")
-        self.assertEqual(DeviceStore(self.directory, self.clock).list_paired(), [])
+        self.assertEqual(DeviceStore(self.directory, self.clock, run_inline).list_paired(), [])
 
     def test_metadata_update(self) -> None:
         self.store.approve(self.request(), caller_scopes=None)
@@ -200,3 +207,86 @@ class DeviceStoreTests(SynchronousTestCase):
         paired = self.store.get_paired("dev1")
         assert paired is not None
         self.assertEqual(paired["displayName"], "Box")
+
+
+class DeviceStoreWritesTests(SynchronousTestCase):
+    """Writes run on run_blocking's threads, never on the caller's (the reactor) thread."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        self.directory = Path(tempfile.mkdtemp()) / "devices"
+        self.runner = StepRunner()
+        self.store = DeviceStore(self.directory, self.clock, self.runner)
+
+    def on_disk(self) -> dict[str, dict[str, object]]:
+        document = json.loads((self.directory / "paired.json").read_text())
+        devices: dict[str, dict[str, object]] = document["devices"]
+        return devices
+
+    def pair(self, device: str = "dev1") -> None:
+        request = self.store.request_pairing(
+            device_id=device, public_key=f"pk-{device}", role="operator",
+            scopes=["operator.read"], silent=False, metadata={"platform": "linux"})
+        self.store.approve(request.request["requestId"], caller_scopes=None)
+
+    def test_writes_happen_off_the_calling_thread_and_are_durable_when_fired(self) -> None:
+        self.pair()
+        # The memory is updated at once; nothing was written on this thread.
+        self.assertIsNotNone(self.store.get_paired("dev1"))
+        self.assertFalse(self.directory.exists())
+        durable = self.store.durable()
+        self.assertNoResult(durable)
+        self.runner.run_all()
+        self.successResultOf(durable)
+        self.assertEqual(list(self.on_disk()), ["dev1"])
+        pending = json.loads((self.directory / "pending.json").read_text())
+        self.assertEqual(pending["requests"], {})
+        self.assertTrue(self.runner.threads)
+        self.assertNotIn(threading.get_ident(), self.runner.threads)
+        self.assertEqual(stat.S_IMODE(os.stat(self.directory / "paired.json").st_mode), 0o600)
+
+    def test_metadata_updates_coalesce_into_one_more_write(self) -> None:
+        self.pair()
+        self.runner.run_all()
+        for seen in range(1, 6):
+            self.store.update_metadata("dev1", {"lastSeenAtMs": seen})
+        self.assertEqual(len(self.runner.queued), 1)  # the first; the rest wait behind it
+        self.runner.run_next()
+        self.assertEqual(len(self.runner.queued), 1)  # one write with the newest content
+        self.runner.run_next()
+        self.assertEqual(self.runner.queued, [])
+        self.assertEqual(self.on_disk()["dev1"]["lastSeenAtMs"], 5)
+        self.successResultOf(self.store.durable())
+
+    def test_a_new_token_is_handed_out_once_on_disk_an_existing_one_at_once(self) -> None:
+        self.pair()
+        self.runner.run_all()
+        issued = self.store.ensure_token("dev1", "operator", ["operator.read"])
+        self.assertNoResult(issued)
+        self.runner.run_all()
+        token = self.successResultOf(issued)
+        assert token is not None
+        tokens = self.on_disk()["dev1"]["tokens"]
+        assert isinstance(tokens, dict)
+        self.assertEqual(tokens["operator"]["token"], token["token"])
+        # A metadata write in flight does not hold up the existing token.
+        self.store.update_metadata("dev1", {"lastSeenAtMs": 7})
+        again = self.successResultOf(self.store.ensure_token("dev1", "operator", []))
+        assert again is not None
+        self.assertEqual(again["token"], token["token"])
+        self.assertEqual(len(self.runner.queued), 1)
+
+    def test_a_failed_write_is_reported_and_the_next_change_writes_again(self) -> None:
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        self.directory.write_text("a file where the directory should be")
+        self.pair()
+        durable = self.store.durable()
+        self.runner.run_all()
+        self.failureResultOf(durable, OSError)
+        self.assertTrue(self.flushLoggedErrors(OSError))
+        self.directory.unlink()
+        self.store.update_metadata("dev1", {"lastSeenAtMs": 9})
+        self.runner.run_all()
+        self.successResultOf(self.store.durable())
+        self.assertEqual(self.on_disk()["dev1"]["lastSeenAtMs"], 9)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
+from openclaw.gateway import service as service_module
+from openclaw.gateway.lock import GatewayLock, lock_path_for
 from openclaw.gateway.reload.supervisor import (
     IN_PROCESS,
     RESTART_EXPECTED_MS,
@@ -57,10 +64,20 @@ class FakeTree(Service):
         self.supervisor: Any = None
         self._refuse = refuse
         self._log = log
+        self._bound = False
+
+    async def acquire_lock(self) -> None:
+        pass
+
+    def release_lock(self) -> None:
+        pass
 
     def privilegedStartService(self) -> None:
+        if self._bound:  # idempotent, like GatewayService
+            return
         if self._refuse:
             raise StartupRefused("another gateway instance is already listening", 1)
+        self._bound = True
         self._log.append(f"bind {self.plan.port}")
 
     def startService(self) -> None:
@@ -185,3 +202,110 @@ class RestartModeTests(SynchronousTestCase):
                          SUPERVISOR)
         self.assertEqual(restart_mode_from_env({"OPENCLAW_RESTART_MODE": "supervisor",
                                                 "OPENCLAW_NO_RESPAWN": "1"}), IN_PROCESS)
+
+
+class RealTreeRestartTests(SynchronousTestCase):
+    """Real GatewayService trees on a MemoryReactorClock: the restart never blocks."""
+
+    def setUp(self) -> None:
+        self.reactor = MemoryReactorClock()
+        # No --force at start-up here: it would really kill whatever listens on the port.
+        self.plan = self.plan_in("first", 20001, force=False)
+        self.next_plans: list[GatewayPlan] = []
+
+        def prepare(options: GatewayRunOptions, env: Any) -> GatewayPlan:
+            return self.next_plans.pop(0)
+
+        self.supervisor = GatewaySupervisor(self.plan, self.reactor, self.plan_env,
+                                            prepare=prepare, restart_mode=IN_PROCESS,
+                                            install_signals=False)
+        self.supervisor.privilegedStartService()
+        self.supervisor.startService()
+        self.addCleanup(self.stop)
+        # From here on, anything that would block the reactor fails the test.
+        self.patch(time, "sleep", self.blocked("time.sleep"))
+        self.patch(GatewayLock, "acquire_before_reactor", self.blocked("a blocking lock wait"))
+        self.patch(service_module, "force_free_port", self.blocked("force_free_port"))
+
+    def plan_in(self, name: str, port: int, *, force: bool = True) -> GatewayPlan:
+        """A plan with its own state dir and config (so its own lock file)."""
+        base = tempfile.mkdtemp(prefix=f"oc-supervisor-{name}-")
+        self.addCleanup(shutil.rmtree, base, True)
+        self.plan_env = isolated_env(base)
+        return prepare_gateway(GatewayRunOptions(allow_unconfigured=True, port=str(port),
+                                                 force=force), self.plan_env)
+
+    @staticmethod
+    def blocked(what: str) -> Callable[..., None]:
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError(f"{what} on the in-process restart path")
+
+        return refuse
+
+    def stop(self) -> None:
+        stopping = self.supervisor.stopService()
+        self.reactor.advance(10)
+        if stopping is not None:
+            self.successResultOf(stopping)
+
+    def lock_of(self, plan: GatewayPlan) -> GatewayLock:
+        lock = GatewayLock(lock_path_for(plan.paths.lock_dir, plan.paths.config_path),
+                           plan.paths.config_path)
+        self.addCleanup(lock.release)
+        return lock
+
+    def listening_ports(self) -> set[int]:
+        return {port for port, *_ in self.reactor.tcpServers}
+
+    def test_restart_waits_for_the_lock_on_the_reactor_clock(self) -> None:
+        first = self.supervisor.gateway
+        moved = self.plan_in("moved", 20002)
+        holder = self.lock_of(moved)  # the previous owner of that config, on its way out
+        self.assertTrue(holder.try_acquire())
+        self.next_plans.append(moved)  # with --force, which a restart must not act on
+        self.supervisor.request_restart("config change (gateway.port)")
+        self.reactor.advance(0)
+        self.assertFalse(first.running)
+        self.assertIsNotNone(self.supervisor.restarting)
+        self.reactor.advance(2.0)
+        self.assertEqual(self.supervisor.generation, 1)
+        holder.release()
+        self.reactor.advance(0.1)
+        gateway = self.supervisor.gateway
+        self.assertIsNot(gateway, first)
+        self.assertEqual((self.supervisor.generation, gateway.plan.port), (2, 20002))
+        self.assertTrue(gateway.running)
+        self.assertFalse(gateway.plan.options.force)
+        self.assertIs(gateway.parent, self.supervisor)
+        self.assertEqual(list(self.supervisor), [gateway])
+        self.assertIs(self.supervisor.getServiceNamed("gateway"), gateway)
+        self.assertIn(20002, self.listening_ports())
+        self.assertFalse(self.lock_of(moved).try_acquire())  # the new tree holds it
+        self.assertIsNone(self.supervisor.restarting)
+
+    def test_lock_still_held_after_the_wait_falls_back_to_the_previous_plan(self) -> None:
+        moved = self.plan_in("moved", 20002)
+        self.assertTrue(self.lock_of(moved).try_acquire())  # never let go
+        self.next_plans.append(moved)
+        with capturedLogs() as events:
+            self.supervisor.request_restart("config change (gateway.port)")
+            self.reactor.advance(0)
+            self.reactor.advance(4.9)
+            self.assertEqual(self.supervisor.generation, 1)
+            self.reactor.advance(0.1)
+        gateway = self.supervisor.gateway
+        self.assertEqual((self.supervisor.generation, gateway.plan.port), (2, 20001))
+        self.assertTrue(gateway.running)
+        self.assertFalse(self.reactor.hasStopped)
+        messages = [formatEvent(event) for event in events]
+        self.assertIn(
+            f"gateway restart failed: gateway already running (pid {os.getpid()}); lock timeout "
+            "after 5000ms; starting again with the previous config", messages)
+
+    def test_restart_with_a_free_lock_needs_no_clock(self) -> None:
+        self.next_plans.append(self.plan)
+        self.supervisor.request_restart("signal SIGUSR1")
+        self.reactor.advance(0)
+        self.assertEqual(self.supervisor.generation, 2)
+        self.assertIsNone(self.supervisor.restarting)
+        self.assertEqual(len(list(self.supervisor)), 1)
