@@ -67,7 +67,7 @@ def run_gateway(run: GatewayRunOptions, env: MutableMapping[str, str]) -> int:
     from twisted.internet import reactor
     from twisted.logger import LogLevel, globalLogBeginner
 
-    from openclaw.gateway.reload.supervisor import GatewaySupervisor
+    from openclaw.gateway.supervisor import GatewaySupervisor
     from openclaw.logs import ConsoleLogObserver
 
     # The supervisor owns the GatewayService tree and rebuilds it on an in-process restart.

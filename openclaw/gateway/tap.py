@@ -31,7 +31,7 @@ class _RefusalExits(MultiService):
 def makeService(options: GatewayOptions) -> IService:
     from twisted.internet import reactor  # the one place the global reactor is touched
 
-    from openclaw.gateway.reload.supervisor import GatewaySupervisor
+    from openclaw.gateway.supervisor import GatewaySupervisor
 
     try:
         plan = prepare_gateway(options["run"], os.environ)

@@ -19,14 +19,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.gateway import service as service_module
 from openclaw.gateway.lock import GatewayLock, lock_path_for
-from openclaw.gateway.reload.supervisor import (
+from openclaw.gateway.startup import GatewayPlan, GatewayRunOptions, StartupRefused, prepare_gateway
+from openclaw.gateway.supervisor import (
     IN_PROCESS,
     RESTART_EXPECTED_MS,
     SUPERVISOR,
     GatewaySupervisor,
     restart_mode_from_env,
 )
-from openclaw.gateway.startup import GatewayPlan, GatewayRunOptions, StartupRefused, prepare_gateway
 from tests.support import isolated_env
 
 
