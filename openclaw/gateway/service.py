@@ -38,6 +38,7 @@ from openclaw.logs import DailyJsonLogFile, JsonLinesLogObserver, SecretScrubber
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
     from openclaw.gateway.reload.runtime import ConfigUpdate, ReloadRuntime
+    from openclaw.providers.registry import LocalModelInstall
 
 log = Logger(namespace="gateway")
 
@@ -225,6 +226,7 @@ class GatewayService(MultiService):
         use_lock: bool = True,
         env: MutableMapping[str, str] | None = None,
         scrubber: SecretScrubber | None = None,
+        local_model: LocalModelInstall | None = None,
     ) -> None:
         super().__init__()
         self.setName("gateway")
@@ -263,7 +265,8 @@ class GatewayService(MultiService):
         self.store = StoreService(reactor, str(plan.paths.state_dir))
         self.store.setServiceParent(self)
         self.providers = ProvidersService(
-            reactor, self.config.current, get_secrets=lambda: self.secrets.snapshot
+            reactor, self.config.current, get_secrets=lambda: self.secrets.snapshot,
+            local_install=local_model,
         )
         self.providers.setServiceParent(self)
         self.agents = AgentsService(
@@ -371,19 +374,31 @@ class GatewayService(MultiService):
 
     async def _stop(self) -> None:
         log.info("gateway stopping")
-        stopping: Deferred[Any] = cast(Deferred[Any], MultiService.stopService(self))
+        stopping: Deferred[None] = Deferred.fromCoroutine(self._stop_children())
         stopping.addTimeout(self.stop_timeout_s + 1.0, self.reactor)
         try:
             await stopping
-            # The embeddings client pool outlives requests; close it once nothing can call it.
-            embeddings = getattr(self.http_api, "embeddings", None)
-            if embeddings is not None:
-                await embeddings.stop()
         except TimeoutError:
             log.warn("gateway stop timed out after {s}s; exiting anyway", s=self.stop_timeout_s)
         finally:
             self._bound = False
             self.release_lock()
+
+    async def _stop_children(self) -> None:
+        """Stop the children one after the other, last started first: ``MultiService`` would
+        stop them all at once, closing the session store while runs still record their end."""
+        Service.stopService(self)
+        for child in reversed(list(self)):
+            try:
+                await maybeDeferred(child.stopService)
+            except Exception:
+                log.failure("stopping {name} failed", name=child.name)
+            if child is self.web:
+                # The embeddings client pool outlives requests; close it once no request can
+                # call it any more.
+                embeddings = self.http_api.embeddings
+                if embeddings is not None:
+                    await embeddings.stop()
 
     def _free_port(self) -> None:
         port = self.plan.port

@@ -86,7 +86,8 @@ class EmbeddingsService:
         self._get_config = get_config
         self._run_blocking = run_blocking
         self._env = env if env is not None else os.environ
-        self._local_factory = local_factory
+        # the built-in local model (None: MiniLM in a worker thread); tests put a fake here
+        self.local_factory = local_factory
         self._local: EmbeddingProvider | None = None
         self._remote: dict[tuple[Any, ...], EmbeddingProvider] = {}
         self._client: Any = None
@@ -98,8 +99,8 @@ class EmbeddingsService:
                  ) -> EmbeddingProvider:
         if target.provider == LOCAL_PROVIDER:
             if self._local is None:
-                if self._local_factory is not None:
-                    self._local = self._local_factory()
+                if self.local_factory is not None:
+                    self._local = self.local_factory()
                 else:
                     from openclaw.memory.local import LocalMiniLM
 

@@ -19,6 +19,7 @@ from openclaw.config.loader import ConfigSnapshot
 from openclaw.providers.local_service import LocalServices
 from openclaw.providers.registry import (
     LOCAL_INSTALL_HINT,
+    LocalModelInstall,
     ModelRef,
     ProviderCatalog,
     ProviderSpec,
@@ -130,8 +131,11 @@ class ProvidersService(Service):
 
     def __init__(self, reactor: Any, get_config: Callable[[], ConfigSnapshot],
                  catalog: ProviderCatalog | None = None,
-                 get_secrets: Callable[[], SecretValues | None] | None = None) -> None:
-        self.catalog = catalog or ProviderCatalog(get_config, get_secrets=get_secrets)
+                 get_secrets: Callable[[], SecretValues | None] | None = None,
+                 local_install: LocalModelInstall | None = None) -> None:
+        # local_install: where the built-in model is (None: look it up on first use)
+        self.catalog = catalog or ProviderCatalog(get_config, get_secrets=get_secrets,
+                                                  local_install=local_install)
         self.router = ModelRouter(reactor, self.catalog)
 
     def startService(self) -> None:

@@ -59,9 +59,9 @@ from twisted.internet.interfaces import IListeningPort, IReactorTCP
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
+from openclaw.autobahn_timers import ReactorTimer, cancel_close_timer
 from openclaw.testing.audio import rms, sine_pcm16
 from openclaw.testing.waiting import History
-from openclaw.testing.ws_timers import ReactorTimer, cancel_close_timer
 
 GEMINI_LIVE_PATH = (
     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"

@@ -39,9 +39,9 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
+from openclaw.autobahn_timers import ReactorTimer, cancel_close_timer
 from openclaw.testing.audio import frames, silence_pcm16, sine_pcm16
 from openclaw.testing.waiting import History
-from openclaw.testing.ws_timers import ReactorTimer, cancel_close_timer
 
 VOICECLAW_PATH = "/voiceclaw/realtime"
 DEFAULT_URL = "ws://localhost:19789/voiceclaw/realtime"

@@ -21,8 +21,8 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from openclaw.autobahn_timers import ReactorTimer, cancel_close_timer
 from openclaw.testing.waiting import History
-from openclaw.testing.ws_timers import ReactorTimer, cancel_close_timer
 
 
 class Received:

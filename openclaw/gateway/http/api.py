@@ -255,7 +255,8 @@ class HttpApi:
             return None
         if cap is None:
             return None
-        return BodyLimit(cap, self._api_too_large(method), self._api_timeout)
+        return BodyLimit(cap, self._api_too_large(method), self._api_timeout,
+                         self.body_timeout_s)
 
     def _api_too_large(self, method: bytes) -> Callable[[Request], RawAnswer]:
         def answer(request: Request) -> RawAnswer:

@@ -59,6 +59,8 @@ class BodyLimit:
     # called when the cap is exceeded: the 413 answer (or 401/429 for an unauthorised caller)
     too_large: Callable[[Request], RawAnswer]
     timed_out: Callable[[Request], RawAnswer]
+    # seconds the whole body may take to arrive (None: the factory's default)
+    timeout_s: float | None = None
 
 
 class BodyGate(Protocol):
@@ -107,7 +109,8 @@ def bounded_request_factory(
                 self._reject(limit.too_large)
                 return
             super().gotLength(length)
-            self._timer = self._clock.callLater(self._timeout_s, self._timed_out)
+            timeout = limit.timeout_s if limit.timeout_s is not None else self._timeout_s
+            self._timer = self._clock.callLater(timeout, self._timed_out)
 
         def handleContentChunk(self, data: bytes) -> None:
             if self._rejected:

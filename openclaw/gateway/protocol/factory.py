@@ -9,17 +9,16 @@ mounted as resources, so the web service calls :meth:`GatewayWebSocketFactory.st
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from openclaw.auth.decision import AuthSettings
+from openclaw.autobahn_timers import ReactorTimer
 from openclaw.gateway.protocol import build_info
 from openclaw.gateway.protocol.constants import HEALTH_REFRESH_INTERVAL_MS
 from openclaw.gateway.protocol.context import GatewayContext
@@ -29,30 +28,6 @@ from openclaw.gateway.protocol.server import GatewayServerProtocol
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.connection import GatewayConnection
-
-
-class _ClockCall:
-    """A cancel()-able handle that ignores cancelling a call that already ran."""
-
-    __slots__ = ("_call",)
-
-    def __init__(self, call: IDelayedCall) -> None:
-        self._call = call
-
-    def cancel(self) -> None:
-        if self._call.active():
-            self._call.cancel()
-
-
-class _ClockTimer:
-    """Autobahn's batched timer, bound to the injected clock instead of the global reactor."""
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self._clock = clock
-
-    def call_later(self, delay: float, func: Callable[..., Any], *args: Any, **kwargs: Any
-                   ) -> _ClockCall:
-        return _ClockCall(self._clock.callLater(delay, func, *args, **kwargs))
 
 
 class GatewayWebSocketFactory(WebSocketServerFactory):
@@ -74,7 +49,7 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
         self.context = context
         self.methods = methods
         # Autobahn schedules its protocol timeouts through txaio's global reactor by default.
-        self._batched_timer = _ClockTimer(context.clock)
+        self._batched_timer = ReactorTimer(context.clock)
         self.setProtocolOptions(
             webStatus=False,
             # Origin is checked by the connect handshake (CONTROL_UI_ORIGIN_NOT_ALLOWED), as

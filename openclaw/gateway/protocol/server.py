@@ -14,6 +14,7 @@ from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from openclaw.autobahn_timers import cancel_close_timer
 from openclaw.gateway.protocol.transport import IConnectionTransport, PeerInfo
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
             connection.close(1011, "internal error")
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        cancel_close_timer(self)
         if self.connection is not None:
             self.connection.on_closed()
         self.factory.protocol_closed(self)

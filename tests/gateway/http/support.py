@@ -1,19 +1,14 @@
-"""The HTTP API on a real loopback Site, in process, with the real agent runtime behind it.
+"""The HTTP API of the production gateway tree on a real loopback port.
 
-:class:`HttpStack` builds what ``GatewayService`` builds for the HTTP surface (session store
-with its writer thread, provider catalog and router pointed at a
-:class:`~tests.upstream.ScriptedUpstream`, the runtime, the :class:`HttpApi` with the shared
-auth decision and limiter, the root resource with the probes, the bounded request factory)
-around a config dict. :func:`raw_http` speaks HTTP/1.1 over a plain socket for what treq hides
-(declared lengths, half-sent bodies, disconnects).
+:class:`HttpStack` is :class:`~tests.builder.GatewayFixture` with a
+:class:`~tests.upstream.ScriptedUpstream` as its model provider, plus request helpers;
+:func:`raw_connect` speaks HTTP/1.1 over a plain socket for what treq hides (declared
+lengths, half-sent bodies, disconnects).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -25,22 +20,14 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
-from twisted.web.resource import Resource
 
-from openclaw.agents.durable import DurableWriter
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.agents.store import SessionStore
 from openclaw.auth.decision import AuthSettings
 from openclaw.auth.ratelimit import AuthRateLimiter, RateLimitSettings
-from openclaw.blocking import thread_runner
 from openclaw.config import parse_config_text
 from openclaw.gateway.http import HttpApi
-from openclaw.gateway.http.auth import AuthSource, HttpAuthenticator
-from openclaw.gateway.http.runs import AgentRunner
-from openclaw.gateway.site import SECURITY_HEADERS, GatewayRootResource, GatewaySite, ProbesStage
-from openclaw.memory.embeddings import EmbeddingsService
-from openclaw.providers.registry import LocalModelInstall, ProviderCatalog
-from openclaw.providers.router import ModelRouter
+from tests.builder import GatewayFixture
 from tests.upstream import ScriptedUpstream
 
 TOKEN = "http-test-token-0123456789"
@@ -74,86 +61,102 @@ def bearer(token: str = TOKEN) -> dict[str, list[str]]:
     return {"Authorization": [f"Bearer {token}"]}
 
 
-class _Websocket(Resource):
-    isLeaf = True
-
-    def render(self, request: Any) -> bytes:
-        request.setResponseCode(400)
-        return b"no websocket here"
-
-
 class HttpStack:
-    """``await HttpStack().start(config_dict)``; ``await stack.stop()``."""
+    """The production gateway tree (tests.builder) on a real loopback port, with a scripted
+    upstream as its model provider; ``await HttpStack().start(config)`` ... ``stop()``."""
 
     def __init__(self) -> None:
-        self.state_dir = tempfile.mkdtemp(prefix="oc-http-")
-        self.workspace = os.path.join(self.state_dir, "workspace")
         self.upstream = ScriptedUpstream(reactor)
         self.upstream.start()
-        self.snapshot: Any = None
-        self.port_number = 0
-
-    def configure(self, config: Mapping[str, Any]) -> None:
-        self.snapshot = parse_config_text(json.dumps(config),
-                                          os.path.join(self.state_dir, "openclaw.json"),
-                                          env={}, home=self.state_dir)
+        self.gateway: GatewayFixture | None = None
 
     async def start(self, config: Mapping[str, Any] | None = None, *,
                     auth: AuthSettings | None = None,
                     rate_limit: RateLimitSettings | None = None,
                     local_embeddings: Any = None,
                     body_timeout_s: float | None = None) -> HttpStack:
-        self.configure(config if config is not None else base_config(self.upstream))
-        self.auth_settings = auth or AuthSettings(
-            mode="token", token=TOKEN, rate_limit=rate_limit or RateLimitSettings())
-        self.limiter = AuthRateLimiter(clock(), self.auth_settings.rate_limit)
-        self.writer = DurableWriter(reactor)
-        self.store = SessionStore(self.state_dir, self.writer, clock())
-        self.catalog = ProviderCatalog(lambda: self.snapshot, env={},
-                                       local_install=LocalModelInstall(
-                                           python="/nonexistent", gguf=None,
-                                           server_available=False))
-        self.router = ModelRouter(reactor, self.catalog)
-        run_blocking = thread_runner(reactor)
-        self.runtime = AgentRuntime(
-            reactor=reactor, store=self.store, router=self.router,
-            get_config=lambda: self.snapshot, state_dir=self.state_dir,
-            default_workspace=self.workspace, run_blocking=run_blocking,
-            home=self.state_dir)
-        self.pending_system_events: dict[str, list[str]] = {}
-        self.embeddings = EmbeddingsService(reactor, lambda: self.snapshot, run_blocking, env={},
-                                            local_factory=local_embeddings)
-        self.api = HttpApi(
-            clock=clock(), get_config=lambda: self.snapshot,
-            authenticator=HttpAuthenticator(AuthSource(
-                settings=lambda: self.auth_settings, limiter=lambda: self.limiter), clock()),
-            runner=AgentRunner(self.runtime), run_blocking=run_blocking,
-            embeddings=self.embeddings, agent_gateway=lambda: self)
+        document = dict(config if config is not None else base_config(self.upstream))
+        if rate_limit is not None:
+            document["gateway"] = {**document.get("gateway", {}), "auth": {
+                "mode": "token", "token": TOKEN,
+                "rateLimit": {"maxAttempts": rate_limit.max_attempts,
+                              "windowMs": rate_limit.window_ms,
+                              "lockoutMs": rate_limit.lockout_ms,
+                              "exemptLoopback": rate_limit.exempt_loopback}}}
+        self.gateway = GatewayFixture(document)
+        await self.gateway.start()
+        if auth is not None:
+            self.auth_settings = auth
+        if local_embeddings is not None:
+            self.api.embeddings.local_factory = local_embeddings
         if body_timeout_s is not None:
             self.api.body_timeout_s = body_timeout_s
-        probes = ProbesStage(version="test", started_at=time.time(), readiness=lambda: [],
-                             bearer_ok=lambda presented: presented == TOKEN.encode())
-        root = GatewayRootResource(_Websocket(), [probes, *self.api.stages()])
-        self.site = GatewaySite(root, reactor=reactor)
-        self.site.noisy = False
-        self.site.requestFactory = self.api.request_factory(SECURITY_HEADERS)
-        self.port = cast(IReactorTCP, reactor).listenTCP(0, cast(Any, self.site),
-                                                         interface="127.0.0.1")
-        self.port_number = self.port.getHost().port  # type: ignore[attr-defined]
         return self
+
+    @property
+    def _started(self) -> GatewayFixture:
+        assert self.gateway is not None, "start() the stack first"
+        return self.gateway
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        """Swap the running config snapshot (what a hot reload does)."""
+        self._started.service.config.snapshot = parse_config_text(
+            json.dumps(config), self._started.plan.paths.config_path, env={},
+            home=self.state_dir)
+
+    @property
+    def auth_settings(self) -> AuthSettings:
+        return self._started.context.auth
+
+    @auth_settings.setter
+    def auth_settings(self, settings: AuthSettings) -> None:
+        # what a secret rotation does: HTTP reads the WebSocket context's settings per request
+        context = self._started.context
+        context.auth = settings
+        context.rate_limiter.settings = settings.rate_limit
+
+    @property
+    def limiter(self) -> AuthRateLimiter:
+        return self._started.context.rate_limiter
+
+    @property
+    def api(self) -> HttpApi:
+        return self._started.api
+
+    @property
+    def runtime(self) -> AgentRuntime:
+        return self._started.runtime
+
+    @property
+    def store(self) -> SessionStore:
+        return self._started.store
+
+    @property
+    def state_dir(self) -> str:
+        return self._started.state_dir
+
+    @property
+    def workspace(self) -> str:
+        return self._started.workspace
+
+    @property
+    def pending_system_events(self) -> dict[str, list[str]]:
+        bridge = self._started.service.agent_gateway
+        assert bridge is not None
+        return bridge.pending_system_events
+
+    @property
+    def port_number(self) -> int:
+        return self._started.port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port_number}"
 
     async def stop(self) -> None:
-        await self.runtime.stop(grace_s=2.0)
-        await self.router.stop()
-        await self.embeddings.stop()
-        await self.store.close()
-        await self.port.stopListening()
+        if self.gateway is not None:
+            await self.gateway.stop()
         await self.upstream.stop()
-        await sleep(0.01)
 
     # -- clients --------------------------------------------------------------------------
 
@@ -178,12 +181,7 @@ class HttpStack:
         return response.code, response.headers, parsed
 
     def transcript(self, key: str, agent: str = "main") -> list[dict[str, Any]]:
-        from openclaw.agents.store import read_jsonl
-
-        sessions = self.store.agent(agent)
-        entry = sessions.get(key)
-        assert entry is not None, f"no session {key}"
-        return read_jsonl(sessions.transcript_path(entry))
+        return self._started.transcript(key, agent)
 
 
 def sse_frames(text: str) -> list[tuple[str | None, str]]:
