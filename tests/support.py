@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import attrs
 
 from openclaw.config import ConfigSnapshot, parse_config_text
+from openclaw.net import free_loopback_port
 
 TEST_CONFIG_PATH = "/state/openclaw.json"
 
@@ -30,14 +30,10 @@ def config_snapshot(document: Mapping[str, Any] | str | None = None, **fields: A
     return attrs.evolve(snapshot, **fields) if fields else snapshot
 
 
-
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = free_loopback_port
 
 
 def isolated_env(base_dir: str, **extra: str) -> dict[str, str]:

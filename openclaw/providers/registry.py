@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from twisted.logger import Logger
 
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.config.schema import ModelDefinitionConfig, ModelProviderConfig, SecretRef
+from openclaw.net import free_loopback_port
 from openclaw.providers.local_service import LocalServiceSpec
 from openclaw.providers.types import (
     ANTHROPIC_MESSAGES,
@@ -262,16 +262,10 @@ def find_local_model(python: str = sys.executable) -> LocalModelInstall:
     return LocalModelInstall(python=python, gguf=gguf, server_available=server)
 
 
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def builtin_local_provider(install: LocalModelInstall, port: int | None = None,
                            idle_stop_ms: int = 0) -> ProviderSpec:
     """The ``local`` provider: ``python -m llama_cpp.server`` serving SmolLM2 on loopback."""
-    port = port or _free_loopback_port()
+    port = port or free_loopback_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     args = ("-m", "llama_cpp.server", "--model", install.gguf or "", "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(LOCAL_CONTEXT_WINDOW),

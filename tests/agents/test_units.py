@@ -31,15 +31,6 @@ from openclaw.agents.workspace import (
 )
 
 
-def result_of(deferred: Any) -> Any:
-    out: list[Any] = []
-    deferred.addBoth(out.append)
-    assert out, "not fired"
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
-
-
 class SessionKeyTests(SynchronousTestCase):
     def test_request_keys(self) -> None:
         s = SessionSettings()
@@ -167,10 +158,10 @@ class StoreTests(SynchronousTestCase):
         sessions = self.sessions()
         from twisted.internet.defer import Deferred
 
-        entry, created = result_of(Deferred.fromCoroutine(
+        entry, created = self.successResultOf(Deferred.fromCoroutine(
             sessions.ensure("agent:main:main", cwd="/ws")))
         self.assertTrue(created)
-        result_of(Deferred.fromCoroutine(sessions.append("agent:main:main", [
+        self.successResultOf(Deferred.fromCoroutine(sessions.append("agent:main:main", [
             {"type": "message", "message": {"role": "user", "content": "a"}}])))
         path = sessions.transcript_path(entry)
         with open(path, "ab") as handle:
@@ -179,8 +170,8 @@ class StoreTests(SynchronousTestCase):
         # a new process (fresh writer) repairs the tail before appending
         self.writer = InlineWriter()
         fresh = self.sessions()
-        result_of(fresh.load())
-        result_of(Deferred.fromCoroutine(fresh.append("agent:main:main", [
+        self.successResultOf(fresh.load())
+        self.successResultOf(Deferred.fromCoroutine(fresh.append("agent:main:main", [
             {"type": "message", "message": {"role": "user", "content": "b"}}])))
         with open(path, "rb") as handle:
             lines = handle.read().split(b"\n")

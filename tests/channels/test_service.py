@@ -26,16 +26,9 @@ def make(*accounts: ScriptedAccount) -> tuple[ChannelsService, Clock]:
     return service, clock
 
 
-def result_of(deferred: Deferred[Any]) -> Any:
-    results: list[Any] = []
-    deferred.addBoth(results.append)
-    assert results, "not fired"
-    return results[0]
-
-
 class StatusTests(SynchronousTestCase):
     def status(self, service: ChannelsService, **kwargs: Any) -> Any:
-        return result_of(Deferred.fromCoroutine(service.status(**kwargs)))
+        return self.successResultOf(Deferred.fromCoroutine(service.status(**kwargs)))
 
     def test_no_channels_is_the_real_gateways_empty_answer(self) -> None:
         service, _ = make()
