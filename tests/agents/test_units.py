@@ -12,7 +12,6 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.agents import tools
-from openclaw.agents.tools import fs
 from openclaw.agents.durable import InlineWriter, repair_tail
 from openclaw.agents.runtime import context_messages, dangling_tool_calls
 from openclaw.agents.session_keys import (
@@ -24,6 +23,7 @@ from openclaw.agents.session_keys import (
     session_kind,
 )
 from openclaw.agents.store import AgentSessions, read_jsonl
+from openclaw.agents.tools import fs
 from openclaw.agents.workspace import (
     PromptInputs,
     build_system_prompt,
