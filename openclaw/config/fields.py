@@ -196,6 +196,9 @@ class Section(ConfigObject):
         return schema
 
 
+_SECTION_OBJECTS: dict[type, tuple[Obj, dict[str, str]]] = {}
+
+
 def _section_object(cls: type) -> tuple[Obj, dict[str, str]]:
     """The kit object spec of a section class (optional unless required) and key -> field."""
     cached = _SECTION_OBJECTS.get(cls)
@@ -207,9 +210,6 @@ def _section_object(cls: type) -> tuple[Obj, dict[str, str]]:
         cached = Obj(fields), {meta.key: field.name for field, meta in declared}
         _SECTION_OBJECTS[cls] = cached
     return cached
-
-
-_SECTION_OBJECTS: dict[type, tuple[Obj, dict[str, str]]] = {}
 
 
 def convert_section(
@@ -240,6 +240,8 @@ def convert_section(
         else:
             unknown.append(key)
     if unknown:
+        # Keys quoted as JSON strings (zod quotes them raw): a quote or a control character
+        # in a hand-edited key cannot garble the operator's message.
         ctx.add(path, unrecognized_keys(unknown, quote=json_quote))
 
     if check is not None:

@@ -7,8 +7,8 @@ stops at the first), a missing key is converted as ``undefined`` (so it reads ``
 string, received undefined``), a union reports the issues of its only branch that failed on
 checks alone (zod's "non-aborted" branch) and otherwise ``Invalid input``.
 
-Specs are attrs classes without generated ``__eq__``/``__repr__``: the config declares a few
-hundred of them at import time and the gateway must start fast (see :class:`LeanRepr`).
+Specs are attrs classes without generated ``__eq__``/``__repr__`` (see :class:`LeanRepr`):
+the config imports the kit at gateway start, and every generated method is import time.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class Issue:
 
     ``hard`` issues are zod's aborting ones (wrong type, missing value, value outside an
     enum); the others are failed checks and unknown keys. ``hint`` is what OpenClaw's config
-    validator appends to the message (``(minimum: 1)``); HTTP bodies do not show it.
+    validator appends to the message (``(minimum: 1)``); HTTP bodies do not show it. A plain
+    slotted class: one is made per issue, on paths that try union branches.
     """
 
     __slots__ = ("hard", "hint", "message", "path")

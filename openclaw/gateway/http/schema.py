@@ -8,8 +8,9 @@ declarations (``opt(Num(integer=True, positive=True))`` is
 ``z.number().int().positive().optional()``) and build :mod:`openclaw.validation` specs, so
 bodies and config share one implementation of types, checks and wording.
 
-Three answers differ from zod 4 and are kept as this API has always given them (the real
-gateway's zod 4.6.5 says otherwise; changing them changes pinned test expectations):
+Three answers differ from zod 4 (the real gateway runs zod 4.6.5) and are kept as this API
+has always given them; they live in ``_BodyContext`` alone, and tests pin them, so changing
+one is a deliberate decision:
 
 * a union answers any failure as a whole, ``input: Invalid input`` (zod reports the issues of
   the only branch that failed on checks alone, e.g. ``input.0: Unrecognized key: "extra"``);
