@@ -30,7 +30,6 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import attrs
 
-from openclaw import validation
 from openclaw.config import upstream
 from openclaw.config.errors import format_config_path
 from openclaw.config.frozen import FrozenDict
@@ -40,6 +39,7 @@ from openclaw.validation import (
     Context,
     Enum,
     Int,
+    LeanRepr,
     ListOf,
     Num,
     Obj,
@@ -50,6 +50,7 @@ from openclaw.validation import (
     Str,
     Transformed,
 )
+from openclaw.validation import MapOf as KitMapOf
 from openclaw.validation import type_name as json_type_name
 from openclaw.validation.messages import json_quote, unrecognized_keys
 
@@ -86,7 +87,7 @@ UNSUPPORTED_DESCRIPTION = (
 T = TypeVar("T")
 
 
-class ConfigObject(validation.LeanRepr):
+class ConfigObject(LeanRepr):
     """Base of config sections and config value specs: the kit's one shared ``__repr__``."""
 
     __slots__ = ()
@@ -112,7 +113,7 @@ class ConversionContext(Context):
         return [format_config_path(path) for path in self.unsupported]
 
 
-class MapOf(validation.MapOf):
+class MapOf(KitMapOf):
     """The kit's map spec, converted to a read-only :class:`FrozenDict`."""
 
     __slots__ = ()

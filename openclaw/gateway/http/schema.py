@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from openclaw import validation
+import openclaw.validation as kit
 from openclaw.validation import (
     MISSING,
     Bool,
@@ -64,31 +64,31 @@ __all__ = [
 ]
 
 Schema = Spec
-Arr = validation.ListOf
-Record = validation.MapOf
+Arr = kit.ListOf
+Record = kit.MapOf
 opt = optional
 
 
 def Num(*, integer: bool = False, positive: bool = False, minimum: float | None = None,
         maximum: float | None = None) -> Spec:
     """``z.number()`` with ``.int()``, ``.positive()``, ``.min()``, ``.max()``."""
-    kind = validation.Int if integer else validation.Num
+    kind = kit.Int if integer else kit.Num
     return kind(minimum=minimum, maximum=maximum, exclusive_minimum=0 if positive else None)
 
 
 def Enum(values: Sequence[str]) -> Spec:
     """``z.enum([...])``."""
-    return validation.Enum(*values, style="enum")
+    return kit.Enum(*values, style="enum")
 
 
 def Union(options: Sequence[Spec]) -> Spec:
     """``z.union([...])``."""
-    return validation.OneOf(*options)
+    return kit.OneOf(*options)
 
 
 def Unknown() -> Spec:
     """``z.unknown()``: anything, and the key may be absent."""
-    return optional(validation.Unknown())
+    return optional(kit.Unknown())
 
 
 class _BodyContext(Context):
@@ -101,7 +101,7 @@ class _BodyContext(Context):
 
     def missing(self, spec: Spec, path: Path) -> None:
         inner = spec.inner if isinstance(spec, Nullable) else spec
-        if isinstance(inner, Literal | validation.Enum | OneOf):
+        if isinstance(inner, Literal | kit.Enum | OneOf):
             self.invalid_type(path, "unknown", MISSING)
         else:
             super().missing(spec, path)
