@@ -8,8 +8,9 @@ disk:
   batch: a burst of appends costs one disk flush). Before the first append to a file this
   process repairs a torn tail (a line cut by a crash is truncated away), so records never
   run together.
-* :meth:`replace` - write ``<path>.tmp``, fsync, ``rename`` over ``path``, fsync the directory
-  (atomic: readers see the old or the new file, never a mix).
+* :meth:`replace` - :func:`openclaw.atomic_files.atomic_write_bytes`: a unique temp file,
+  fsync, ``rename`` over ``path``, fsync the directory (atomic: readers see the old or the
+  new file, never a mix).
 * :meth:`call` - any other file operation (reads, renames for archiving) in the same order, so
   a read sees every write queued before it.
 

@@ -38,12 +38,13 @@ from openclaw.config.fields import (
     Section,
     Str,
     Transformed,
-    json_type_name,
     section_json_schema,
     setting,
 )
 from openclaw.config.frozen import FrozenDict
 from openclaw.config.ids import DEFAULT_AGENT_ID, normalize_agent_id
+from openclaw.validation import MISSING, Context
+from openclaw.validation.messages import unrecognized_keys
 
 __all__ = [
     "DEFAULT_AGENT_ID",
@@ -181,14 +182,9 @@ class SecretRef(ConfigObject):
 class _SecretRefSpec(ConfigObject):
     """Validates a SecretRef object exactly like the real ``SecretRefSchema``."""
 
-    def convert(self, value: Any, path: Path, ctx: ConversionContext) -> Any:
+    def convert(self, value: Any, path: Path, ctx: Context) -> Any:
         if not isinstance(value, Mapping):
-            ctx.add(
-                path,
-                f"Invalid input: expected object, received {json_type_name(value)}",
-                hard=True,
-            )
-            return INVALID
+            return ctx.invalid_type(path, "object", value)
         source = value.get("source")
         if source not in SECRET_SOURCES:
             ctx.add(path, "Invalid input", hard=True)
@@ -196,12 +192,7 @@ class _SecretRefSpec(ConfigObject):
         ok = True
         for key in ("provider", "id"):
             if not isinstance(value.get(key), str):
-                received = json_type_name(value[key]) if key in value else "undefined"
-                ctx.add(
-                    (*path, key),
-                    f"Invalid input: expected string, received {received}",
-                    hard=True,
-                )
+                ctx.invalid_type((*path, key), "string", value.get(key, MISSING))
                 ok = False
         if not ok:
             return INVALID
@@ -213,8 +204,7 @@ class _SecretRefSpec(ConfigObject):
             ctx.add((*path, "id"), _ID_MESSAGES[source])
             ok = False
         if unknown:
-            noun = "key" if len(unknown) == 1 else "keys"
-            ctx.add(path, f"Unrecognized {noun}: " + ", ".join(json.dumps(k) for k in unknown))
+            ctx.add(path, unrecognized_keys(unknown, quote=json.dumps))
             ok = False
         if not ok:
             return INVALID

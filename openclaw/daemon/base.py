@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import attrs
 
+from openclaw.atomic_files import atomic_write_bytes
 from openclaw.daemon.runner import CommandResult, CommandRunner
 from openclaw.daemon.spec import ServiceCommand, ServiceSpec
 
@@ -63,7 +63,6 @@ def write_service_file(path: str, content: str | bytes, *, mode: int = 0o644) ->
 
     Returns the backup path when one was written.
     """
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     data = content.encode("utf-8") if isinstance(content, str) else content
     backup = None
     try:
@@ -73,15 +72,8 @@ def write_service_file(path: str, content: str | bytes, *, mode: int = 0o644) ->
         previous = None
     if previous is not None and previous != data:
         backup = f"{path}.bak"
-        with open(backup, "wb") as f:
-            f.write(previous)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+        atomic_write_bytes(backup, previous, mode=None, directory_mode=0o777)
+    atomic_write_bytes(path, data, mode=mode, directory_mode=0o777)
     return backup
 
 

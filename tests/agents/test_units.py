@@ -23,6 +23,7 @@ from openclaw.agents.session_keys import (
     session_kind,
 )
 from openclaw.agents.store import AgentSessions, read_jsonl
+from openclaw.agents.tools import fs
 from openclaw.agents.workspace import (
     PromptInputs,
     build_system_prompt,
@@ -102,21 +103,21 @@ class FsToolTests(SynchronousTestCase):
             tools.confine(self.ws, "link/passwd")
 
     def test_write_read_edit(self) -> None:
-        out = tools._write(self.ws, {"path": "d/f.txt", "content": "one\ntwo\nthree\n"})
+        out = fs.write_file(self.ws, {"path": "d/f.txt", "content": "one\ntwo\nthree\n"})
         self.assertEqual(out.text, "Successfully wrote 14 bytes to d/f.txt")
-        self.assertEqual(tools._read(self.ws, {"path": "d/f.txt", "offset": 2, "limit": 1}).text,
+        self.assertEqual(fs.read_file(self.ws, {"path": "d/f.txt", "offset": 2, "limit": 1}).text,
                          "two\n\n[Showing lines 2-2 of 4. Use offset=3 to continue.]")
-        edited = tools._edit(self.ws, {"path": "d/f.txt", "edits": [
+        edited = fs.edit_file(self.ws, {"path": "d/f.txt", "edits": [
             {"oldText": "two", "newText": "2"}, {"oldText": "three", "newText": "3"}]})
         self.assertEqual(edited.text, "Successfully replaced 2 block(s) in d/f.txt.")
         with open(os.path.join(self.ws, "d", "f.txt")) as handle:
             self.assertEqual(handle.read(), "one\n2\n3\n")
         with self.assertRaises(tools.ToolFailure):
-            tools._edit(self.ws, {"path": "d/f.txt", "edits": [{"oldText": "zzz",
+            fs.edit_file(self.ws, {"path": "d/f.txt", "edits": [{"oldText": "zzz",
                                                                  "newText": ""}]})
 
     def test_apply_patch(self) -> None:
-        tools._write(self.ws, {"path": "m.py", "content": "def f():\n    return 1\n"})
+        fs.write_file(self.ws, {"path": "m.py", "content": "def f():\n    return 1\n"})
         patch = "\n".join([
             "*** Begin Patch",
             "*** Add File: new/hello.txt",
@@ -127,7 +128,7 @@ class FsToolTests(SynchronousTestCase):
             "-    return 1",
             "+    return 2",
             "*** End Patch"])
-        out = tools._apply_patch(self.ws, {"input": patch})
+        out = fs.apply_patch(self.ws, {"input": patch})
         self.assertEqual(out.text, "Success. Updated the following files:\nA new/hello.txt\n"
                                    "M m.py")
         with open(os.path.join(self.ws, "m.py")) as handle:
@@ -135,13 +136,32 @@ class FsToolTests(SynchronousTestCase):
         with open(os.path.join(self.ws, "new", "hello.txt")) as handle:
             self.assertEqual(handle.read(), "hello\nworld\n")
         delete = "*** Begin Patch\n*** Delete File: m.py\n*** End Patch"
-        self.assertIn("D m.py", tools._apply_patch(self.ws, {"input": delete}).text)
+        self.assertIn("D m.py", fs.apply_patch(self.ws, {"input": delete}).text)
         with self.assertRaises(tools.ToolFailure) as bad:
-            tools._apply_patch(self.ws, {"input": "nope"})
+            fs.apply_patch(self.ws, {"input": "nope"})
         self.assertIn("*** Begin Patch", str(bad.exception))
         escape = "*** Begin Patch\n*** Add File: ../evil\n+x\n*** End Patch"
         with self.assertRaises(tools.ToolFailure):
-            tools._apply_patch(self.ws, {"input": escape})
+            fs.apply_patch(self.ws, {"input": escape})
+
+    def test_writes_are_atomic_and_keep_the_file_mode(self) -> None:
+        script = os.path.join(self.ws, "run.sh")
+        fs.write_file(self.ws, {"path": "run.sh", "content": "#!/bin/sh\necho 1\n"})
+        os.chmod(script, 0o750)
+        fs.write_file(self.ws, {"path": "run.sh", "content": "#!/bin/sh\necho 2\n"})
+        self.assertEqual(os.stat(script).st_mode & 0o7777, 0o750)
+        fs.edit_file(self.ws, {"path": "run.sh", "edits": [{"oldText": "2", "newText": "3"}]})
+        self.assertEqual(os.stat(script).st_mode & 0o7777, 0o750)
+        patch = ("*** Begin Patch\n*** Update File: run.sh\n*** Move to: bin/run.sh\n"
+                 "-echo 3\n+echo 4\n*** End Patch")
+        fs.apply_patch(self.ws, {"input": patch})
+        moved = os.path.join(self.ws, "bin", "run.sh")
+        self.assertEqual(os.stat(moved).st_mode & 0o7777, 0o750)
+        with open(moved) as handle:
+            self.assertEqual(handle.read(), "#!/bin/sh\necho 4\n")
+        # no temp file is left behind, and none uses the old fixed name
+        self.assertEqual(sorted(os.listdir(self.ws)), ["bin"])
+        self.assertEqual(os.listdir(os.path.join(self.ws, "bin")), ["run.sh"])
 
 
 class StoreTests(SynchronousTestCase):

@@ -87,8 +87,8 @@ class StatusTests(SynchronousTestCase):
         payload = self.status(service, channel=" Internet-Relay-Chat ")
         self.assertEqual(payload["channelOrder"], ["irc"])
         self.assertEqual(list(payload["channelAccounts"]), ["irc"])
-        failure = self.status(service, channel="whatsapp")
-        self.assertIsInstance(failure.value, UnknownChannel)
+        failure = self.failureResultOf(
+            Deferred.fromCoroutine(service.status(channel="whatsapp")), UnknownChannel)
         self.assertEqual(str(failure.value), "unknown channel: whatsapp")
 
     def test_probe_results_failures_and_timeouts(self) -> None:
