@@ -132,7 +132,7 @@ class SchemaTests(SynchronousTestCase):
             "tool_choice": {"type": "function", "name": "f"}, "metadata": {"a": "b"}}))
         self.assertEqual(first_issue(RESPONSES_SCHEMA, {
             "model": "m", "input": [{"type": "message", "role": "user", "content": "x",
-                                     "extra": 1}]}), 'input: Invalid input')
+                                     "extra": 1}]}), 'input.0: Unrecognized key: "extra"')
 
 
 class ParameterTests(SynchronousTestCase):
