@@ -1,9 +1,5 @@
-"""The agents as runs see them: one typed view made from each config snapshot.
-
-Typed: ``agents`` (defaults, entries, default agent), ``session`` and ``messages.queue``. The
-tool policy mappings (``tools``, ``agents.entries.<id>.tools``) are passed through as the
-policy consumes them.
-"""
+"""The agents as runs see them: one typed view made from each config snapshot (``agents``,
+``session``, ``messages.queue``, ``tools``)."""
 
 from __future__ import annotations
 
@@ -19,6 +15,7 @@ from openclaw.agents.session_keys import (
     normalize_agent_id,
 )
 from openclaw.config.loader import ConfigSnapshot
+from openclaw.config.schema import ToolsConfig
 
 DEFAULT_QUEUE_MODE: Final = "steer"
 DEFAULT_MAX_STEPS: Final = 24
@@ -31,7 +28,7 @@ class AgentSettings:
     workspace: str
     model_primary: str | None
     model_fallbacks: tuple[str, ...]
-    tools: Mapping[str, Any]
+    tools: ToolsConfig | None
     identity: Mapping[str, Any]
     is_default: bool
 
@@ -41,7 +38,7 @@ class AgentsView:
     default_id: str
     agents: Mapping[str, AgentSettings]
     session: SessionSettings
-    tools: Mapping[str, Any]
+    tools: ToolsConfig
     queue_mode: str
     queue_cap: int
     timeout_s: int
@@ -62,17 +59,6 @@ def _expand(path: str, home: str) -> str:
     return path
 
 
-def _raw_tools(snapshot: ConfigSnapshot, entry_key: str | None) -> Mapping[str, Any]:
-    """``tools`` (global) or ``agents.entries.<key>.tools``: not typed yet, read from the
-    document as the tool policy consumes it (free-form allow/deny/profile mappings)."""
-    if entry_key is None:
-        return snapshot.config.section("tools")
-    entries = snapshot.parsed.get("agents", {}).get("entries", {})
-    raw = entries.get(entry_key) if isinstance(entries, Mapping) else None
-    tools = raw.get("tools") if isinstance(raw, Mapping) else None
-    return tools if isinstance(tools, Mapping) else {}
-
-
 def read_agents(snapshot: ConfigSnapshot, *, default_workspace: str, state_dir: str,
                 home: str | None = None) -> AgentsView:
     """The agents as runs see them, made once per config snapshot."""
@@ -84,8 +70,6 @@ def read_agents(snapshot: ConfigSnapshot, *, default_workspace: str, state_dir: 
     defaults_primary = defaults.model.primary if defaults.model else None
     defaults_fallbacks = defaults.model.fallbacks if defaults.model else None
     sole = len(agents_config.entries) <= 1
-    raw_keys = {normalize_agent_id(str(key)): str(key)
-                for key in snapshot.parsed.get("agents", {}).get("entries", {})}
     agents: dict[str, AgentSettings] = {}
     for entry in agents_config.roster:
         agent_id = entry.id
@@ -109,7 +93,7 @@ def read_agents(snapshot: ConfigSnapshot, *, default_workspace: str, state_dir: 
             workspace=_expand(workspace, home),
             model_primary=model.primary if model is not None else None,
             model_fallbacks=fallbacks if fallbacks is not None else (defaults_fallbacks or ()),
-            tools=_raw_tools(snapshot, raw_keys.get(agent_id, agent_id)),
+            tools=entry.tools,
             identity=identity_map, is_default=agent_id == default_id)
     session = config.session
     queue = config.messages.queue
@@ -118,7 +102,7 @@ def read_agents(snapshot: ConfigSnapshot, *, default_workspace: str, state_dir: 
         session=SessionSettings(main_key=session.main_key.strip().lower() or DEFAULT_MAIN_KEY,
                                 scope="global" if session.scope == "global" else "per-sender",
                                 dm_scope=session.dm_scope),
-        tools=_raw_tools(snapshot, None),
+        tools=config.tools,
         queue_mode=queue.mode or DEFAULT_QUEUE_MODE,
         queue_cap=queue.cap,
         timeout_s=defaults.timeout_seconds,

@@ -685,6 +685,63 @@ class MemoryConfig(ConfigObject):
     )
 
 
+# --------------------------------------------------------------------------- tools
+
+
+TOOL_PROFILES = ("minimal", "coding", "messaging", "full")
+
+
+@attrs.frozen(repr=False)
+class ExecToolConfig(ConfigObject):
+    """The ``exec`` tool (shell commands in the workspace)."""
+
+    security: str | None = setting(
+        "security", Enum("deny", "allowlist", "full", style="enum"), default=None,
+        description='"deny": no exec; "allowlist"; "full": also in non-main sessions.',
+    )
+    ask: str | None = setting(
+        "ask", Enum("off", "on-miss", "always", style="enum"), default=None,
+        description="When an operator must approve a command.",
+    )
+    timeout_seconds: int | None = setting(
+        "timeoutSeconds", Int(exclusive_minimum=0), default=None,
+        description="Default command timeout.",
+    )
+
+
+@attrs.frozen(repr=False)
+class ToolsConfig(ConfigObject):
+    """Which tools agents may use (``tools``, and ``agents.entries.<id>.tools``)."""
+
+    profile: str | None = setting(
+        "profile", Enum(*TOOL_PROFILES), default=None,
+        description='A base set: "minimal", "coding", "messaging" or "full".',
+    )
+    allow: tuple[str, ...] | None = setting(
+        "allow", ListOf(Str()), default=None,
+        description="Only these tools (names, group:... or globs).",
+    )
+    also_allow: tuple[str, ...] | None = setting(
+        "alsoAllow", ListOf(Str()), default=None, description="Added to allow or the profile."
+    )
+    deny: tuple[str, ...] | None = setting(
+        "deny", ListOf(Str()), default=None, description="Never these tools."
+    )
+    exec: ExecToolConfig | None = setting(
+        "exec", Section(ExecToolConfig), default=None, description="The exec tool."
+    )
+
+
+@attrs.frozen(repr=False)
+class CommandsConfig(ConfigObject):
+    """Chat and operator commands."""
+
+    restart: bool = setting(
+        "restart", Bool(), default=True,
+        description="Allow restarts requested by an outside signal (SIGUSR1).",
+    )
+
+
 # --------------------------------------------------------------------------- agents
 
 
@@ -882,6 +939,9 @@ class AgentEntryConfig(ConfigObject):
     heartbeat: HeartbeatConfig | None = setting(
         "heartbeat", Section(HeartbeatConfig), default=None,
         description="Heartbeat overrides of this agent.",
+    )
+    tools: ToolsConfig | None = setting(
+        "tools", Section(ToolsConfig), default=None, description="Tools of this agent."
     )
 
 
@@ -1493,6 +1553,12 @@ class OpenClawConfig(ConfigObject):
     )
     hooks: HooksConfig = setting(
         "hooks", Section(HooksConfig), factory=HooksConfig, description="Inbound webhooks."
+    )
+    tools: ToolsConfig = setting(
+        "tools", Section(ToolsConfig), factory=ToolsConfig, description="Agent tools."
+    )
+    commands: CommandsConfig = setting(
+        "commands", Section(CommandsConfig), factory=CommandsConfig, description="Commands."
     )
     extra: Mapping[str, Any] = attrs.field(factory=FrozenDict, kw_only=True)
     """Real top-level sections not implemented here (``channels``, ``hooks``, ...), verbatim."""

@@ -36,6 +36,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorThreads
 from twisted.logger import Logger
 
+from openclaw.config.loader import ConfigSnapshot
 from openclaw.gateway.startup import GatewayPlan, GatewayRunOptions, StartupRefused
 from openclaw.logs import SecretScrubber
 
@@ -76,13 +77,9 @@ def restart_mode_from_env(env: MutableMapping[str, str]) -> str:
     return IN_PROCESS
 
 
-def _restart_allowed_by_config(snapshot: Any) -> bool:
+def _restart_allowed_by_config(snapshot: ConfigSnapshot) -> bool:
     """``commands.restart: false`` blocks restarts requested by an outside signal."""
-    try:
-        commands = snapshot.config.section("commands")
-    except AttributeError:
-        return True
-    return commands.get("restart") is not False
+    return snapshot.config.commands.restart
 
 
 class GatewaySupervisor(MultiService):

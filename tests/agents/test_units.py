@@ -30,6 +30,7 @@ from openclaw.agents.workspace import (
     ensure_workspace,
     load_context_files,
 )
+from openclaw.config.schema import ExecToolConfig, ToolsConfig
 
 
 class SessionKeyTests(SynchronousTestCase):
@@ -62,13 +63,17 @@ class SessionKeyTests(SynchronousTestCase):
         self.assertEqual(session_kind("agent:main:main"), "direct")
 
 
+def exec_security(level: str) -> ToolsConfig:
+    return ToolsConfig(exec=ExecToolConfig(security=level))
+
+
 class PolicyTests(SynchronousTestCase):
     def test_layers_narrow(self) -> None:
-        policy = tools.resolve_policy({"profile": "messaging"}, None, is_main=True)
+        policy = tools.resolve_policy(ToolsConfig(profile="messaging"), None, is_main=True)
         self.assertIsNone(policy.check("sessions_send"))
         self.assertIn("allow list", policy.check("write") or "")
-        policy = tools.resolve_policy({"allow": ["group:fs", "exec"], "deny": ["WRITE"]},
-                                      {"deny": ["ed*"]}, is_main=True)
+        policy = tools.resolve_policy(ToolsConfig(allow=("group:fs", "exec"), deny=("WRITE",)),
+                                      ToolsConfig(deny=("ed*",)), is_main=True)
         self.assertIsNone(policy.check("read"))
         self.assertIsNone(policy.check("bash"))        # alias of exec
         self.assertIn("deny", policy.check("write") or "")
@@ -78,13 +83,14 @@ class PolicyTests(SynchronousTestCase):
         self.assertEqual(names, ["read", "apply_patch", "exec"])
 
     def test_exec_off_for_non_main_unless_full(self) -> None:
-        self.assertIn("non-main", tools.resolve_policy({}, {}, is_main=False).check("exec") or "")
-        self.assertIsNone(tools.resolve_policy({"exec": {"security": "full"}}, {},
+        non_main = tools.resolve_policy(ToolsConfig(), None, is_main=False)
+        self.assertIn("non-main", non_main.check("exec") or "")
+        self.assertIsNone(tools.resolve_policy(exec_security("full"), None,
                                                is_main=False).check("process"))
-        self.assertIn("deny", tools.resolve_policy({"exec": {"security": "deny"}}, {},
+        self.assertIn("deny", tools.resolve_policy(exec_security("deny"), None,
                                                    is_main=True).check("exec") or "")
-        self.assertIsNone(tools.resolve_policy({}, {}, is_main=True).check("exec"))
-        run = tools.resolve_policy({}, {}, is_main=True, run_allow=["read"])
+        self.assertIsNone(tools.resolve_policy(ToolsConfig(), None, is_main=True).check("exec"))
+        run = tools.resolve_policy(ToolsConfig(), None, is_main=True, run_allow=["read"])
         self.assertIn("toolsAllow", run.check("write") or "")
 
 

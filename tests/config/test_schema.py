@@ -368,7 +368,7 @@ class UnsupportedKeyTests(ConfigTestCase):
                 "session": {"scope": "per-sender", "sendPolicy": {"default": "allow"}},
                 "agents": {
                     "defaults": {"compaction": {"mode": "safeguard"}},
-                    "entries": {"main": {"tools": {}}},
+                    "entries": {"main": {"tools": {"byProvider": {}}}},
                 },
                 "models": {"providers": {"openai": {"request": {"allowPrivateNetwork": True}}}},
             }
@@ -377,7 +377,7 @@ class UnsupportedKeyTests(ConfigTestCase):
             snapshot.unsupported,
             (
                 "agents.defaults.compaction",
-                "agents.entries.main.tools",
+                "agents.entries.main.tools.byProvider",
                 "channels",
                 "gateway.controlUi.embedSandbox",
                 "gateway.remote",

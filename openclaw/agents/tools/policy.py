@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 import attrs
+
+from openclaw.config.schema import ToolsConfig
 
 ALIASES: Final = {"bash": "exec", "apply-patch": "apply_patch"}
 GROUPS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -79,16 +81,13 @@ class PolicyLayer:
         return None
 
 
-def _layer(source: str, raw: Any) -> PolicyLayer | None:
-    if not isinstance(raw, Mapping):
+def _layer(source: str, tools: ToolsConfig | None) -> PolicyLayer | None:
+    if tools is None:
         return None
-    allow = raw.get("allow")
-    also = raw.get("alsoAllow")
-    deny = raw.get("deny")
-    allow_list = expand(allow) if isinstance(allow, list) and allow else None
-    if allow_list is not None and isinstance(also, list):
-        allow_list = allow_list + expand(also)
-    deny_list = expand(deny) if isinstance(deny, list) else ()
+    allow_list = expand(tools.allow) if tools.allow else None
+    if allow_list is not None and tools.also_allow:
+        allow_list = allow_list + expand(tools.also_allow)
+    deny_list = expand(tools.deny) if tools.deny else ()
     if allow_list is None and not deny_list:
         return None
     return PolicyLayer(source, allow_list, deny_list)
@@ -116,24 +115,23 @@ class ToolPolicy:
         return None
 
 
-def resolve_policy(tools_config: Mapping[str, Any] | None, agent_tools: Mapping[str, Any] | None,
+def resolve_policy(tools_config: ToolsConfig | None, agent_tools: ToolsConfig | None,
                    *, is_main: bool, run_allow: Sequence[str] | None = None) -> ToolPolicy:
-    tools_config = tools_config or {}
-    agent_tools = agent_tools or {}
+    tools_config = tools_config or ToolsConfig()
     layers: list[PolicyLayer] = []
-    profile = agent_tools.get("profile") or tools_config.get("profile")
-    if isinstance(profile, str) and PROFILES.get(profile):
+    profile = (agent_tools.profile if agent_tools is not None else None) or tools_config.profile
+    if profile and PROFILES.get(profile):
         allowed = tuple(PROFILES[profile] or ())
-        also = agent_tools.get("alsoAllow") or tools_config.get("alsoAllow")
-        if isinstance(also, list):
+        also = (agent_tools.also_allow if agent_tools is not None else None) or \
+            tools_config.also_allow
+        if also:
             allowed += expand(also)
         layers.append(PolicyLayer(f"tools.profile={profile}", allowed))
-    for source, raw in (("tools", tools_config), ("agent tools", agent_tools)):
-        layer = _layer(source, raw)
+    for source, section in (("tools", tools_config), ("agent tools", agent_tools)):
+        layer = _layer(source, section)
         if layer is not None:
             layers.append(layer)
     if run_allow:
         layers.append(PolicyLayer("run toolsAllow", expand(run_allow)))
-    exec_config = tools_config.get("exec")
-    security = exec_config.get("security") if isinstance(exec_config, Mapping) else None
-    return ToolPolicy(tuple(layers), is_main, security if isinstance(security, str) else None)
+    security = tools_config.exec.security if tools_config.exec is not None else None
+    return ToolPolicy(tuple(layers), is_main, security)

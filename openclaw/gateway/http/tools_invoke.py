@@ -121,7 +121,7 @@ class ToolsInvoke:
         owner = is_owner(request, auth)
         view = runtime.view()
         agent = view.agent(agent_id)
-        policy = tools_mod.resolve_policy(view.tools, agent.tools if agent else {},
+        policy = tools_mod.resolve_policy(view.tools, agent.tools if agent else None,
                                           is_main=runtime.is_main_session(agent_id, canonical))
         normalized = tools_mod.normalize_tool_name(name)
         tool = tools_mod.TOOLS_BY_NAME.get(normalized)
