@@ -259,6 +259,7 @@ class ScriptedUpstream:
         self.disconnects = 0
         self.completed = 0
         self._disconnect_waiters: list[Deferred[None]] = []
+        self._request_waiters: list[tuple[int, Deferred[None]]] = []
         self._port: Any = None
         self._open: set[Request] = set()
         self.port = 0
@@ -298,6 +299,15 @@ class ScriptedUpstream:
     def pending(self) -> int:
         return len(self._script)
 
+    def wait_requests(self, count: int = 1) -> Deferred[None]:
+        """Fires once ``count`` requests have arrived in all (at once if they already have)."""
+        waiter: Deferred[None] = Deferred()
+        if len(self.requests) >= count:
+            waiter.callback(None)
+        else:
+            self._request_waiters.append((count, waiter))
+        return waiter
+
     def wait_disconnect(self) -> Deferred[None]:
         waiter: Deferred[None] = Deferred()
         self._disconnect_waiters.append(waiter)
@@ -316,6 +326,12 @@ class ScriptedUpstream:
             headers={k.decode().lower(): v[0].decode()
                      for k, v in request.requestHeaders.getAllRawHeaders()},
             json=body, at=time.monotonic()))
+        arrived = [(count, waiter) for count, waiter in self._request_waiters
+                   if len(self.requests) >= count]
+        self._request_waiters = [entry for entry in self._request_waiters
+                                 if entry not in arrived]
+        for _, waiter in arrived:
+            waiter.callback(None)
         reply = self._script.popleft() if self._script else self.default()
         calls: list[IDelayedCall] = []
         finished = {"done": False}

@@ -109,6 +109,12 @@ class AgentStack:
                    ) -> list[dict[str, Any]]:
         return self._started.transcript(key, agent)
 
+    async def settled(self, run_id: str) -> None:
+        """Returns once run ``run_id`` has ended: everything it records is on disk then (its
+        result is set after its last transcript append)."""
+        result = await self.runtime.wait(run_id, 10.0)
+        assert result is not None, f"run {run_id} did not end"
+
 
 def roles(records: list[dict[str, Any]]) -> list[str]:
     return [r["message"]["role"] for r in records if r.get("type") == "message"]

@@ -18,7 +18,6 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.internet.protocol import ClientFactory, Protocol
-from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
 from openclaw.agents.runtime import AgentRuntime
@@ -38,8 +37,6 @@ def clock() -> IReactorTime:
     return cast(IReactorTime, reactor)
 
 
-async def sleep(seconds: float) -> None:
-    await deferLater(clock(), seconds, lambda: None)
 
 
 def base_config(upstream: ScriptedUpstream, **extra: Any) -> dict[str, Any]:
@@ -157,6 +154,31 @@ class HttpStack:
         if self.gateway is not None:
             await self.gateway.stop()
         await self.upstream.stop()
+
+    async def runs_ended(self) -> None:
+        """Returns when no run is active (waiting on each run's result)."""
+        while self.runtime.active:
+            handle = next(iter(self.runtime.active.values()))
+            await self.runtime.wait(handle.run_id, 30.0)
+
+    def streams_closed(self) -> Deferred[None]:
+        """Fires once no ``/sessions/<key>/history`` stream is open (watching the API's table
+        of open streams as each one's cleanup removes it)."""
+        sessions = self.api.sessions
+        done: Deferred[None] = Deferred()
+        if not sessions._streams:
+            done.callback(None)
+            return done
+
+        class Watched(dict):  # type: ignore[type-arg]
+            def pop(self, key: Any, *default: Any) -> Any:
+                value = super().pop(key, *default)
+                if not self and not done.called:
+                    done.callback(None)
+                return value
+
+        sessions._streams = Watched(sessions._streams)
+        return done
 
     # -- clients --------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ from tests.gateway.http.support import (
     parse_response,
     raw_connect,
     request_head,
-    sleep,
     sse_frames,
 )
 from tests.upstream import (
@@ -295,10 +294,7 @@ class ChatCompletionsTests(StackTestCase):
         gone = stack.upstream.wait_disconnect()
         client.abort()
         await gone  # the provider request was closed
-        for _ in range(100):
-            if not stack.runtime.active:
-                break
-            await sleep(0.02)
+        await stack.runs_ended()
         self.assertEqual(stack.runtime.active, {})
         entry = stack.store.agent("main").get("agent:main:openai-user:drop")
         assert entry is not None
@@ -319,17 +315,11 @@ class ChatCompletionsTests(StackTestCase):
         client.send(request_head("POST", "/v1/chat/completions", {
             "Authorization": f"Bearer {TOKEN}", "Content-Length": str(len(payload))})
             + payload)
-        for _ in range(200):
-            if stack.upstream.requests:
-                break
-            await sleep(0.01)
+        await stack.upstream.wait_requests(1)
         gone = stack.upstream.wait_disconnect()
         client.abort()
         await gone
-        for _ in range(100):
-            if not stack.runtime.active:
-                break
-            await sleep(0.02)
+        await stack.runs_ended()
         self.assertEqual(stack.runtime.active, {})
 
     async def test_client_tool_calls_need_runtime_support(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -53,10 +52,8 @@ class LocalEmbeddingsTests(TestCase):
             "input": ["A cat sits on the mat.", "A kitten rests on a rug.",
                       "Quarterly revenue grew by eight percent."]}))
         # while the model loads and encodes in a thread, the reactor keeps answering
-        started = time.monotonic()
         status, _, _ = await stack.request("GET", "/v1/models")
         self.assertEqual(status, 200)
-        self.assertLess(time.monotonic() - started, 2.0)
         self.assertFalse(pending.called)
         status, _, body = await pending
         self.assertEqual(status, 200, body)

@@ -17,7 +17,6 @@ from tests.gateway.http.support import (
     parse_response,
     raw_connect,
     request_head,
-    sleep,
     sse_frames,
 )
 from tests.upstream import openai_text, stall
@@ -177,10 +176,8 @@ class HooksTests(StackTestCase):
             "POST", "/hooks/github", token=HOOK_TOKEN, body={"pr": {"title": "Fix it"}},
             headers={"x-user": ["bo"]})
         self.assertEqual(status, 200, body)
-        for _ in range(100):
-            if len(stack.upstream.requests) >= 2 and not stack.runtime.active:
-                break
-            await sleep(0.02)
+        await stack.upstream.wait_requests(2)
+        await stack.runs_ended()
         contents = sorted(r.json["messages"][-1]["content"] for r in stack.upstream.requests)
         self.assertIn("PR Fix it by bo on github", contents[0])
         self.assertEqual("System: check mail\nSystem: now please", contents[1])
@@ -264,11 +261,9 @@ class SessionRoutesTests(StackTestCase):
         self.assertEqual([m["message"]["role"] for m in messages], ["user", "assistant"])
         self.assertTrue(all(m["sessionKey"] == "agent:main:openai-user:live"
                             for m in messages))
+        closed = stack.streams_closed()
         client.abort()
-        for _ in range(50):
-            if not stack.api.sessions._streams:
-                break
-            await sleep(0.02)
+        await closed
         self.assertEqual(stack.api.sessions._streams, {})
 
     async def test_kill(self) -> None:
@@ -286,10 +281,7 @@ class SessionRoutesTests(StackTestCase):
         running = Deferred.fromCoroutine(stack.request("POST", "/v1/chat/completions", body={
             "model": "openclaw", "user": "k", "messages": [{"role": "user", "content": "x"}]},
             token=None))
-        for _ in range(100):
-            if stack.runtime.active:
-                break
-            await sleep(0.02)
+        await stack.upstream.wait_requests(1)  # the run is at the model
         status, _, body = await stack.request(
             "POST", "/sessions/agent%3Amain%3Aopenai-user%3Ak/kill", token=None)
         self.assertEqual((status, body), (200, {"ok": True, "killed": True}))

@@ -9,7 +9,6 @@ from typing import Any, cast
 
 from twisted.internet import reactor
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from tests.agents.support import AgentStack, provider_config, roles
@@ -20,10 +19,6 @@ from tests.upstream import (
     openai_tool_call,
     stall,
 )
-
-
-async def sleep(seconds: float) -> None:
-    await deferLater(cast(IReactorTime, reactor), seconds, lambda: None)
 
 
 class ChatTurnTests(TestCase):
@@ -87,7 +82,7 @@ class ChatTurnTests(TestCase):
                           "sessions_list", "sessions_history", "sessions_send",
                           "session_status"}, True)
         # transcript: header, model_change, user, assistant
-        await sleep(0.05)
+        await stack.settled("run-1")
         records = stack.transcript()
         self.assertEqual(records[0]["type"], "session")
         self.assertEqual(records[0]["version"], 4)
@@ -138,7 +133,7 @@ class ChatTurnTests(TestCase):
         self.assertEqual(followup[-1]["role"], "tool")
         self.assertEqual(followup[-1]["tool_call_id"], "call_1")
         self.assertIn("Successfully wrote 12 bytes", followup[-1]["content"])
-        await sleep(0.05)
+        await stack.settled("t-1")
         records = [r for r in stack.transcript() if r["type"] == "message"]
         self.assertEqual(roles(records), ["user", "assistant", "toolResult", "assistant"])
         call = records[1]["message"]["content"][0]
@@ -205,7 +200,7 @@ class ChatTurnTests(TestCase):
         third = await ws.call("chat.send", params)
         self.assertEqual(third["payload"], {"runId": "same", "status": "ok"})
         self.assertEqual(len(stack.upstream.requests), 1)
-        await sleep(0.05)
+        await stack.settled("same")
         self.assertEqual(roles(stack.transcript()), ["user", "assistant"])
 
     async def test_two_sends_are_queued(self) -> None:
@@ -232,7 +227,7 @@ class ChatTurnTests(TestCase):
         self.assertLess(end_1, start_2)
         self.assertEqual([m["role"] for m in stack.upstream.requests[1].json["messages"]],
                          ["system", "user", "assistant", "user"])
-        await sleep(0.05)
+        await stack.settled("q-2")
         records = stack.transcript()
         self.assertEqual(roles(records), ["user", "assistant", "user", "assistant"])
 
@@ -255,7 +250,7 @@ class ChatTurnTests(TestCase):
         disconnected.addTimeout(5, cast(IReactorTime, reactor))
         await disconnected
         self.assertEqual(stack.upstream.disconnects, 1)
-        await sleep(0.05)
+        await stack.settled("ab-1")
         records = stack.transcript()
         last = records[-1]["message"]
         self.assertEqual(last["stopReason"], "aborted")
@@ -339,7 +334,7 @@ class ChatTurnTests(TestCase):
         self.assertEqual(final["payload"]["message"]["content"][0]["text"], "from backup")
         self.assertEqual([r.json["model"] for r in stack.upstream.requests], ["m1", "m2"])
         self.assertEqual(stack.upstream.requests[1].headers["authorization"], "Bearer k2")
-        await sleep(0.05)
+        await stack.settled("fb-1")
         assistant = stack.transcript()[-1]["message"]
         self.assertEqual((assistant["provider"], assistant["model"]), ("backup", "m2"))
 

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -90,7 +89,6 @@ class HybridTests(LiveBase):
         self.start()
         clients = [self.client() for _ in range(2)]
         new_port = free_port()
-        started = time.monotonic()
         self.edit(lambda c: c["gateway"].__setitem__("port", new_port))
         for client in clients:
             self.assertEqual(client.wait_closed(), 1012)
@@ -100,7 +98,6 @@ class HybridTests(LiveBase):
             self.assertEqual(shutdown[0]["payload"],
                              {"reason": "gateway restarting", "restartExpectedMs": 1500})
         self.gateway.wait_healthy(new_port)
-        self.assertLess(time.monotonic() - started, 10)
         fresh = self.client(new_port)
         self.assertEqual(agent_model(fresh), "openai/gpt-4o-mini")
         with self.assertRaises(OSError):
@@ -120,14 +117,12 @@ class HybridTests(LiveBase):
         self.start()
         client = self.client()
         config = json.loads(json.dumps(self.config))
-        started = time.monotonic()
+        # a burst well inside one debounce window (the window itself is tested on a fake
+        # clock in test_coordinator)
         for n in range(100):
             config["agents"]["entries"]["main"]["model"] = f"openai/storm-{n}"
             write_in_place(self.gateway.config_path, json.dumps(config, indent=2))
-            time.sleep(0.008)
-        self.assertLess(time.monotonic() - started, 1.5)
         wait_until(lambda: agent_model(client) == "openai/storm-99", what="last write")
-        time.sleep(0.5)
         self.assertEqual(self.gateway.count("config change detected"), 1, self.gateway.output())
         self.assert_open(client)
 
@@ -184,7 +179,6 @@ class SighupTests(LiveBase):
         self.start(debounceMs=60000)
         client = self.client()
         self.set_model("openai/after-hup")
-        time.sleep(0.5)
         self.assertEqual(agent_model(client), "openai/gpt-4o-mini", "still debouncing")
         self.gateway.signal(signal.SIGHUP)
         wait_until(lambda: agent_model(client) == "openai/after-hup", what="SIGHUP reload")
