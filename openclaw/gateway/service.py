@@ -354,7 +354,7 @@ class GatewayService(MultiService):
 
     def startService(self) -> None:
         for warning in self.plan.warnings:
-            log.warn("{warning}", warning=warning)
+            log.warn("{text}", text=warning)
         if self.plan.auth.generated_token:
             log.warn(
                 "auth: no gateway token configured; generated an ephemeral token for this run. "
