@@ -39,6 +39,8 @@ setup(
     extras_require={
         "test": [
             "pytest>=8",
+            # the pytest run uses two workers, as trial runs with --jobs=2
+            "pytest-xdist>=3.5",
             "hypothesis>=6.100",
             "openai>=1.40",
             "mypy>=1.10",

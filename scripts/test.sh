@@ -45,4 +45,4 @@ if [[ "${ran:-0}" -eq 0 ]]; then echo "trial ran no tests"; exit 1; fi
 
 echo "== pytest"
 # pytest exits 5 when it collects nothing: with set -e that fails the run, as it should.
-.venv/bin/python -m pytest -q -p no:randomly tests
+.venv/bin/python -m pytest -q -p no:randomly -n "${PYTEST_JOBS:-2}" tests
