@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import Deferred
-from twisted.internet.testing import MemoryReactorClock
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet.defer import Deferred, maybeDeferred
 
 from tests.builder import GatewayFixture
+from tests.clocks import ClockTestCase
 
 
-class ServiceTreeTests(SynchronousTestCase):
+class ServiceTreeTests(ClockTestCase):
     def setUp(self) -> None:
-        self.reactor = MemoryReactorClock()
+        super().setUp()
+        self.reactor = self.clock
         self.gateway = GatewayFixture(reactor=self.reactor)
         self.successResultOf(self.gateway.start())
         self.addCleanup(self._cleanup)
 
     def _cleanup(self) -> None:
-        self.gateway.started = False
         self.successResultOf(Deferred.fromCoroutine(self.gateway.stop()))
 
     def test_children_in_start_order(self) -> None:
@@ -39,9 +38,12 @@ class ServiceTreeTests(SynchronousTestCase):
             gate: Deferred[None] = Deferred()
             gates[name] = gate
 
-            def stop(name: str = name, gate: Deferred[None] = gate) -> Deferred[None]:
+            def stop(name: str = name, gate: Deferred[None] = gate,
+                     real: Any = child.stopService) -> Deferred[None]:
                 order.append(name)
-                return gate
+                stopped: Deferred[None] = maybeDeferred(real)
+                stopped.addCallback(lambda _: gate)
+                return stopped
 
             child.stopService = stop  # type: ignore[method-assign]
         stopping: Any = self.gateway.service.stopService()
@@ -59,3 +61,4 @@ class ServiceTreeTests(SynchronousTestCase):
         self.assertEqual(order, ["web", "channels", "agents", "providers", "store", "secrets",
                                  "config", "logs"])
         self.successResultOf(stopping)
+        self.gateway.started = False  # stopped here already
