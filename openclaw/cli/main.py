@@ -34,6 +34,7 @@ Commands:
   setup             Create a local-mode config with a generated token, and the workspace
   config            Read and edit the config: get|set|unset <dotted.path>
   secrets reload    Re-resolve SecretRefs in the running gateway (all or nothing)
+  agent             Run an agent turn via the gateway (-m TEXT; streams the reply)
 
 Root options:
   --profile NAME    Use the state dir ~/.openclaw-NAME and its config
@@ -148,6 +149,12 @@ def _secrets(root: dict[str, object], args: list[str], env: MutableMapping[str, 
     return secrets_command(args, env, profile=root["profile"], dev=bool(root["dev"]))
 
 
+def _agent(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.agent_cmd import agent_command
+
+    return agent_command(args, env)
+
+
 def _daemon(args: list[str], env: MutableMapping[str, str]) -> int:
     """``openclaw daemon ...``: the legacy alias of the service subcommands."""
     from openclaw.cli.gateway_service import daemon_command
@@ -165,6 +172,7 @@ COMMANDS: dict[str, Callable[[dict[str, object], list[str], MutableMapping[str, 
     "config": _with_profile(_config),
     "daemon": _with_profile(_daemon),
     "secrets": _secrets,
+    "agent": _with_profile(_agent),
 }
 
 
