@@ -148,7 +148,7 @@ def model_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _tags(key: str, default: str, fallbacks: list[str]) -> list[str]:
     tags = ["default"] if key == default else []
     tags += [f"fallback#{i + 1}" for i, ref in enumerate(fallbacks) if ref == key]
-    return tags + ["configured"]
+    return [*tags, "configured"]
 
 
 def models_command(args: list[str], env: MutableMapping[str, str]) -> int:
