@@ -184,20 +184,10 @@ class AgentStack:
     async def start(self, config: dict[str, Any] | None = None, *,
                     providers: dict[str, Any] | None = None,
                     local_install: LocalModelInstall | None = None) -> AgentStack:
-        config = dict(config or {})
-        config.setdefault("gateway", {"mode": "local", "auth": {"mode": "token",
-                                                                "token": TOKEN}})
         if providers is None:
             providers = provider_config(self.upstream)
-        if providers:
-            config.setdefault("models", {})["providers"] = providers
-            first = next(iter(providers))
-            model = providers[first]["models"][0]["id"]
-            config.setdefault("agents", {}).setdefault("defaults", {}).setdefault(
-                "model", f"{first}/{model}")
-        self.snapshot = parse_config_text(json.dumps(config),
-                                          os.path.join(self.state_dir, "openclaw.json"),
-                                          env={}, home=self.state_dir)
+        self._providers = providers
+        await self.start_config(config)
         self.writer = DurableWriter(reactor)
         self.store = SessionStore(self.state_dir, self.writer, cast(IReactorTime, reactor))
         self.catalog = ProviderCatalog(lambda: self.snapshot, env={},
@@ -225,6 +215,22 @@ class AgentStack:
                                                          interface="127.0.0.1")
         self.port_number = self.port.getHost().port
         return self
+
+    async def start_config(self, config: dict[str, Any] | None) -> None:
+        """Swap the running config snapshot (the providers of :meth:`start` kept)."""
+        config = json.loads(json.dumps(config or {}))
+        config.setdefault("gateway", {"mode": "local", "auth": {"mode": "token",
+                                                                "token": TOKEN}})
+        providers = self._providers
+        if providers:
+            config.setdefault("models", {})["providers"] = providers
+            first = next(iter(providers))
+            model = providers[first]["models"][0]["id"]
+            config.setdefault("agents", {}).setdefault("defaults", {}).setdefault(
+                "model", f"{first}/{model}")
+        self.snapshot = parse_config_text(json.dumps(config),
+                                          os.path.join(self.state_dir, "openclaw.json"),
+                                          env={}, home=self.state_dir)
 
     async def client(self, origin: str | None = None, **options: Any) -> WsClient:
         client = WsClient(self.port_number, origin)
