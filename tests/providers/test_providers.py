@@ -156,7 +156,8 @@ class CatalogTests(SynchronousTestCase):
         self.assertNotIn("--chat_format", service.args)
         self.assertIn("/m/smol.gguf", service.args)
         (model,) = spec.models
-        self.assertEqual((model.id, model.supports_tools, model.small), ("smollm2", False, True))
+        self.assertEqual((model.id, model.supports_tools, model.small,
+                          model.default_temperature), ("smollm2", False, True, 0.2))
         custom = LocalModelInstall(python="/venv/bin/python", gguf="/m/Qwen2.5 0.5B.Q4.gguf",
                                    server_available=True, override=True)
         self.assertEqual(builtin_local_provider(custom, port=1).models[0].id, "qwen2.5-0.5b.q4")
