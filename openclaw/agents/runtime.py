@@ -833,7 +833,7 @@ class AgentRuntime:
                        lastRunId=handle.run_id, status=_row_status(result.status),
                        endedAt=result.ended_at, startedAt=result.started_at,
                        runtimeMs=result.duration_ms,
-                       **({"abortedLastRun": True} if result.status == "aborted" else {}))
+                       abortedLastRun=result.status == "aborted")
         self._complete(handle, result)
         self._next(handle.session_key)
 

@@ -213,7 +213,7 @@ def _row(key: str, entry: Mapping[str, Any], agent_id: str, document: Mapping[st
     if not (isinstance(context, int) and context > 0):
         context = _model_context(document, str(provider), str(model))
     row.update(agentId=parsed.agent_id if parsed else agent_id, acpRuntime=False,
-               agentRuntime={"id": "pi", "source": "implicit"}, contextTokens=context,
+               agentRuntime={"id": "openclaw", "source": "implicit"}, contextTokens=context,
                kind=session_kind(key))
     total = entry.get("totalTokens")
     row["totalTokens"] = total if isinstance(total, int | float) and total >= 0 else None

@@ -72,7 +72,7 @@ class AgentCommandTests(TestCase):
         result = json.loads(done.stdout)
         self.assertEqual(set(result), {"runId", "status", "summary", "result"})
         self.assertEqual((result["status"], result["summary"]), ("ok", "completed"))
-        self.assertEqual(result["result"]["payloads"], [{"text": "Paris."}])
+        self.assertEqual(result["result"]["payloads"], [{"text": "Paris.", "mediaUrl": None}])
         self.assertEqual(result["result"]["meta"]["agentMeta"]["model"], "m1")
         # --message-file, --session-key
         path = os.path.join(stack.state_dir, "msg.txt")

@@ -456,24 +456,18 @@ def _shield(deferred: Deferred[Any]) -> Deferred[Any]:
     return out
 
 
-def agent_final_payload(result: RunResult) -> dict[str, Any]:
-    meta: dict[str, Any] = {"durationMs": result.duration_ms,
-                            "agentMeta": {"sessionId": result.session_id,
-                                          "provider": result.provider, "model": result.model,
-                                          "usage": result.usage.to_wire()}}
-    if result.stop_reason:
-        meta["stopReason"] = result.stop_reason
-    if result.status == "aborted":
-        meta["aborted"] = True
-    payloads = [{"text": result.text}] if result.text and not _is_silent(result.text) else []
-    return {"runId": result.run_id, "status": "ok", "summary": "completed",
-            "result": {"payloads": payloads, "meta": meta}}
+def agent_final_payload(result: RunResult, request: RunRequest | None = None
+                        ) -> dict[str, Any]:
+    from openclaw.gateway.methods.agent_result import final_payload
+
+    return final_payload(result, request)
 
 
-def _final_entry(gateway: AgentGateway, key: str, result: RunResult) -> DedupeEntry:
+def _final_entry(gateway: AgentGateway, key: str, result: RunResult,
+                 request: RunRequest | None = None) -> DedupeEntry:
     now = gateway.clock.seconds()
     if result.status in ("ok", "aborted"):
-        return DedupeEntry(now, True, agent_final_payload(result))
+        return DedupeEntry(now, True, agent_final_payload(result, request))
     message = result.error or f"agent run {result.status}"
     return DedupeEntry(now, False, {"runId": result.run_id, "status": "error",
                                     "summary": message},
@@ -537,15 +531,17 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         except DuplicateRun as e:
             handle = e.handle
         def remember(result: RunResult) -> RunResult:
-            gateway.dedupe.set(key, _final_entry(gateway, key, result))
+            gateway.dedupe.set(key, _final_entry(gateway, key, result, request))
             return result
 
         handle.result.addCallback(remember)
         result: RunResult = await _shield(handle.result)
-        final = _final_entry(gateway, key, result)
+        final = _final_entry(gateway, key, result, request)
         if delivering and result.status == "ok":
             final.payload["result"]["deliveryStatus"] = await deliver_reply(gateway, params,
                                                                             result)
+        # the session row (status, counters) is on disk before the caller hears the end
+        await runtime.store.agent(result.agent_id).flush_index()
         return replay(final)
 
     async def agent_wait(call: MethodCall) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class AgentMethodTests(TestCase):
         self.assertEqual(payload["runId"], "run-9")
         self.assertEqual(payload["status"], "ok")
         self.assertEqual(payload["summary"], "completed")
-        self.assertEqual(payload["result"]["payloads"], [{"text": "summary"}])
+        self.assertEqual(payload["result"]["payloads"], [{"text": "summary", "mediaUrl": None}])
         self.assertIsInstance(payload["result"]["meta"]["durationMs"], int)
         responses = [f for f in ws.frames if f.get("type") == "res" and f.get("id") == rid]
         self.assertEqual(len(responses), 2)
