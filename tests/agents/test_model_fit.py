@@ -35,7 +35,8 @@ class ModelFitTests(TestCase):
         ws = await stack.client()
         final = await ws.call("agent", {"message": "What is the capital of France?",
                                         "idempotencyKey": "fit-1"}, final=True)
-        self.assertEqual(final["payload"]["result"]["payloads"], [{"text": "Paris", "mediaUrl": None}])
+        self.assertEqual(final["payload"]["result"]["payloads"],
+                         [{"text": "Paris", "mediaUrl": None}])
         body = stack.upstream.requests[-1].json
         self.assertNotIn("tools", body)
         system = body["messages"][0]

@@ -101,6 +101,11 @@ class RealGatewayWithProvider(RealNodeGateway):
         return rc, out, err
 
 
+def write_json_file(path: str, document: Any) -> None:
+    with open(path, "w") as f:
+        json.dump(document, f, indent=2)
+
+
 def json_of(out: str, what: str) -> Any:
     try:
         return json.loads(out)
@@ -171,8 +176,7 @@ class FirstAnswerInteropTests(TestCase):
             for name, document in (("real-agent", real_agent), ("our-agent", our_agent),
                                    ("real-sessions", real_sessions),
                                    ("our-sessions", our_sessions)):
-                with open(os.path.join(dump, f"{name}.json"), "w") as f:
-                    json.dump(document, f, indent=2)
+                write_json_file(os.path.join(dump, f"{name}.json"), document)
         self.assertEqual(missing(real_agent, our_agent), [],
                          f"real: {json.dumps(real_agent, indent=1)[:4000]}\n"
                          f"ours: {json.dumps(our_agent, indent=1)[:4000]}")
