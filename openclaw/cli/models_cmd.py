@@ -78,7 +78,7 @@ def _primary(document: Mapping[str, Any]) -> tuple[str | None, list[str]]:
 
 def builtin_model_id() -> str:
     """The built-in model's id (a slug of ``$OPENCLAW_LOCAL_MODEL_GGUF``'s name if set)."""
-    from openclaw.providers.registry import LocalModelInstall
+    from openclaw.providers.local_install import LocalModelInstall
 
     override = os.environ.get("OPENCLAW_LOCAL_MODEL_GGUF")
     if override and os.path.isfile(override):
@@ -134,7 +134,7 @@ def model_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
             row["tags"] = _tags(key, default, fallbacks)
             rows.append(row)
     if not providers:
-        from openclaw.providers.registry import find_local_model
+        from openclaw.providers.local_install import find_local_model
 
         install = find_local_model()
         key = f"{BUILTIN_PROVIDER}/{install.model_id}"
@@ -260,7 +260,7 @@ def _status(args: list[str], env: MutableMapping[str, str]) -> int:
     out.write(f"Fallbacks ({len(fallbacks)}) : {', '.join(fallbacks) or '-'}\n")
     if status["resolvedDefault"].startswith(f"{BUILTIN_PROVIDER}/") and \
             not _providers(_document(env)[0]):
-        from openclaw.providers.registry import find_local_model
+        from openclaw.providers.local_install import find_local_model
 
         install = find_local_model()
         out.write("Built-in      : " + ("installed (llama-cpp-python serves it on first use)"

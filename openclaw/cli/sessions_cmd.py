@@ -191,10 +191,25 @@ def _default_model(document: Mapping[str, Any]) -> tuple[str, str]:
     return provider, model
 
 
+def agent_of(key: str) -> str | None:
+    """The agent of an ``agent:<id>:<rest>`` key (``openclaw.agents.session_keys`` rules,
+    restated: importing that package loads the run engine and Twisted)."""
+    parts = key.split(":")
+    if len(parts) < 3 or parts[0] != "agent" or not parts[1] or not all(parts[2:]):
+        return None
+    return parts[1]
+
+
+def kind_of(key: str) -> str:
+    """``direct``/``group``/``global``/``unknown`` (``session_keys.session_kind``)."""
+    if key in ("global", "unknown"):
+        return key
+    rest = ":".join(key.split(":")[2:]) if agent_of(key) else key
+    return "group" if ":group:" in f":{rest}:" or ":channel:" in f":{rest}:" else "direct"
+
+
 def _row(key: str, entry: Mapping[str, Any], agent_id: str, document: Mapping[str, Any],
          now_ms: int) -> dict[str, Any]:
-    from openclaw.agents.session_keys import parse_agent_key, session_kind
-
     updated = entry.get("updatedAt") if isinstance(entry.get("updatedAt"), int) else None
     row: dict[str, Any] = {"key": key, "updatedAt": updated,
                            "ageMs": now_ms - updated if updated else None}
@@ -204,7 +219,6 @@ def _row(key: str, entry: Mapping[str, Any], agent_id: str, document: Mapping[st
             value = "shared"
         if value is not None:
             row[field] = value
-    parsed = parse_agent_key(key)
     provider = entry.get("modelProvider") or entry.get("providerOverride")
     model = entry.get("model") or entry.get("modelOverride")
     if not (isinstance(provider, str) and isinstance(model, str)):
@@ -212,9 +226,9 @@ def _row(key: str, entry: Mapping[str, Any], agent_id: str, document: Mapping[st
     context = entry.get("contextTokens")
     if not (isinstance(context, int) and context > 0):
         context = _model_context(document, str(provider), str(model))
-    row.update(agentId=parsed.agent_id if parsed else agent_id, acpRuntime=False,
+    row.update(agentId=agent_of(key) or agent_id, acpRuntime=False,
                agentRuntime={"id": "openclaw", "source": "implicit"}, contextTokens=context,
-               kind=session_kind(key))
+               kind=kind_of(key))
     total = entry.get("totalTokens")
     row["totalTokens"] = total if isinstance(total, int | float) and total >= 0 else None
     row["totalTokensFresh"] = row["totalTokens"] is not None and \

@@ -202,6 +202,16 @@ class ModelsAndParamsTests(SynchronousTestCase):
         self.assertEqual((row["key"], row["contextWindow"], row["local"], row["tags"]),
                          ("local/smollm2", 4096, True, ["default", "configured"]))
 
+    def test_session_key_rules_match_the_agents_package(self) -> None:
+        from openclaw.agents.session_keys import parse_agent_key, session_kind
+        from openclaw.cli.sessions_cmd import agent_of, kind_of
+
+        for key in ("agent:main:main", "agent:ops:telegram:group:42", "global", "unknown",
+                    "agent:main:discord:channel:1:thread:2", "agent::x", "main", "agent:a"):
+            parsed = parse_agent_key(key)
+            self.assertEqual(agent_of(key), parsed.agent_id if parsed else None, key)
+            self.assertEqual(kind_of(key), session_kind(key), key)
+
     def test_agent_request_params(self) -> None:
         params = request_params({"agent": "Main", "sessionKey": " agent:main:x ",
                                  "replyTo": "#c", "channel": "Slack", "deliver": True},
