@@ -279,6 +279,9 @@ def _run(values: dict[str, Any], env: MutableMapping[str, str], json_mode: bool)
                                 config.get("agents.defaults.timeoutSeconds"))
     wait_ms = NO_TIMEOUT_MS if timeout_s == 0 else max(10_000, (timeout_s + 30) * 1000)
     run_id = uuid4()
+    if values.get("sessionId") and not values.get("sessionKey"):
+        values = {**values, "sessionKey": session_key_of_id(env, str(values["sessionId"]),
+                                                            values.get("agent"))}
     params = request_params(values, message, timeout_s, run_id)
     # A model override needs operator.admin from a backend identity (as the real CLI).
     identity = ClientIdentity(client_id="gateway-client", mode="backend",
@@ -319,6 +322,31 @@ def _run(values: dict[str, Any], env: MutableMapping[str, str], json_mode: bool)
     else:
         stream.finish(response)
     return 0 if response.get("status") in ("ok", "completed") else 1
+
+
+def session_key_of_id(env: Mapping[str, str], session_id: str, agent: Any) -> str | None:
+    """The key of the stored session with ``session_id`` (``--session-id``), if any."""
+    import json
+
+    from openclaw.client.target import client_paths
+
+    _home, state_dir, _config = client_paths(env)
+    agents_dir = os.path.join(state_dir, "agents")
+    try:
+        agent_ids = [str(agent).strip().lower()] if agent else sorted(os.listdir(agents_dir))
+    except OSError:
+        return None
+    for agent_id in agent_ids:
+        try:
+            with open(os.path.join(agents_dir, agent_id, "sessions", "sessions.json"),
+                      encoding="utf-8") as handle:
+                entries = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        for key, entry in entries.items() if isinstance(entries, dict) else ():
+            if isinstance(entry, dict) and entry.get("sessionId") == session_id:
+                return str(key)
+    return None
 
 
 def _abort(conn: Any, run_id: str, session_key: Any) -> None:

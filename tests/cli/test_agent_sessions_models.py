@@ -83,7 +83,16 @@ class AgentCommandTests(TestCase):
         self.assertEqual((done.returncode, done.stdout), (0, "ok\n"), done.stderr)
         self.assertEqual(stack.upstream.requests[-1].json["messages"][-1]["content"],
                          "From a file")
-        self.assertIsNotNone(stack.store.agent("main").get("agent:main:filed"))
+        filed = stack.store.agent("main").get("agent:main:filed")
+        self.assertIsNotNone(filed)
+        # --session-id finds the stored session's key
+        await stack.store.flush()
+        assert filed is not None
+        stack.upstream.script(openai_text("again"))
+        done = await cli.run("agent", "-m", "by id", "--session-id", filed["sessionId"])
+        self.assertEqual(done.returncode, 0, done.stderr)
+        records = [r for r in stack.transcript("agent:main:filed") if r["type"] == "message"]
+        self.assertEqual(records[-2]["message"]["content"], "by id")
 
     async def test_failed_runs_exit_one(self) -> None:
         stack, cli = await self.make()
