@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from openclaw.cli.tui import Conversation
 from tests.agents.support import TOKEN, AgentStack
 from tests.cli.terminal import Terminal
-from tests.upstream import openai_text, stall
+from tests.upstream import openai_text, openai_tool_call, stall
 
 
 class TuiTerminalTests(TestCase):
@@ -49,6 +49,14 @@ class TuiTerminalTests(TestCase):
         await deferToThread(term.wait_text, "· idle")
         deltas = [f for f in ws.events("chat") if f["payload"]["state"] == "delta"]
         self.assertTrue(deltas)
+
+        # a tool call shows as it runs, then its result
+        stack.upstream.script(openai_tool_call("read", {"path": "AGENTS.md"}),
+                              openai_text("I read it."))
+        term.send("Read AGENTS.md\r")
+        screen = await deferToThread(term.wait_text, "assistant: I read it.")
+        self.assertIn('✓ read AGENTS.md', screen)
+        await deferToThread(term.wait_text, "· idle")
 
         # a running turn, aborted with Esc: the provider request is cancelled
         stack.upstream.script(stall(["Thinking about it"]))
