@@ -35,6 +35,9 @@ setup(
         "psutil>=5.9",
         # The CLI's synchronous gateway client (no reactor: `openclaw health` starts fast).
         "websockets>=15",
+        # `openclaw tui`: the full-screen terminal chat (asyncio-native, pure Python, no
+        # compiled parts; imported only by that command).
+        "prompt_toolkit>=3.0.40",
     ],
     extras_require={
         "test": [
@@ -47,6 +50,9 @@ setup(
             "mypy-zope>=1.0",
             "ruff>=0.5",
             "build>=1.2",
+            # `openclaw tui` driven in a real terminal: a pty, read into a VT100 screen.
+            "pexpect>=4.9",
+            "pyte>=0.8",
         ],
         # The built-in local model (scripts/install-local-model.sh builds and installs it the
         # cache-friendly way). llama-cpp-python is an sdist: build it with

@@ -37,6 +37,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from openclaw.agents.config import DEFAULT_MAX_STEPS, AgentsView, read_agents
+from openclaw.agents.model_fit import model_fit, no_content_error
 from openclaw.agents.session_keys import (
     GLOBAL_KEY,
     SessionKeyError,
@@ -795,6 +796,7 @@ class AgentRuntime:
                     result.error = f"agent run timed out after {timeout_s:g}s"
                     result.error_kind = KIND_TIMEOUT
             else:
+                log.warn("agent run {run} failed: {error}", run=handle.run_id, error=str(e))
                 result.status = "error"
                 result.error = str(e)
                 result.error_kind = e.kind
@@ -831,7 +833,7 @@ class AgentRuntime:
                        lastRunId=handle.run_id, status=_row_status(result.status),
                        endedAt=result.ended_at, startedAt=result.started_at,
                        runtimeMs=result.duration_ms,
-                       **({"abortedLastRun": True} if result.status == "aborted" else {}))
+                       abortedLastRun=result.status == "aborted")
         self._complete(handle, result)
         self._next(handle.session_key)
 
@@ -890,6 +892,9 @@ class AgentRuntime:
             override = f"{entry['providerOverride']}/{override}"
         primary = override or agent.model_primary or view.defaults_model
         chain = model_chain(primary, () if override else agent.model_fallbacks, default)
+        fit = model_fit(self.router, chain[0])
+        if not fit.supports_tools:      # offered tools, a small model answers with nothing
+            specs, tool_lines, client_names = [], [], set()
         pending_files = handle.context_files
         handle.context_files = None
         if pending_files is None:
@@ -915,10 +920,12 @@ class AgentRuntime:
                 agent_id=handle.agent_id, workspace=agent.workspace, model_ref=str(chain[0]),
                 tools=tool_lines, context_files=context_files, channel=request.channel,
                 user_timezone=view.user_timezone, extra=request.extra_system_prompt,
-                agent_name=agent.name))
+                agent_name=agent.name, compact=fit.compact_prompt))
             turn, ref, api = await self._call_model(handle, chain, ModelRequest(
                 model=chain[0].model, system=system, messages=list(history), tools=specs,
                 **sampling), partial)
+            if not turn.text.strip() and not turn.tool_calls:
+                raise no_content_error(ref.provider, ref.model)
             result.model, result.provider = ref.model, ref.provider
             total = Usage(total.input + turn.usage.input, total.output + turn.usage.output,
                           total.cache_read + turn.usage.cache_read,

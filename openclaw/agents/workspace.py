@@ -139,9 +139,25 @@ class PromptInputs:
     user_timezone: str | None = None
     extra: str | None = None
     agent_name: str | None = None
+    # A small local model (a few thousand tokens of context, no tool calling): the compact
+    # prompt, without the tool list and the workspace bootstrap it could not use.
+    compact: bool = False
+
+
+def build_compact_prompt(inputs: PromptInputs) -> str:
+    """A few lines a 100M-parameter model follows: who it is, answer directly, and the
+    caller's own instructions. No tools, no workspace files, no runtime block."""
+    who = f"You are {inputs.agent_name}, " if inputs.agent_name else "You are "
+    lines = [f"{who}a helpful assistant running inside OpenClaw.",
+             "Answer the user's message directly and briefly."]
+    if inputs.extra:
+        lines += ["", inputs.extra.strip()]
+    return "\n".join(lines) + "\n"
 
 
 def build_system_prompt(inputs: PromptInputs) -> str:
+    if inputs.compact:
+        return build_compact_prompt(inputs)
     lines = ["You are a personal assistant running inside OpenClaw.", ""]
     if inputs.tools:
         lines += ["## Tooling", "Tool availability (filtered by policy):"]

@@ -34,6 +34,11 @@ Commands:
   setup             Create a local-mode config with a generated token, and the workspace
   config            Read and edit the config: get|set|unset <dotted.path>
   secrets reload    Re-resolve SecretRefs in the running gateway (all or nothing)
+  agent             Run an agent turn via the gateway (-m TEXT; streams the reply)
+  tui               Terminal chat with the gateway (history, streaming, abort)
+  dashboard         Print (and open) the Control UI URL with your token
+  sessions          List stored sessions (delete, compact through the gateway)
+  models            Models: list, status, set <model>
 
 Root options:
   --profile NAME    Use the state dir ~/.openclaw-NAME and its config
@@ -148,6 +153,36 @@ def _secrets(root: dict[str, object], args: list[str], env: MutableMapping[str, 
     return secrets_command(args, env, profile=root["profile"], dev=bool(root["dev"]))
 
 
+def _agent(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.agent_cmd import agent_command
+
+    return agent_command(args, env)
+
+
+def _sessions(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.sessions_cmd import sessions_command
+
+    return sessions_command(args, env)
+
+
+def _models(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.models_cmd import models_command
+
+    return models_command(args, env)
+
+
+def _dashboard(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.dashboard_cmd import dashboard_command
+
+    return dashboard_command(args, env)
+
+
+def _tui(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.tui import tui_command
+
+    return tui_command(args, env)
+
+
 def _daemon(args: list[str], env: MutableMapping[str, str]) -> int:
     """``openclaw daemon ...``: the legacy alias of the service subcommands."""
     from openclaw.cli.gateway_service import daemon_command
@@ -165,6 +200,12 @@ COMMANDS: dict[str, Callable[[dict[str, object], list[str], MutableMapping[str, 
     "config": _with_profile(_config),
     "daemon": _with_profile(_daemon),
     "secrets": _secrets,
+    "agent": _with_profile(_agent),
+    "sessions": _with_profile(_sessions),
+    "models": _with_profile(_models),
+    "dashboard": _with_profile(_dashboard),
+    "tui": _with_profile(_tui),
+    "terminal": _with_profile(_tui),
 }
 
 

@@ -20,7 +20,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
@@ -291,6 +291,43 @@ class GatewayConnection:
         if self._ws is None:
             self.open()
         return self._call(method, params)
+
+    def stream_request(self, method: str, params: Any,
+                       on_event: Callable[[dict[str, Any]], None], *,
+                       expect_final: bool = False,
+                       on_accepted: Callable[[Any], None] | None = None) -> Any:
+        """One request whose events matter (``agent``): every event frame goes to
+        ``on_event`` while the answer is awaited. With ``expect_final`` an interim
+        ``status: "accepted"`` answer goes to ``on_accepted`` and the wait goes on (the real
+        client's ``expectFinal``). A failure raises with the frame's ``payload`` kept."""
+        if self._ws is None:
+            self.open()
+        request_id = self._next_id()
+        self._send({"type": "req", "id": request_id, "method": method, "params": params})
+        while True:
+            reply = self._receive()
+            kind = reply.get("type")
+            if kind == "event":
+                on_event(reply)
+                continue
+            if kind != "res" or reply.get("id") != request_id:
+                continue
+            payload = reply.get("payload")
+            if reply.get("ok") is True:
+                if expect_final and isinstance(payload, dict) and \
+                        payload.get("status") == "accepted":
+                    if on_accepted is not None:
+                        on_accepted(payload)
+                    continue
+                return payload
+            error = GatewayRequestError.from_frame(reply.get("error"))
+            error.payload = payload
+            raise error
+
+    def extend_deadline(self, timeout_ms: int) -> None:
+        """Give the next steps ``timeout_ms`` from now (a long agent run)."""
+        self.timeout_ms = timeout_ms
+        self.deadline = time.monotonic() + timeout_ms / 1000.0
 
     def pipeline(self, calls: Sequence[tuple[str, Any]]) -> list[Any | GatewayRequestError]:
         """Send several requests at once, then collect every answer (errors as values)."""

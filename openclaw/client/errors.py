@@ -138,6 +138,7 @@ class GatewayRequestError(GatewayClientError):
         self.code = code
         self.message = message
         self.details = details
+        self.payload: Any = None    # sent beside the error (a failed run's final payload)
         self.retryable = retryable
         self.retry_after_ms = retry_after_ms
         self.during_connect = during_connect

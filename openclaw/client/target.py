@@ -169,7 +169,8 @@ class ClientConfig(NamedTuple):
 
 
 def resolve_local_port(env: Mapping[str, str], config: ClientConfig) -> tuple[int, str]:
-    """Port of the local gateway and its source: env > ``gateway.port`` > 18789."""
+    """Port of the local gateway and its source: env > ``gateway.port`` > the named
+    profile's stable port > 18789 -- the port that profile's gateway listens on."""
     for name in PORT_ENV_VARS:
         port = parse_port(env.get(name))
         if port is not None:
@@ -177,6 +178,11 @@ def resolve_local_port(env: Mapping[str, str], config: ClientConfig) -> tuple[in
     port = config.config_port
     if port is not None:
         return port, "env/config"
+    from openclaw.config.profile_port import named_profile, profile_port
+
+    profile = named_profile(env.get("OPENCLAW_PROFILE"))
+    if profile is not None:
+        return profile_port(profile), "profile"
     return DEFAULT_PORT, "env/config"
 
 

@@ -324,12 +324,10 @@ def parse_port(raw: str | None) -> int | None:
 
 
 def _profile_port(profile: str) -> int:
-    # FNV-1a over the UTF-8 name, as upstream: each named profile gets a stable port in
-    # 20000..59999 so parallel profiles do not collide on 18789.
-    value = 2166136261
-    for byte in profile.encode("utf-8"):
-        value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
-    return 20000 + value % 40000
+    # Each named profile gets a stable port in 20000..59999 (the clients derive the same).
+    from openclaw.config.profile_port import profile_port
+
+    return profile_port(profile)
 
 
 def resolve_gateway_port(

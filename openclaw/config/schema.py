@@ -71,6 +71,7 @@ __all__ = [
     "MemorySearchQueryConfig",
     "MemorySearchRemoteConfig",
     "MetaConfig",
+    "ModelCompatConfig",
     "ModelCostConfig",
     "ModelDefinitionConfig",
     "ModelProviderConfig",
@@ -1077,6 +1078,18 @@ class ModelCostConfig(ConfigObject):
 
 
 @attrs.frozen(repr=False)
+class ModelCompatConfig(ConfigObject):
+    """What the model's API supports (``compat``; the other upstream keys are kept verbatim)."""
+
+    supports_tools: bool | None = setting(
+        "supportsTools",
+        Bool(),
+        default=None,
+        description="Model can call tools (false: the agent offers it none).",
+    )
+
+
+@attrs.frozen(repr=False)
 class ModelDefinitionConfig(ConfigObject):
     """One model offered by a custom provider."""
 
@@ -1120,6 +1133,12 @@ class ModelDefinitionConfig(ConfigObject):
     )
     headers: Mapping[str, str] = setting(
         "headers", MapOf(Str()), default=FrozenDict(), description="Extra request headers."
+    )
+    compat: ModelCompatConfig | None = setting(
+        "compat",
+        Section(ModelCompatConfig),
+        default=None,
+        description="API capabilities of this model (supportsTools, ...).",
     )
 
 

@@ -1,7 +1,7 @@
 """The gateway's service tree: a MultiService of named children started in a deliberate order.
 
 Start order: logs, config, secrets, store, providers, agents, channels (one child per
-channel account), web. Stop runs in reverse, so web says `shutdown` to every
+channel account), heartbeat, web. Stop runs in reverse, so web says `shutdown` to every
 client and stops listening before anything it depends on goes away. `stopService` is
 bounded: a stuck child cannot keep the process from exiting.
 """
@@ -285,6 +285,15 @@ class GatewayService(MultiService):
 
         websocket, ws_factory = build_websocket(self)
         ws_factory.context.channels = self.channels
+        from openclaw.agents.heartbeat import HeartbeatService
+        from openclaw.gateway.methods.heartbeat import heartbeat_emitter, set_heartbeats_spec
+
+        # heartbeat turns on the reactor's clock; deliveries through the channel seam
+        self.heartbeat = HeartbeatService(
+            reactor, self.agents.runtime, heartbeat_emitter(ws_factory.context),
+            deliver=lambda: getattr(self.agent_gateway, "deliver", None))
+        self.heartbeat.setServiceParent(self)
+        ws_factory.methods.register(set_heartbeats_spec(self.heartbeat))
         self.config.reload = ReloadRuntime(self, ws_factory, env=self.env)
         probes = ProbesStage(
             version=__version__,

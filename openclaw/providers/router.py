@@ -107,6 +107,9 @@ class ModelRouter:
                 request.max_tokens is None or request.max_tokens > info.max_tokens):
             # the model's maxTokens, or the caller's smaller cap
             request = attrs.evolve(request, max_tokens=info.max_tokens)
+        if info is not None and info.default_temperature is not None and \
+                request.temperature is None:
+            request = attrs.evolve(request, temperature=info.default_temperature)
         return OpenedCall(wire.stream(request), spec, release)
 
     async def stop(self) -> None:

@@ -11,7 +11,9 @@
 #
 # Ready when GET /readyz answers 200 (about 10-30 s). The state dir is printed on stderr and
 # removed on exit unless OPENCLAW_ANCHOR_STATE was given (then Node is exec'd directly, so the
-# caller's signals reach it). Extra gateway arguments: OPENCLAW_ANCHOR_ARGS.
+# caller's signals reach it). Extra gateway arguments: OPENCLAW_ANCHOR_ARGS. Extra config:
+# OPENCLAW_ANCHOR_INCLUDE names a JSON5 file inside the state dir (e.g. ./extra.json) that the
+# config $includes at its root (models.providers for a scripted upstream, agents...).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PORT="${1:?usage: run-gateway.sh PORT}"
@@ -29,8 +31,13 @@ fi
 mkdir -p "$STATE/home" "$STATE/workspace" "$STATE/logs"
 CONFIG="$STATE/openclaw.json"
 # The gateway's rolling log defaults to /tmp/openclaw/: keep it in the state dir.
+INCLUDE_LINE=""
+if [[ -n "${OPENCLAW_ANCHOR_INCLUDE:-}" ]]; then
+  INCLUDE_LINE="\"\$include\": \"$OPENCLAW_ANCHOR_INCLUDE\","
+fi
 cat > "$CONFIG" <<JSON
 {
+  $INCLUDE_LINE
   "gateway": {
     "mode": "local",
     "port": $PORT,

@@ -7,14 +7,16 @@ client, :class:`~tests.ws_client.WsClient`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.internet import reactor
 
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.agents.store import SessionStore
+from openclaw.config import parse_config_text
 from openclaw.providers.registry import LocalModelInstall
-from tests.builder import NO_LOCAL_MODEL, TOKEN, GatewayFixture
+from tests.builder import NO_LOCAL_MODEL, TOKEN, GatewayFixture, with_defaults
 from tests.upstream import ScriptedUpstream
 from tests.ws_client import ALL_SCOPES, WsClient
 
@@ -46,18 +48,30 @@ class AgentStack:
     async def start(self, config: dict[str, Any] | None = None, *,
                     providers: dict[str, Any] | None = None,
                     local_install: LocalModelInstall | None = NO_LOCAL_MODEL) -> AgentStack:
-        config = dict(config or {})
         if providers is None:
             providers = provider_config(self.upstream)
+        self._providers = providers
+        self.gateway = GatewayFixture(self._with_providers(config), local_model=local_install)
+        await self.gateway.start()
+        return self
+
+    def _with_providers(self, config: dict[str, Any] | None) -> dict[str, Any]:
+        config = json.loads(json.dumps(config or {}))
+        providers = self._providers
         if providers:
             config.setdefault("models", {})["providers"] = providers
             first = next(iter(providers))
             model = providers[first]["models"][0]["id"]
             config.setdefault("agents", {}).setdefault("defaults", {}).setdefault(
                 "model", f"{first}/{model}")
-        self.gateway = GatewayFixture(config, local_model=local_install)
-        await self.gateway.start()
-        return self
+        return config
+
+    async def start_config(self, config: dict[str, Any] | None) -> None:
+        """Swap the running config snapshot, as a hot reload does (providers kept)."""
+        gateway = self._started
+        gateway.service.config.snapshot = parse_config_text(
+            json.dumps(with_defaults(self._with_providers(config))),
+            gateway.plan.paths.config_path, env={}, home=gateway.state_dir)
 
     @property
     def _started(self) -> GatewayFixture:
@@ -83,6 +97,14 @@ class AgentStack:
     @property
     def workspace(self) -> str:
         return self._started.workspace
+
+    @property
+    def context(self) -> Any:
+        return self._started.context
+
+    @property
+    def factory(self) -> Any:
+        return self._started.service.web.ws_factory
 
     @property
     def catalog(self) -> Any:

@@ -126,9 +126,13 @@ class MainTests(SynchronousTestCase):
             [sys.executable, "-c",
              "import sys; from openclaw.cli.main import main\n"
              "for argv in (['health','--help'], ['gateway','call','--help'], ['logs','--help'],"
-             " ['gateway','status','--help']):\n"
+             " ['gateway','status','--help'], ['agent','--help'], ['tui','--help'],"
+             " ['dashboard','--help'], ['sessions','--help'], ['models','list','--help']):\n"
              "    main(argv, env={})\n"
              "import openclaw.client, openclaw.cli.health_cmd, openclaw.client.probe\n"
+             "import openclaw.cli.agent_cmd, openclaw.cli.sessions_cmd, openclaw.cli.tui\n"
+             "import openclaw.cli.models_cmd, openclaw.cli.dashboard_cmd\n"
+             "import openclaw.client.session, openclaw.providers.local_install\n"
              "bad=[m for m in sys.modules if m == 'twisted' or m.startswith(('twisted.',"
              " 'autobahn'))]\n"
              "print(bad); sys.exit(1 if bad else 0)"],

@@ -24,7 +24,7 @@ class ServiceTreeTests(ClockTestCase):
     def test_children_in_start_order(self) -> None:
         names = [child.name for child in self.gateway.service]
         self.assertEqual(names, ["logs", "config", "secrets", "store", "providers", "agents",
-                                 "channels", "web"])
+                                 "channels", "heartbeat", "web"])
         self.assertEqual(self.gateway.service.readiness(), [])
         # listening on loopback, on the port the plan says
         self.assertEqual([(port[0], port[3]) for port in self.reactor.tcpServers],
@@ -50,15 +50,17 @@ class ServiceTreeTests(ClockTestCase):
         # web goes first; nothing else stops while its connections drain
         self.assertEqual(order, ["web"])
         gates["web"].callback(None)
-        self.assertEqual(order, ["web", "channels"])
+        self.assertEqual(order, ["web", "heartbeat"])
+        gates["heartbeat"].callback(None)
+        self.assertEqual(order, ["web", "heartbeat", "channels"])
         gates["channels"].callback(None)
         # agents drain their runs before the session store closes
-        self.assertEqual(order, ["web", "channels", "agents"])
+        self.assertEqual(order, ["web", "heartbeat", "channels", "agents"])
         gates["agents"].callback(None)
         self.assertEqual(order[-1], "providers")
         for name in ("providers", "store", "secrets", "config", "logs"):
             gates[name].callback(None)
-        self.assertEqual(order, ["web", "channels", "agents", "providers", "store", "secrets",
-                                 "config", "logs"])
+        self.assertEqual(order, ["web", "heartbeat", "channels", "agents", "providers", "store",
+                                 "secrets", "config", "logs"])
         self.successResultOf(stopping)
         self.gateway.started = False  # stopped here already

@@ -152,8 +152,15 @@ class CatalogTests(SynchronousTestCase):
         assert service is not None
         self.assertEqual(service.command, "/venv/bin/python")
         self.assertEqual(service.args[:2], ("-m", "llama_cpp.server"))
-        self.assertIn("chatml-function-calling", service.args)
+        # the GGUF's own chat template; the model is offered no tools
+        self.assertNotIn("--chat_format", service.args)
         self.assertIn("/m/smol.gguf", service.args)
+        (model,) = spec.models
+        self.assertEqual((model.id, model.supports_tools, model.small,
+                          model.default_temperature), ("smollm2", False, True, 0.2))
+        custom = LocalModelInstall(python="/venv/bin/python", gguf="/m/Qwen2.5 0.5B.Q4.gguf",
+                                   server_available=True, override=True)
+        self.assertEqual(builtin_local_provider(custom, port=1).models[0].id, "qwen2.5-0.5b.q4")
         self.assertEqual(service.health_url, "http://127.0.0.1:18555/v1/models")
 
 

@@ -6,8 +6,10 @@ from that agent's memory-search config (``x-openclaw-model`` may name another mo
 same provider; identity-bearing callers need ``operator.admin`` for it). ``input`` is a string
 or an array of strings (<= 128 inputs, <= 8192 chars each, <= 65536 in total);
 ``encoding_format`` ``float`` or ``base64`` (little-endian float32); ``dimensions`` asks for a
-smaller vector. Usage is always zero, as upstream. A provider failure is ``500 internal
-error`` (the reason goes to the log).
+smaller vector. Usage is always zero, as upstream. With no ``memory.search.provider`` the
+provider is ``openai`` when it has credentials, else the local MiniLM when installed (offline
+by default); with neither, ``400`` says how to configure one. A configured provider's
+failure is ``500 internal error`` (the reason goes to the log).
 """
 
 from __future__ import annotations
@@ -120,11 +122,19 @@ class Embeddings:
         except RequestRejected as e:
             exchange.json(400, invalid_request_body(str(e)))
             return
-        from openclaw.memory.embeddings import EmbeddingError, resolve_target
+        from openclaw.memory.embeddings import (
+            EmbeddingError,
+            EmbeddingNotConfigured,
+            resolve_target,
+        )
 
         memory_search = service.memory_search(agent_id)
-        target = resolve_target(model_header or (memory_search.model or ""),
-                                memory_search.provider)
+        try:
+            provider = service.effective_provider(memory_search)
+        except EmbeddingNotConfigured as e:
+            exchange.json(400, invalid_request_body(str(e)))
+            return
+        target = resolve_target(model_header or (memory_search.model or ""), provider)
         if isinstance(target, str):
             exchange.json(400, invalid_request_body(target))
             return
@@ -133,6 +143,9 @@ class Embeddings:
             vectors = await exchange.guard(Deferred.fromCoroutine(service.embed(
                 target, memory_search, texts, int(dimensions) if dimensions else None)))
         except CancelledError:
+            return
+        except EmbeddingNotConfigured as e:
+            exchange.json(400, invalid_request_body(str(e)))
             return
         except EmbeddingError as e:
             log.warn("openai-compat: embeddings request failed: {error}", error=str(e))

@@ -37,6 +37,7 @@ from openclaw.agents.runtime import (
     RunResult,
 )
 from openclaw.auth.scopes import ADMIN, READ, WRITE
+from openclaw.gateway.methods.agent_delivery import check_delivery, deliver_reply
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, GatewayError, invalid_request
 from openclaw.gateway.protocol.frames import response_ok
@@ -111,7 +112,8 @@ def replay(entry: DedupeEntry) -> Any:
     if entry.ok:
         return entry.payload
     assert entry.error is not None
-    raise GatewayError(entry.error.code, entry.error.message, details=entry.error.details)
+    raise GatewayError(entry.error.code, entry.error.message, details=entry.error.details,
+                       payload=entry.payload)
 
 
 # --------------------------------------------------------------------------- chat projection
@@ -454,24 +456,18 @@ def _shield(deferred: Deferred[Any]) -> Deferred[Any]:
     return out
 
 
-def agent_final_payload(result: RunResult) -> dict[str, Any]:
-    meta: dict[str, Any] = {"durationMs": result.duration_ms,
-                            "agentMeta": {"sessionId": result.session_id,
-                                          "provider": result.provider, "model": result.model,
-                                          "usage": result.usage.to_wire()}}
-    if result.stop_reason:
-        meta["stopReason"] = result.stop_reason
-    if result.status == "aborted":
-        meta["aborted"] = True
-    payloads = [{"text": result.text}] if result.text and not _is_silent(result.text) else []
-    return {"runId": result.run_id, "status": "ok", "summary": "completed",
-            "result": {"payloads": payloads, "meta": meta}}
+def agent_final_payload(result: RunResult, request: RunRequest | None = None
+                        ) -> dict[str, Any]:
+    from openclaw.gateway.methods.agent_result import final_payload
+
+    return final_payload(result, request)
 
 
-def _final_entry(gateway: AgentGateway, key: str, result: RunResult) -> DedupeEntry:
+def _final_entry(gateway: AgentGateway, key: str, result: RunResult,
+                 request: RunRequest | None = None) -> DedupeEntry:
     now = gateway.clock.seconds()
     if result.status in ("ok", "aborted"):
-        return DedupeEntry(now, True, agent_final_payload(result))
+        return DedupeEntry(now, True, agent_final_payload(result, request))
     message = result.error or f"agent run {result.status}"
     return DedupeEntry(now, False, {"runId": result.run_id, "status": "error",
                                     "summary": message},
@@ -509,9 +505,7 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
             if cached.in_flight:
                 return {"runId": params["idempotencyKey"], "status": "in_flight"}
             return replay(cached)
-        if params.get("deliver") is True and not params.get("bestEffortDeliver"):
-            raise invalid_request("delivery target unavailable: no channel is configured to "
-                                  "deliver agent replies (set bestEffortDeliver to run anyway)")
+        delivering = check_delivery(gateway, params)
         timeout = params.get("timeout")
         request = run_request_from(call, params, kind="agent",
                                    timeout_s=float(timeout) if timeout else None)
@@ -537,12 +531,18 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         except DuplicateRun as e:
             handle = e.handle
         def remember(result: RunResult) -> RunResult:
-            gateway.dedupe.set(key, _final_entry(gateway, key, result))
+            gateway.dedupe.set(key, _final_entry(gateway, key, result, request))
             return result
 
         handle.result.addCallback(remember)
         result: RunResult = await _shield(handle.result)
-        return replay(_final_entry(gateway, key, result))
+        final = _final_entry(gateway, key, result, request)
+        if delivering and result.status == "ok":
+            final.payload["result"]["deliveryStatus"] = await deliver_reply(gateway, params,
+                                                                            result)
+        # the session row (status, counters) is on disk before the caller hears the end
+        await runtime.store.agent(result.agent_id).flush_index()
+        return replay(final)
 
     async def agent_wait(call: MethodCall) -> dict[str, Any]:
         params = call.param_map

@@ -868,7 +868,7 @@ class GatewayConnection:
                 spec.check_params(params)
             result = spec.handler(MethodCall(method, request_id, params, session, self.context))
         except GatewayError as error:
-            self._respond_error(request_id, error.shape)
+            self._respond_error(request_id, error.shape, error.payload)
             return
         except Exception as exc:
             self.log.failure("request handler failed method={method}", method=method)
@@ -905,7 +905,7 @@ class GatewayConnection:
             if self._state != _OPEN:
                 return
             if failure.check(GatewayError):
-                self._respond_error(request_id, failure.value.shape)
+                self._respond_error(request_id, failure.value.shape, failure.value.payload)
             elif failure.check(CancelledError):
                 self._respond_error(request_id, ErrorShape(ErrorCode.UNAVAILABLE,
                                                            "request cancelled"))
@@ -923,7 +923,7 @@ class GatewayConnection:
             if deferred is not None:
                 deferred.cancel()
 
-    def _respond_error(self, request_id: str, error: ErrorShape) -> None:
+    def _respond_error(self, request_id: str, error: ErrorShape, payload: Any = None) -> None:
         if error.code == ErrorCode.INVALID_REQUEST and error.message.startswith(
                 "unauthorized role:"):
             self._unauthorized_streak += 1
@@ -932,7 +932,7 @@ class GatewayConnection:
                 self.close(CLOSE_POLICY_VIOLATION, "repeated unauthorized calls")
             return
         self._unauthorized_streak = 0
-        self._send_error(request_id, error)
+        self._send(response_error(request_id, error, payload))
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

