@@ -21,6 +21,7 @@ setup(
     # twisted.plugins is a namespace-like dropin directory: find_packages() misses it.
     packages=find_packages(include=["openclaw", "openclaw.*"]) + ["twisted.plugins"],
     package_data={"openclaw": ["config/*.json", "config/*.json.gz", "control_ui/**/*",
+                            "gateway/methods/*.json.gz",
                             "agents/templates/*.md"]},
     include_package_data=True,
     install_requires=[
