@@ -6,7 +6,8 @@ calls (and of the feature methods behind its views) into
 exactly as upstream does load them from this file (``upstream_schemas.params_schema``), so the
 wire contract is data, not hand copies. Run it again when the reference changes::
 
-    python -m openclaw.gateway.methods._gen_upstream_params tests/interop/data/control_ui_reference.json
+    python -m openclaw.gateway.methods._gen_upstream_params \
+        tests/interop/data/control_ui_reference.json
 
 It writes ``openclaw/gateway/methods/upstream_params.json.gz`` next to this file:
 ``{"version": "<upstream version>", "methods": {"<name>": <JSON Schema>, ...}}``.

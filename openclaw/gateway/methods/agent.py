@@ -37,6 +37,7 @@ from openclaw.agents.runtime import (
     RunResult,
 )
 from openclaw.auth.scopes import ADMIN, READ, WRITE
+from openclaw.gateway.methods.session_rows import SessionRows, message_with_id
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, GatewayError, invalid_request
 from openclaw.gateway.protocol.frames import response_ok
@@ -159,6 +160,7 @@ class AgentGateway:
         self.message_subscribers: dict[str, set[str]] = {}
         self.pending_system_events: dict[str, list[str]] = {}
         self.deliver: Callable[..., Any] | None = None   # channel delivery seam (send)
+        self.rows = SessionRows(runtime)                 # SessionRow projection (events)
         for event in AGENT_EVENTS:
             context.events.register_event(event)
         runtime.observers.append(self)
@@ -223,9 +225,10 @@ class AgentGateway:
         bus.broadcast("agent", event)
         if stream == "lifecycle" and self.session_subscribers:
             phase = event["data"].get("phase")
-            bus.broadcast("sessions.changed", {
-                "sessionKey": handle.session_key, "phase": phase, "runId": handle.run_id,
-                "ts": event["ts"]}, targets=self._live(self.session_subscribers),
+            entry = self.runtime.store.agent(handle.agent_id).get(handle.session_key)
+            bus.broadcast("sessions.changed", self.rows.event_payload(
+                handle.agent_id, handle.session_key, entry, phase=phase, runId=handle.run_id,
+                ts=event["ts"]), targets=self._live(self.session_subscribers),
                 drop_if_slow=True)
 
     def run_finished(self, handle: RunHandle, result: RunResult) -> None:
@@ -368,17 +371,17 @@ class AgentGateway:
                 return
             targets = set(self.session_subscribers) | self.message_subscribers.get(key, set())
             if targets:
-                bus.broadcast("session.message", {
-                    "sessionKey": key, "message": value.get("message"),
-                    "messageId": value.get("id")}, targets=self._live(targets),
+                entry = self.runtime.store.agent(agent_id).get(key)
+                bus.broadcast("session.message", self.rows.event_payload(
+                    agent_id, key, entry, message=message_with_id(value),
+                    messageId=value.get("id")), targets=self._live(targets),
                     drop_if_slow=True)
             return
         if self.session_subscribers:
-            payload: dict[str, Any] = {"sessionKey": key, "reason": what,
+            payload: dict[str, Any] = {"sessionKey": key, "agentId": agent_id, "reason": what,
                                        "ts": self.runtime.now_ms()}
             if value is not None:
-                payload.update({k: value.get(k) for k in ("sessionId", "updatedAt", "label")
-                                if value.get(k) is not None})
+                payload = self.rows.event_payload(agent_id, key, value, reason=what)
             bus.broadcast("sessions.changed", payload,
                           targets=self._live(self.session_subscribers), drop_if_slow=True)
 

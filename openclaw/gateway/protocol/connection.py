@@ -821,6 +821,11 @@ class GatewayConnection:
             ctx.events.broadcast(
                 "presence", {"presence": ctx.presence.list()}, drop_if_slow=True,
                 state_version={"presence": version, "health": ctx.health.version})
+        for hook in ctx.hello_hooks:
+            try:
+                hook(session, params)
+            except Exception:
+                self.log.failure("hello hook failed conn={conn}", conn=self.conn_id)
         if ctx.health.collector is not None:
             ctx.health.maybe_background_refresh()
         queued, self._queued = self._queued, []

@@ -56,6 +56,8 @@ def _object(node: Mapping[str, Any]) -> Schema:
     required = set(node.get("required") or ())
     fields = {name: Field(compile_json_schema(sub), name in required)
               for name, sub in properties.items()}
+    for name in node.get("required") or ():
+        fields.setdefault(name, Field(AnyValue(), True))
     additional = node.get("additionalProperties", True)
     patterns: Mapping[str, Any] = node.get("patternProperties") or {}
     if patterns and not properties:
@@ -110,6 +112,9 @@ def compile_json_schema(node: Any) -> Schema:
             parts.append(_typed(kind, node))
         elif isinstance(kind, list):
             parts.append(AnyOf(tuple(_typed(str(k), node) for k in kind)))
+        elif "properties" in node or "required" in node:
+            # Object keywords without a type (``not: {required: [...]}``) constrain objects.
+            parts.append(_object(node))
     if isinstance(node.get("anyOf"), list):
         parts.append(AnyOf(tuple(compile_json_schema(sub) for sub in node["anyOf"])))
     if isinstance(node.get("allOf"), list):

@@ -98,18 +98,41 @@ class ConfigSchemaTests(SynchronousTestCase):
 class ModelsTests(SynchronousTestCase):
     def test_configured_models(self) -> None:
         harness = harness_with(real_snapshot())
+        choice = {"thinkingLevels": [{"id": "off", "label": "off"}], "thinkingDefault": "off",
+                  "manualSelectionAllowed": True, "available": True}
         self.assertEqual(call(harness, "models.list")["payload"], {"models": [
             {"id": "smol", "name": "SmolLM2", "provider": "local", "contextWindow": 8192,
-             "reasoning": False},
-            {"id": "big", "name": "Big", "provider": "local"}]})
+             "reasoning": False, "tags": ["default"], **choice},
+            {"id": "big", "name": "Big", "provider": "local", **choice}],
+            "accountSelection": {"kind": "automatic", "label": "Automatic account selection"},
+            "defaultModels": {"automaticUtilityModel": None}})
         filtered = call(harness, "models.list", {"provider": "other"})["payload"]
-        self.assertEqual(filtered, {"models": []})
+        self.assertEqual(filtered["models"], [])
+        # upstream's closed schema: the Control UI's fields are accepted, the conflicts not
+        ui = call(harness, "models.list", {"agentId": "main", "view": "configured",
+                                           "preparedOnly": True})["payload"]
+        self.assertEqual(len(ui["models"]), 2)
+        both = call(harness, "models.list", {"preparedOnly": True, "refresh": True})["error"]
+        self.assertEqual(both["message"], "invalid models.list params: must not be valid")
         bad = call(harness, "models.list", {"view": "everything"})["error"]
+        # upstream's union of literals, as TypeBox reports it
         self.assertEqual(bad["message"], "invalid models.list params: at /view: must be equal "
-                                         "to one of the allowed values")
+                                         "to constant; at /view: must match a schema in anyOf")
 
     def test_no_providers(self) -> None:
-        self.assertEqual(call(Harness(), "models.list")["payload"], {"models": []})
+        self.assertEqual(call(Harness(), "models.list")["payload"]["models"], [])
+
+    def test_auth_status(self) -> None:
+        payload = call(harness_with(real_snapshot()), "models.authStatus",
+                       {"agentId": "main"})["payload"]
+        self.assertEqual(payload["providers"], [
+            {"provider": "local", "authProvider": "local", "displayName": "local",
+             "status": "static", "profiles": [], "apiKey": {"source": "config"}}])
+        self.assertEqual(payload["providerCapabilities"], [])
+        self.assertIsInstance(payload["ts"], int)
+        bad = call(harness_with(real_snapshot()), "models.authStatus", {"bogus": 1})["error"]
+        self.assertEqual(bad["message"],
+                         "invalid models.authStatus params: at root: unexpected property 'bogus'")
 
 
 class AgentsTests(SynchronousTestCase):
