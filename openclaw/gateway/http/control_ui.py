@@ -169,7 +169,7 @@ def content_security_policy(script_hashes: Sequence[str] = ()) -> bytes:
         "font-src 'self' data:",
         "worker-src 'self'",
         "manifest-src 'self'",
-        "connect-src 'self' ws: wss:",
+        "connect-src 'self' ws: wss: data:",
     ]).encode("ascii")
 
 

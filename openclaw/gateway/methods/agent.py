@@ -28,6 +28,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from openclaw.agents.identity import assistant_identity
 from openclaw.agents.runtime import (
     AgentRequestError,
     AgentRuntime,
@@ -37,7 +38,8 @@ from openclaw.agents.runtime import (
     RunResult,
 )
 from openclaw.auth.scopes import ADMIN, READ, WRITE
-from openclaw.gateway.methods.session_rows import SessionRows, message_with_id
+from openclaw.gateway.methods.agents import identity_result
+from openclaw.gateway.methods.session_rows import SessionRows
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, GatewayError, invalid_request
 from openclaw.gateway.protocol.frames import response_ok
@@ -371,11 +373,8 @@ class AgentGateway:
                 return
             targets = set(self.session_subscribers) | self.message_subscribers.get(key, set())
             if targets:
-                entry = self.runtime.store.agent(agent_id).get(key)
-                bus.broadcast("session.message", self.rows.event_payload(
-                    agent_id, key, entry, message=message_with_id(value),
-                    messageId=value.get("id")), targets=self._live(targets),
-                    drop_if_slow=True)
+                bus.broadcast("session.message", self.rows.message_payload(
+                    agent_id, key, value), targets=self._live(targets), drop_if_slow=True)
             return
         if self.session_subscribers:
             payload: dict[str, Any] = {"sessionKey": key, "agentId": agent_id, "reason": what,
@@ -571,16 +570,8 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
             agent_id, _ = runtime.resolve(params.get("agentId"), params.get("sessionKey"))
         except AgentRequestError as e:
             raise invalid_request(str(e)) from None
-        settings = runtime.view().agent(agent_id)
-        out: dict[str, Any] = {"agentId": agent_id}
-        if settings is not None:
-            name = settings.identity.get("name") or settings.name
-            if name:
-                out["name"] = name
-            for field in ("avatar", "emoji"):
-                if settings.identity.get(field):
-                    out[field] = settings.identity[field]
-        return out
+        return identity_result(assistant_identity(runtime.view(), agent_id),
+                               call.context.get_config().config.gateway.control_ui.base_path)
 
     return (
         MethodSpec("agent", agent, WRITE, AGENT_PARAMS),

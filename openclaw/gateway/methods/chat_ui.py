@@ -83,6 +83,8 @@ class _Timed:
     acked: float | None = None
     dispatched: float | None = None
     first_text: bool = False
+    # Run phases reached before the ``res`` went out, emitted right after it.
+    early: list[tuple[str, dict[str, Any]]] = attrs.Factory(list)
 
 
 class SendTiming:
@@ -97,6 +99,9 @@ class SendTiming:
     def emit(self, run_id: str, phase: str, **extra: Any) -> None:
         timed = self.runs.get(run_id)
         if timed is None:
+            return
+        if timed.acked is None and phase != "dispatch-started":
+            timed.early.append((phase, extra))
             return
         now = self.clock.seconds()
         payload: dict[str, Any] = {
@@ -117,6 +122,11 @@ class SendTiming:
             return
         timed.acked = timed.dispatched = self.clock.seconds()
         self.emit(run_id, "dispatch-started")
+        early, timed.early = timed.early, []
+        for phase, extra in early:
+            self.emit(run_id, phase, **extra)
+        if run_id not in self.gateway.runtime.active:
+            self.runs.pop(run_id, None)   # the run ended before the answer went out
 
     def run_event(self, handle: RunHandle, event: dict[str, Any]) -> None:
         timed = self.runs.get(handle.run_id)
@@ -140,7 +150,8 @@ class SendTiming:
         self.emit(handle.run_id, "dispatch-completed")
         self.emit(handle.run_id, "post-dispatch-completed",
                   postDispatchMs=_ms(self.clock.seconds() - started))
-        del self.runs[handle.run_id]
+        if timed.acked is not None:
+            del self.runs[handle.run_id]
 
 
 def make_chat_ui_methods(gateway: AgentGateway, chat_specs: Sequence[MethodSpec],

@@ -159,11 +159,21 @@ class SessionRows:
         payload.setdefault("ts", self.runtime.now_ms())
         return payload
 
+    def message_payload(self, agent_id: str, key: str, record: Mapping[str, Any]
+                        ) -> dict[str, Any]:
+        """A ``session.message`` payload for one appended transcript record: the message
+        with ``__openclaw {id, runId?}`` (clients match it with the streamed copy of the run
+        and with ``chat.history``), the row, and the run that produced it."""
+        entry = self.runtime.store.agent(agent_id).get(key)
+        running = [h.run_id for h in self.runtime.runs_in(key) if h.state == "running"]
+        message = record.get("message")
+        extra: dict[str, Any] = {"messageId": record.get("id")}
+        if isinstance(message, dict):
+            meta: dict[str, Any] = {"id": record.get("id")}
+            if running and message.get("role") != "user":
+                meta["runId"] = running[0]
+            message = {**message, "__openclaw": meta}
+        if running:
+            extra["runId"] = running[0]
+        return self.event_payload(agent_id, key, entry, message=message, **extra)
 
-def message_with_id(record: Mapping[str, Any]) -> Any:
-    """A transcript record's message with ``__openclaw.id`` (how clients match it with the
-    ``chat.history`` copy)."""
-    message = record.get("message")
-    if not isinstance(message, dict):
-        return message
-    return {**message, "__openclaw": {"id": record.get("id")}}

@@ -7,6 +7,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.config import config_json_schema, parse_config_text, redact_config
+from openclaw.gateway.methods.agents import AGENT_ROW_DEFAULTS
 from tests.gateway.protocol.support import Harness, config_snapshot, connect_params
 
 CONFIG_TEXT = """{
@@ -143,7 +144,8 @@ class AgentsTests(SynchronousTestCase):
         by_id = {agent["id"]: agent for agent in payload["agents"]}
         self.assertEqual(by_id["main"], {"id": "main", "name": "Main",
                                          "identity": {"name": "Claw", "emoji": "🦞"},
-                                         "model": {"primary": "local/smol"}})
+                                         "model": {"primary": "local/smol"},
+                                         **AGENT_ROW_DEFAULTS})
         self.assertEqual(by_id["helper"]["model"], {"primary": "local/big",
                                                     "fallbacks": ["local/smol"]})
         self.assertEqual(by_id["helper"]["workspace"], "/tmp/ws")
@@ -155,7 +157,11 @@ class AgentsTests(SynchronousTestCase):
         self.assertEqual((payload["ownership"], payload["selectionRequired"]), ("explicit", True))
 
     def test_implicit_main_and_legacy_list(self) -> None:
-        self.assertEqual(call(Harness(), "agents.list")["payload"]["agents"], [{"id": "main"}])
+        self.assertEqual(call(Harness(), "agents.list")["payload"]["agents"],
+                         [{"id": "main", **AGENT_ROW_DEFAULTS}])
+        inherited = config_snapshot({"agents": {"defaults": {"model": "p/m"}}})
+        [row] = call(harness_with(inherited), "agents.list")["payload"]["agents"]
+        self.assertEqual(row["model"], {"primary": "p/m"})
         legacy = config_snapshot({"agents": {"list": [{"id": "Alpha"},
                                                       {"id": "beta", "default": True}]}})
         payload = call(harness_with(legacy), "agents.list")["payload"]
