@@ -131,8 +131,9 @@ def agent_method_specs(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
     base = make_all_methods(gateway)
     chat_ui = make_chat_ui_methods(gateway, base, models_list)
     context.hello_hooks.append(models_snapshot_hook(gateway, models_list))
-    if MODEL_CATALOG_CAP not in context.capabilities:
-        context.capabilities.append(MODEL_CATALOG_CAP)
+    for announced in (context.capabilities, context.challenge_capabilities):
+        if MODEL_CATALOG_CAP not in announced:
+            announced.append(MODEL_CATALOG_CAP)
     return (*base, *chat_ui,
             MethodSpec("models.list", models_list, READ, models.MODELS_LIST_PARAMS),
             *make_session_empty_methods(runtime), *make_project_methods(runtime),

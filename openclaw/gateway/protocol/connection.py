@@ -216,9 +216,10 @@ class GatewayConnection:
     # -- lifecycle -----------------------------------------------------------------------
 
     def on_open(self) -> None:
-        challenge = encode_event(
-            "connect.challenge", {"nonce": self.nonce, "ts": self.context.now_ms()}
-        )
+        payload: dict[str, Any] = {"nonce": self.nonce, "ts": self.context.now_ms()}
+        if self.context.challenge_capabilities:
+            payload["capabilities"] = list(self.context.challenge_capabilities)
+        challenge = encode_event("connect.challenge", payload)
         self.transport.send_frame(challenge.frame(None))
         timeout = self.context.policy.handshake_timeout_ms / 1000.0
         self._handshake_timer = self.context.clock.callLater(timeout, self._handshake_timed_out)

@@ -115,8 +115,10 @@ class GatewayContext:
     worker_pools: Callable[[], dict[str, Any]] | None = None
     # In-flight asynchronous RPC requests over all connections (set by the WS factory).
     active_requests: Callable[[], int] = lambda: 0
-    # ``hello-ok.features.capabilities``: what the registered families implement.
+    # ``hello-ok.features.capabilities``: what the registered families implement; the ones a
+    # client may use in its ``connect`` are announced in ``connect.challenge`` too.
     capabilities: list[str] = attrs.Factory(list)
+    challenge_capabilities: list[str] = attrs.Factory(list)
     # Called after ``hello-ok`` (and the presence broadcast) with the session and the
     # connect params: per-connection follow-ups such as the ``models.snapshot`` event.
     hello_hooks: list[Callable[[ClientSession, Mapping[str, Any]], None]] = attrs.Factory(list)
