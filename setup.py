@@ -46,6 +46,9 @@ setup(
             "mypy-zope>=1.0",
             "ruff>=0.5",
             "build>=1.2",
+            # The Control UI end-to-end test drives the system's Chromium (never
+            # `playwright install`: tests/e2e/browser.py uses executable_path).
+            "playwright>=1.45",
         ],
         # The built-in local model (scripts/install-local-model.sh builds and installs it the
         # cache-friendly way). llama-cpp-python is an sdist: build it with

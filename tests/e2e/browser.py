@@ -5,7 +5,8 @@ finds the system binary (``apt-get install chromium``; ``OPENCLAW_CHROMIUM`` ove
 Playwright for Python (the ``test`` extra), else skips loudly, or fails when ``CI`` is true.
 :func:`stock_control_ui` is the stock Control UI of the reference OpenClaw version: the
 ``dist/control-ui`` folder of the npm package that ``scripts/reference-openclaw.sh`` installs
-(``OPENCLAW_CONTROL_UI_DIR`` points at another build).
+(``OPENCLAW_REFERENCE_INSTALL`` names an existing install to read instead; see
+``tests/reference.py``).
 
 :class:`FrameLog` records every WebSocket frame a page exchanges (Playwright's ``websocket``
 events) so a test can assert on the protocol the UI really spoke.
@@ -18,6 +19,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any, Final
@@ -68,18 +70,9 @@ def require_chromium() -> str:
 
 def stock_control_ui() -> str:
     """The stock Control UI build of the reference version (``dist/control-ui``)."""
-    configured = os.environ.get("OPENCLAW_CONTROL_UI_DIR", "").strip()
-    if configured:
-        if not os.path.isfile(os.path.join(configured, "index.html")):
-            raise _unavailable(f"OPENCLAW_CONTROL_UI_DIR={configured} has no index.html")
-        return configured
-    from tests.interop.harness import ReferenceUnavailable, reference_dir
+    from tests.reference import PACKAGE_REL, installed_reference
 
-    try:
-        root = reference_dir()
-    except ReferenceUnavailable as e:
-        raise _unavailable(f"the reference OpenClaw package is not installed: {e}") from None
-    ui = os.path.join(root, "node_modules", "openclaw", "dist", "control-ui")
+    ui = os.path.join(installed_reference(), PACKAGE_REL, "dist", "control-ui")
     if not os.path.isfile(os.path.join(ui, "index.html")):
         raise _unavailable(f"no stock Control UI in {ui}")
     return ui
@@ -91,6 +84,7 @@ class FrameLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.frames: list[tuple[str, dict[str, Any]]] = []   # ("sent"|"received", frame)
+        self.times: list[float] = []                          # monotonic, per frame
 
     def attach(self, page: Any) -> None:
         page.on("websocket", self._socket)
@@ -109,12 +103,17 @@ class FrameLog:
         if isinstance(frame, dict):
             with self._lock:
                 self.frames.append((direction, frame))
+                self.times.append(time.monotonic())
 
     def save(self, path: str) -> None:
         """One JSON line per frame: ``{"dir": "sent"|"received", "frame": ...}``."""
+        with self._lock:
+            rows = list(zip(self.times, self.frames, strict=True))
+        start = rows[0][0] if rows else 0.0
         with open(path, "w", encoding="utf-8") as handle:
-            for direction, frame in self.snapshot():
-                handle.write(json.dumps({"dir": direction, "frame": frame}) + "\n")
+            for at, (direction, frame) in rows:
+                handle.write(json.dumps({"t": round(at - start, 3), "dir": direction,
+                                         "frame": frame}) + "\n")
 
     def snapshot(self) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:

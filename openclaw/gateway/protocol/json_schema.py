@@ -63,7 +63,8 @@ def _object(node: Mapping[str, Any]) -> Schema:
     if patterns and not properties:
         key, value_schema = next(iter(patterns.items()))
         return Record(compile_json_schema(value_schema), key_pattern=_pattern(key),
-                      max_properties=_int(node.get("maxProperties")))
+                      max_properties=_int(node.get("maxProperties")),
+                      closed=additional is False)
     if not properties and isinstance(additional, Mapping):
         return Record(compile_json_schema(additional),
                       max_properties=_int(node.get("maxProperties")))
@@ -100,21 +101,22 @@ def compile_json_schema(node: Any) -> Schema:
     if not isinstance(node, Mapping) or node is True:
         return AnyValue()
     parts: list[Schema] = []
+    # As TypeBox reports them: the type first, then the value (``{type, const}`` gives both
+    # "must be string" and "must be equal to constant" for a number).
+    kind = node.get("type")
+    if isinstance(kind, str):
+        parts.append(_typed(kind, node))
+    elif isinstance(kind, list):
+        parts.append(AnyOf(tuple(_typed(str(k), node) for k in kind)))
+    elif "properties" in node or "required" in node:
+        # Object keywords without a type (``not: {required: [...]}``) constrain objects.
+        parts.append(_object(node))
     if "const" in node:
         parts.append(Const(node["const"]))
     elif isinstance(node.get("enum"), list):
         values = node["enum"]
         parts.append(Enum(tuple(values)) if all(isinstance(v, str) for v in values)
                      else AnyOf(tuple(Const(v) for v in values)))
-    else:
-        kind = node.get("type")
-        if isinstance(kind, str):
-            parts.append(_typed(kind, node))
-        elif isinstance(kind, list):
-            parts.append(AnyOf(tuple(_typed(str(k), node) for k in kind)))
-        elif "properties" in node or "required" in node:
-            # Object keywords without a type (``not: {required: [...]}``) constrain objects.
-            parts.append(_object(node))
     if isinstance(node.get("anyOf"), list):
         parts.append(AnyOf(tuple(compile_json_schema(sub) for sub in node["anyOf"])))
     if isinstance(node.get("allOf"), list):

@@ -194,11 +194,13 @@ def _has_duplicates(values: list[Any]) -> bool:
 
 @attrs.frozen
 class Record(Schema):
-    """An object whose every value fits ``values`` (keys: ``key_pattern`` when given)."""
+    """An object whose values fit ``values``; with ``key_pattern`` only the keys matching it
+    are checked, and the others are refused when ``closed`` (else allowed as they are)."""
 
     values: Schema
     key_pattern: str | None = None
     max_properties: int | None = None
+    closed: bool = True
     _compiled: re.Pattern[str] | None = attrs.field(init=False, default=None, eq=False,
                                                     repr=False)
 
@@ -217,7 +219,8 @@ class Record(Schema):
             if out.full:
                 return
             if self._compiled is not None and self._compiled.search(key) is None:
-                out.add(path, "additionalProperties", f"unexpected property '{key}'")
+                if self.closed:
+                    out.add(path, "additionalProperties", f"unexpected property '{key}'")
                 continue
             self.values.check(item, f"{path}/{_escape_pointer(key)}", out)
 
