@@ -279,20 +279,22 @@ class _Cache:
     """Bytes of immutable (hashed) assets, least recently used out first."""
 
     def __init__(self, max_bytes: int = CACHE_MAX_BYTES) -> None:
-        self._entries: OrderedDict[tuple[str, str | None], LoadedFile] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, tuple[str, ...]], LoadedFile] = OrderedDict()
         self._bytes = 0
         self._max = max_bytes
 
-    def get(self, path: str, encoding: str | None) -> LoadedFile | None:
-        entry = self._entries.get((path, encoding))
+    def get(self, path: str, encodings: Sequence[str]) -> LoadedFile | None:
+        """What was served for ``path`` to a client accepting ``encodings`` (in order)."""
+        key = (path, tuple(encodings))
+        entry = self._entries.get(key)
         if entry is not None:
-            self._entries.move_to_end((path, encoding))
+            self._entries.move_to_end(key)
         return entry
 
-    def put(self, entry: LoadedFile) -> None:
+    def put(self, path: str, encodings: Sequence[str], entry: LoadedFile) -> None:
         if len(entry.data) > CACHE_MAX_FILE_BYTES:
             return
-        key = (entry.path, entry.encoding)
+        key = (path, tuple(encodings))
         previous = self._entries.pop(key, None)
         if previous is not None:
             self._bytes -= len(previous.data)
@@ -542,10 +544,9 @@ class ControlUiStage:
         encodings = accepted_encodings(header(request, "accept-encoding"))
         immutable = relative.startswith("assets/") and bool(HASHED_NAME.search(relative))
         if immutable:
-            for encoding in [*encodings, None]:
-                cached = self._cache.get(os.path.join(directory, relative), encoding)
-                if cached is not None:
-                    return self._file_answer(request, cached, relative, immutable)
+            cached = self._cache.get(os.path.join(directory, relative), encodings)
+            if cached is not None:
+                return self._file_answer(request, cached, relative, immutable)
         exchange = Exchange(request, self.clock)
 
         async def serve() -> None:
@@ -556,8 +557,7 @@ class ControlUiStage:
                                                             encodings)
             if found.kind == "file" and found.file is not None:
                 if immutable:
-                    self._cache.put(attrs.evolve(found.file,
-                                                 path=os.path.join(directory, relative)))
+                    self._cache.put(os.path.join(directory, relative), encodings, found.file)
                 if exchange.open:
                     body = self._file_answer(request, found.file, relative, immutable)
                     exchange.end(body)

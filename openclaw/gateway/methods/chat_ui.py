@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 RECONNECT_RESUME_FLAG: Final = "__controlUiReconnectResume"
 MODEL_CATALOG_CAP: Final = "model-catalog-snapshot"
 CONTROL_UI_CLIENT: Final = "openclaw-control-ui"
-UI_EVENTS: Final = ("chat.send_timing", "models.snapshot")
+UI_EVENTS: Final = ("chat.send_timing",)
 STOP_COMMAND: Final = {
     "name": "stop", "nativeName": "stop", "description": "Stop the current run.",
     "category": "session", "scope": "both", "source": "native", "acceptsArgs": False,
@@ -265,6 +265,7 @@ def make_chat_ui_methods(gateway: AgentGateway, chat_specs: Sequence[MethodSpec]
 def models_snapshot_hook(gateway: AgentGateway, models_list: Handler
                          ) -> Callable[[ClientSession, Mapping[str, Any]], None]:
     """The ``hello-ok`` follow-up that sends ``models.snapshot`` to a Control UI asking for it."""
+    gateway.context.events.register_event("models.snapshot", (READ,))
 
     def hook(session: ClientSession, params: Mapping[str, Any]) -> None:
         target = params.get("modelCatalog")

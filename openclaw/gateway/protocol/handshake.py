@@ -101,6 +101,7 @@ CONNECT_PARAMS_SCHEMA: Final = Object(
 
 
 SESSION_VISIBILITIES: Final = ("shared", "read-only", "suggest", "draft")
+HELLO_HEALTH_OMITS: Final = frozenset({"modelRuntime"})
 
 
 def negotiate_protocol(params: Mapping[str, Any]) -> GatewayError | None:
@@ -140,7 +141,10 @@ def build_snapshot(context: GatewayContext, session: ClientSession) -> dict[str,
     snapshot: dict[str, Any] = {
         "suspension": {"phase": "accepting"},
         "presence": context.presence.list(),
-        "health": context.health.summary or {},
+        # The health summary as upstream's hello carries it (without ``modelRuntime``,
+        # which only the ``health`` method reports).
+        "health": {k: v for k, v in (context.health.summary or {}).items()
+                   if k not in HELLO_HEALTH_OMITS},
         "stateVersion": {
             "presence": context.presence.version_counter,
             "health": context.health.version,
