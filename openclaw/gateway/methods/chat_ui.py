@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 RECONNECT_RESUME_FLAG: Final = "__controlUiReconnectResume"
 MODEL_CATALOG_CAP: Final = "model-catalog-snapshot"
 CONTROL_UI_CLIENT: Final = "openclaw-control-ui"
-UI_EVENTS: Final = ("chat.send_timing",)
 STOP_COMMAND: Final = {
     "name": "stop", "nativeName": "stop", "description": "Stop the current run.",
     "category": "session", "scope": "both", "source": "native", "acceptsArgs": False,
@@ -165,8 +164,8 @@ def make_chat_ui_methods(gateway: AgentGateway, chat_specs: Sequence[MethodSpec]
     history_handler = by_name["chat.history"].handler
     send_handler = by_name["chat.send"].handler
     timing = SendTiming(gateway)
-    for event in UI_EVENTS:
-        gateway.context.events.register_event(event, (READ,))
+    # sent to the sender only; upstream does not list it in features.events either
+    gateway.context.events.register_event("chat.send_timing", (READ,), advertise=False)
 
     async def projection(call: MethodCall, params: Mapping[str, Any]) -> dict[str, Any]:
         """``chat.history``'s page completed with the session row and the defaults."""

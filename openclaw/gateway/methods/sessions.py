@@ -466,7 +466,9 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         MethodSpec("sessions.delete", sessions_delete, WRITE, DELETE_PARAMS),
         MethodSpec("sessions.compact", sessions_compact, ADMIN, COMPACT_PARAMS),
         MethodSpec("sessions.subscribe", subscribe, READ, params_schema("sessions.subscribe")),
-        MethodSpec("sessions.unsubscribe", unsubscribe, READ, UNSUBSCRIBE_PARAMS),
+        # not a 2026.9.6 method: kept for older clients, not advertised
+        MethodSpec("sessions.unsubscribe", unsubscribe, READ, UNSUBSCRIBE_PARAMS,
+                   advertise=False),
         MethodSpec("sessions.messages.subscribe", messages_subscribe, READ,
                    params_schema("sessions.messages.subscribe")),
         MethodSpec("sessions.messages.unsubscribe", messages_unsubscribe, READ,
