@@ -19,6 +19,7 @@ from tests.agents.support import ALL_SCOPES, TOKEN, AgentStack, WsClient
 from tests.gateway.protocol.support import DeviceKey
 from tests.upstream import openai_text
 
+
 async def ui_client(stack: AgentStack, scopes: list[str] | None = None) -> WsClient:
     """A WebChat client (an operator UI: timings, the resume flag) with a signed device
     identity, from the gateway's own origin, as a browser connects."""
