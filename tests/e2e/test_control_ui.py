@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -55,6 +56,10 @@ VIEWS: Final = (
     ("cron", "/automations", ("cron.list", "cron.status", "cron.runs")),
 )
 VIEW_DWELL_MS: Final = 1500
+# A retry loop shows as one method called far more often than a walk needs (the stock UI
+# retries question.list every 4 s, sessions.describe every 5 s, config.get/.schema ~40/s
+# when they fail). The walk's busiest method is called about ten times.
+MAX_CALLS_PER_METHOD: Final = 20
 
 
 def _navigate(page: Any, path: str) -> None:
@@ -112,6 +117,14 @@ class StockControlUiTests(TestCase):
         walked = await threads.deferToThread(self.walk, base, log)
         print(f"\nControl UI screenshots: {self.shots} ({', '.join(walked)})")
         self.check_frames(log)
+        calls = Counter(f["method"] for f in log.requests().values())
+        self.assertEqual({m: n for m, n in calls.items() if n > MAX_CALLS_PER_METHOD}, {},
+                         "a method was called in a loop")
+        # no canvas URL in hello-ok: the UI never polls plugin.surface.refresh
+        self.assertEqual(calls["plugin.surface.refresh"], 0)
+        for method in ("question.list", "sessions.describe", "config.get", "config.schema",
+                       "board.get"):
+            self.assertGreater(calls[method], 0, method)
         # the streamed answer came as chat deltas and ended final; the stopped run aborted
         chat = [f["payload"] for f in log.events("chat")]
         self.assertTrue(any(p.get("state") == "delta" for p in chat))
