@@ -22,7 +22,7 @@ The last stage of the port (``spec/http.md`` §10, upstream ``control-ui.ts``):
 * ``/control-ui-config.json`` (aliases ``/__openclaw/...``, and ``/__openclaw__/...`` without a
   base path) and ``/avatar/<agentId>[?meta=1]``: authenticated like the HTTP API (Bearer shared
   secret, or the operator **device token** ``hello-ok`` issued to a paired browser), answers as
-  upstream.
+  upstream; so is ``/api/users/<profile>/avatar`` (no user pictures here: a JSON ``404``).
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ HIDDEN_EXTENSIONS: Final = frozenset({".py", ".pyc", ".pyo", ".br", ".gz"})
 # Vite/rollup content hashes: ``name-<8+ base64url chars>.ext``.
 HASHED_NAME: Final = re.compile(r"[-.][A-Za-z0-9_-]{8,}\.[a-z0-9]+$")
 AGENT_SEGMENT: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$", re.IGNORECASE)
+USER_AVATAR: Final = re.compile(r"^/api/users/[^/]+/avatar$")
 NOT_CLAIMED_PREFIXES: Final = ("/api", "/plugins", "/v1", "/j")
 CACHE_MAX_BYTES: Final = 48 * 1024 * 1024
 CACHE_MAX_FILE_BYTES: Final = 8 * 1024 * 1024
@@ -349,6 +350,9 @@ class ControlUiStage:
         base = normalize_base_path(control_ui.base_path)
         text = path.decode("utf-8", "replace")
         reading = request.method in (b"GET", b"HEAD")
+        if reading and USER_AVATAR.match(text):
+            # user profile pictures: none here (one operator identity without a picture)
+            return self._authorized(request, self._no_user_avatar)
         if not base:
             if text == "/ui" or text.startswith("/ui/"):
                 apply_ui_headers(request)
@@ -414,6 +418,11 @@ class ControlUiStage:
     @staticmethod
     def _run(exchange: Exchange, work: Coroutine[Any, Any, None]) -> None:
         Deferred.fromCoroutine(work).addErrback(exchange.fail)
+
+    @staticmethod
+    async def _no_user_avatar(exchange: Exchange) -> None:
+        exchange.request.setHeader(b"cache-control", b"no-store")
+        exchange.json(404, {"ok": False, "error": {"type": "not_found"}})
 
     # -- identity ---------------------------------------------------------------------------
 

@@ -242,8 +242,12 @@ def make_chat_ui_methods(gateway: AgentGateway, chat_specs: Sequence[MethodSpec]
                 agent_id, key = "", ""
             if key and run_id not in timing.runs and runtime.get(run_id) is None:
                 timing.runs[run_id] = _Timed(call.session.conn_id, key, agent_id, received)
-        answer = send_handler(attrs.evolve(call, params=params))
-        result = await answer if not isinstance(answer, dict) else answer
+        try:
+            answer = send_handler(attrs.evolve(call, params=params))
+            result = await answer if not isinstance(answer, dict) else answer
+        except BaseException:
+            timing.runs.pop(run_id, None)
+            raise
         if ui and isinstance(result, dict) and result.get("status") == "started":
             result = {**result, "serverTiming": {
                 "loadSessionMs": 0.0, "receivedToAckMs": _ms(clock.seconds() - received)}}

@@ -169,7 +169,7 @@ class ServingTests(SynchronousTestCase):
         self.assertEqual(json_only.code, 404)
         posted, _ = self.stack.get("/", method="POST")
         self.assertEqual(posted.code, 404)
-        api, _ = self.stack.get("/api/users/me/avatar")
+        api, _ = self.stack.get("/api/users/me/settings")
         self.assertEqual(api.code, 404)
         self.assertIsNone(header(api, "x-frame-options"))   # not claimed by the UI stage
 
@@ -320,3 +320,10 @@ class AvatarTests(SynchronousTestCase):
         for path in ("/avatar/nobody", "/avatar/other", "/avatar/..%2Fx"):
             self.assertEqual(self.stack.get(path, auth())[0].code, 404, path)
         self.assertEqual(self.stack.get("/avatar/main")[0].code, 401)
+
+    def test_user_avatars(self) -> None:
+        self.assertEqual(self.stack.get("/api/users/gateway-owner/avatar")[0].code, 401)
+        response, body = self.stack.get("/api/users/gateway-owner/avatar?v=1", auth())
+        self.assertEqual((response.code, json.loads(body)),
+                         (404, {"ok": False, "error": {"type": "not_found"}}))
+        self.assertEqual(header(response, "cache-control"), "no-store")
