@@ -32,7 +32,7 @@ FAST_AUTO_ON_SECONDS: Final = 60
 # Entry fields copied to the row as they are (when set).
 _COPIED: Final = ("sessionId", "label", "displayName", "subject", "chatType", "origin",
                   "thinkingLevel", "fastMode", "verboseLevel", "reasoningLevel", "elevatedLevel",
-                  "sendPolicy", "inputTokens", "outputTokens", "contextTokens", "startedAt",
+                  "sendPolicy", "inputTokens", "outputTokens", "startedAt",
                   "endedAt", "runtimeMs", "lastInteractionAt", "lastRunId", "queueMode",
                   "responseUsage", "spawnedBy", "derivedTitle", "lastMessagePreview",
                   "modelOverride", "statusNote", "icon", "color", "category")
@@ -125,8 +125,10 @@ class SessionRows:
             "abortedLastRun": bool(entry.get("abortedLastRun")),
             "model": model,
             "modelProvider": provider,
-            "contextTokens": entry.get("contextTokens") or window,
-            "totalTokens": int(entry.get("totalTokens") or 0),
+            # upstream's meaning: the model's context window, and how much of it the last
+            # prompt used (the runtime records that as the entry's ``contextTokens``)
+            "contextTokens": window,
+            "totalTokens": int(entry.get("contextTokens") or 0),
             "totalTokensFresh": True,
             "thinkingLevels": [dict(level) for level in THINKING_LEVELS],
             "thinkingOptions": [level["id"] for level in THINKING_LEVELS],

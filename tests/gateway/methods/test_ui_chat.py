@@ -144,6 +144,8 @@ class UiChatTests(TestCase):
         self.assertEqual((described["derivedTitle"], described["lastMessagePreview"]),
                          ("first words", "done"))
         self.assertEqual(described["createdActor"]["id"], "gateway-owner")
+        # the context window, and how much of it the last prompt used
+        self.assertEqual((described["contextTokens"], described["totalTokens"]), (8192, 12))
         listed = (await ws.call("sessions.list", {
             "agentId": "main", "configuredAgentsOnly": True, "includeDerivedTitles": True,
             "includeGlobal": True, "includeLastMessage": True, "includeUnknown": True,
