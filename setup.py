@@ -21,6 +21,7 @@ setup(
     # twisted.plugins is a namespace-like dropin directory: find_packages() misses it.
     packages=find_packages(include=["openclaw", "openclaw.*"]) + ["twisted.plugins"],
     package_data={"openclaw": ["config/*.json", "config/*.json.gz", "control_ui/**/*",
+                            "gateway/methods/*.json.gz",
                             "agents/templates/*.md"]},
     include_package_data=True,
     install_requires=[
@@ -53,6 +54,9 @@ setup(
             # `openclaw tui` driven in a real terminal: a pty, read into a VT100 screen.
             "pexpect>=4.9",
             "pyte>=0.8",
+            # The Control UI end-to-end test drives the system's Chromium (never
+            # `playwright install`: tests/e2e/browser.py uses executable_path).
+            "playwright>=1.45",
         ],
         # The built-in local model (scripts/install-local-model.sh builds and installs it the
         # cache-friendly way). llama-cpp-python is an sdist: build it with

@@ -19,6 +19,18 @@ PYTHON=.venv/bin/python scripts/install-local-model.sh
 # Regenerate Twisted's plugin cache now, so runtime users never need to write it.
 .venv/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 
+echo "== chromium (tests/e2e)"
+# The stock Control UI runs in Debian's headless Chromium, driven by Playwright (the test
+# extra) through executable_path: nothing downloads a browser. Installed here when missing and
+# we may (root); elsewhere the browser tests skip loudly (and fail when CI=true).
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium
+  else
+    echo "chromium unavailable: tests/e2e will be skipped"
+  fi
+fi
+
 echo "== reference openclaw CLI (tests/interop)"
 # The real Node CLI + openclaw-node, installed under .cache/ from the npm registry. CI must
 # run the interop tests, so a failed install fails the run there; elsewhere they skip loudly.

@@ -765,7 +765,9 @@ class AgentRuntime:
                     # as context_messages() will show them when the transcript is read again
                     history.extend(missing_results(dangling))
                 user_message = {"role": "user", "content": request.message,
-                                "timestamp": self.now_ms()}
+                                "timestamp": self.now_ms(),
+                                # clients match their sent message by its run id
+                                "idempotencyKey": f"{request.run_id}:user"}
                 await self._append(handle, [{"type": "message", "message": user_message}])
                 history.append(user_message)
             started = True

@@ -58,6 +58,7 @@ __all__ = [
     "AuthRateLimitConfig",
     "ChatCompletionsEndpointConfig",
     "ControlUiConfig",
+    "ControlUiEnvironmentConfig",
     "EnvConfig",
     "GatewayAuthConfig",
     "GatewayConfig",
@@ -372,6 +373,18 @@ class ReloadConfig(ConfigObject):
 
 
 @attrs.frozen(repr=False)
+class ControlUiEnvironmentConfig(ConfigObject):
+    """``gateway.controlUi.environment``: a label (and colour) naming this deployment."""
+
+    label: str = setting("label", Str(min_length=1, max_length=24),
+                         description="Environment label (1-24 characters).")
+    color: str = setting(
+        "color",
+        Enum("teal", "amber", "purple", "coral", "pink", "blue", "green", "red", "gray"),
+        description="Label colour.")
+
+
+@attrs.frozen(repr=False)
 class ControlUiConfig(ConfigObject):
     """The browser Control UI served by the gateway."""
 
@@ -402,6 +415,36 @@ class ControlUiConfig(ConfigObject):
         Bool(),
         default=False,
         description="DANGEROUS: accept origins matching the Host header.",
+    )
+    embed_sandbox: str = setting(
+        "embedSandbox",
+        Enum("strict", "scripts", "trusted"),
+        default="scripts",
+        description='Iframe sandbox of hosted embeds: "strict", "scripts" or "trusted".',
+    )
+    allow_external_embed_urls: bool = setting(
+        "allowExternalEmbedUrls",
+        Bool(),
+        default=False,
+        description="DANGEROUS: let hosted embeds load absolute external http(s) URLs.",
+    )
+    automatically_fetch_favicons: bool = setting(
+        "automaticallyFetchFavicons",
+        Bool(),
+        default=True,
+        description="Fetch link favicons and previews through the gateway.",
+    )
+    community_invite: bool = setting(
+        "communityInvite",
+        Bool(),
+        default=True,
+        description="Show the community invitation in the Control UI.",
+    )
+    environment: ControlUiEnvironmentConfig | None = setting(
+        "environment",
+        Section(ControlUiEnvironmentConfig),
+        default=None,
+        description="Environment label shown in the Control UI and browser tab.",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import time
 from collections.abc import MutableMapping
@@ -302,12 +303,14 @@ class GatewayService(MultiService):
             # Read the secrets per request: a hot reload may rotate them.
             bearer_ok=lambda presented: shared_secret_checker(self.plan.auth.secrets)(presented),
         )
-        from openclaw.gateway.http import build_http_api
+        from openclaw.gateway.http import build_control_ui, build_http_api
         from openclaw.gateway.site import SECURITY_HEADERS
 
         # spec http.md §1: probes, then hooks .. chat completions, then the Control UI
         self.http_api = build_http_api(self, ws_factory)
-        root = GatewayRootResource(websocket, [probes, *self.http_api.stages(), *extra_stages])
+        self.control_ui = build_control_ui(self, ws_factory, self.http_api)
+        root = GatewayRootResource(websocket, [probes, *self.http_api.stages(), *extra_stages,
+                                               self.control_ui])
         self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
         self.web.setServiceParent(self)
@@ -364,6 +367,15 @@ class GatewayService(MultiService):
     def startService(self) -> None:
         for warning in self.plan.warnings:
             log.warn("{text}", text=warning)
+        from openclaw.gateway.startup import seeded_control_ui_origins
+
+        seeded = seeded_control_ui_origins(self.plan)
+        if seeded is not None:
+            log.info(
+                "gateway: seeded gateway.controlUi.allowedOrigins {origins} for bind={bind}. "
+                "Applied for this runtime without writing config; add other origins to "
+                "gateway.controlUi.allowedOrigins if needed.",
+                origins=json.dumps(list(seeded)), bind=self.plan.bind)
         if self.plan.auth.generated_token:
             log.warn(
                 "auth: no gateway token configured; generated an ephemeral token for this run. "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -491,8 +491,38 @@ def auth_settings_for(plan: GatewayPlan) -> AuthSettings:
             lockout_ms=int(limits.lockout_ms),
             exempt_loopback=limits.exempt_loopback,
         ),
-        allowed_origins=gateway.control_ui.allowed_origins,
+        allowed_origins=control_ui_allowed_origins(plan),
         allow_host_header_origin_fallback=(
             gateway.control_ui.dangerously_allow_host_header_origin_fallback
         ),
     )
+
+
+NON_LOOPBACK_BINDS: Final = frozenset({"lan", "tailnet", "custom", "auto"})
+
+
+def seeded_control_ui_origins(plan: GatewayPlan) -> tuple[str, ...] | None:
+    """The local origins a non-loopback bind seeds when none are configured (runtime only,
+    never written to the config): ``--bind lan --port 3000`` -> ``http://localhost:3000``
+    and ``http://127.0.0.1:3000`` (plus ``http://<customBindHost>:3000`` for ``custom``), so
+    the browser that opened the local UI is not refused. None: nothing to seed."""
+    control_ui = plan.snapshot.config.gateway.control_ui
+    if plan.bind not in NON_LOOPBACK_BINDS:
+        return None
+    if control_ui.dangerously_allow_host_header_origin_fallback or any(
+            origin.strip() for origin in control_ui.allowed_origins):
+        return None
+    origins = [f"http://localhost:{plan.port}", f"http://127.0.0.1:{plan.port}"]
+    custom = (plan.snapshot.config.gateway.custom_bind_host or "").strip()
+    if plan.bind == "custom" and custom:
+        origins.append(f"http://{custom}:{plan.port}")
+    return tuple(dict.fromkeys(origins))
+
+
+def control_ui_allowed_origins(plan: GatewayPlan) -> tuple[str, ...]:
+    """``gateway.controlUi.allowedOrigins``, or the seeded local origins of a non-loopback
+    bind that configured none."""
+    seeded = seeded_control_ui_origins(plan)
+    if seeded is not None:
+        return seeded
+    return plan.snapshot.config.gateway.control_ui.allowed_origins

@@ -12,8 +12,10 @@ from openclaw.gateway.startup import (
     EXIT_USAGE_ERROR,
     GatewayRunOptions,
     StartupRefused,
+    auth_settings_for,
     prepare_gateway,
     resolve_listen_addresses,
+    seeded_control_ui_origins,
 )
 from tests.support import isolated_env, write_config
 
@@ -140,6 +142,27 @@ class PrecedenceTests(SynchronousTestCase):
         self.assertEqual([a.host for a in listen], ["10.1.2.3", "127.0.0.1"])
         listen, _ = resolve_listen_addresses("custom", "0.0.0.0")
         self.assertEqual([a.host for a in listen], ["0.0.0.0"])
+
+    def test_non_loopback_bind_seeds_local_control_ui_origins(self) -> None:
+        plan = self.plan({"gateway": {"mode": "local", "auth": {"token": "t0123456789abcdef"}}},
+                         bind="lan", port="3000")
+        self.assertEqual(seeded_control_ui_origins(plan),
+                         ("http://localhost:3000", "http://127.0.0.1:3000"))
+        self.assertEqual(auth_settings_for(plan).allowed_origins,
+                         ("http://localhost:3000", "http://127.0.0.1:3000"))
+        custom = self.plan({"gateway": {"mode": "local", "auth": {"token": "t0123456789abcdef"},
+                                        "customBindHost": "10.1.2.3"}},
+                           bind="custom", port="3000")
+        self.assertEqual(auth_settings_for(custom).allowed_origins,
+                         ("http://localhost:3000", "http://127.0.0.1:3000",
+                          "http://10.1.2.3:3000"))
+        # configured origins (or the Host fallback) win; loopback binds seed nothing
+        explicit = self.plan({"gateway": {"mode": "local", "auth": {"token": "t0123456789abcdef"},
+                                          "controlUi": {"allowedOrigins": ["https://ui.x"]}}},
+                             bind="lan", port="3000")
+        self.assertIsNone(seeded_control_ui_origins(explicit))
+        self.assertEqual(auth_settings_for(explicit).allowed_origins, ("https://ui.x",))
+        self.assertIsNone(seeded_control_ui_origins(self.plan(port="3000")))
 
     def test_auto_prefers_loopback(self) -> None:
         listen, _ = resolve_listen_addresses("auto", None)

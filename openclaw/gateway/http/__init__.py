@@ -4,7 +4,8 @@
 gateway: the WebSocket context's auth settings and rate limiter (one auth decision for WS and
 HTTP), the agent runtime, the embeddings service. ``api.stages()`` go after the probes (and
 before the Control UI); ``api.request_factory(...)`` is the Site's request class enforcing the
-body caps. See ``docs/http-api.md``.
+body caps. :func:`build_control_ui` makes the Control UI stage (the last one). See
+``docs/http-api.md``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from openclaw.gateway.http.api import HttpApi
 from openclaw.gateway.http.auth import AuthSource, HttpAuthenticator
+from openclaw.gateway.http.control_ui import ControlUiStage
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.context import GatewayContext
@@ -49,4 +51,24 @@ def build_http_api(gateway: Any, ws_factory: Any) -> HttpApi:
     )
 
 
-__all__ = ["HttpApi", "authenticator_for", "build_http_api"]
+def build_control_ui(gateway: Any, ws_factory: Any, api: HttpApi) -> ControlUiStage:
+    """The Control UI stage of a ``GatewayService`` (the last stage of the port)."""
+    from openclaw.gateway.protocol import build_info
+
+    context = ws_factory.context
+    agents = getattr(gateway, "agents", None)
+    runtime = getattr(agents, "runtime", None)
+    return ControlUiStage(
+        get_config=gateway.config.current,
+        authenticator=api.auth,
+        clock=gateway.reactor,
+        run_blocking=context.run_blocking,
+        version=context.version,
+        build_id=lambda: build_info.build_id(context.version),
+        agents_view=(lambda: runtime.view()) if runtime is not None else (lambda: None),
+        device_token_scopes=context.device_store.operator_token_scopes,
+    )
+
+
+__all__ = ["ControlUiStage", "HttpApi", "authenticator_for", "build_control_ui",
+           "build_http_api"]

@@ -201,6 +201,12 @@ class Exchange:
         self.request.setHeader(b"content-length", b"0")
         self._end(b"")
 
+    def end(self, body: bytes) -> None:
+        """Write ``body`` (headers already set by the caller) and finish, unless gone."""
+        if not self.open or self.streaming:
+            return
+        self._end(body)
+
     def _end(self, body: bytes) -> None:
         if body:
             self.request.write(body)

@@ -28,6 +28,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from openclaw.agents.identity import assistant_identity
 from openclaw.agents.runtime import (
     AgentRequestError,
     AgentRuntime,
@@ -38,6 +39,8 @@ from openclaw.agents.runtime import (
 )
 from openclaw.auth.scopes import ADMIN, READ, WRITE
 from openclaw.gateway.methods.agent_delivery import check_delivery, deliver_reply
+from openclaw.gateway.methods.agents import identity_result
+from openclaw.gateway.methods.session_rows import SessionRows
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, GatewayError, invalid_request
 from openclaw.gateway.protocol.frames import response_ok
@@ -161,6 +164,7 @@ class AgentGateway:
         self.message_subscribers: dict[str, set[str]] = {}
         self.pending_system_events: dict[str, list[str]] = {}
         self.deliver: Callable[..., Any] | None = None   # channel delivery seam (send)
+        self.rows = SessionRows(runtime)                 # SessionRow projection (events)
         for event in AGENT_EVENTS:
             context.events.register_event(event)
         runtime.observers.append(self)
@@ -225,9 +229,10 @@ class AgentGateway:
         bus.broadcast("agent", event)
         if stream == "lifecycle" and self.session_subscribers:
             phase = event["data"].get("phase")
-            bus.broadcast("sessions.changed", {
-                "sessionKey": handle.session_key, "phase": phase, "runId": handle.run_id,
-                "ts": event["ts"]}, targets=self._live(self.session_subscribers),
+            entry = self.runtime.store.agent(handle.agent_id).get(handle.session_key)
+            bus.broadcast("sessions.changed", self.rows.event_payload(
+                handle.agent_id, handle.session_key, entry, phase=phase, runId=handle.run_id,
+                ts=event["ts"]), targets=self._live(self.session_subscribers),
                 drop_if_slow=True)
 
     def run_finished(self, handle: RunHandle, result: RunResult) -> None:
@@ -370,17 +375,14 @@ class AgentGateway:
                 return
             targets = set(self.session_subscribers) | self.message_subscribers.get(key, set())
             if targets:
-                bus.broadcast("session.message", {
-                    "sessionKey": key, "message": value.get("message"),
-                    "messageId": value.get("id")}, targets=self._live(targets),
-                    drop_if_slow=True)
+                bus.broadcast("session.message", self.rows.message_payload(
+                    agent_id, key, value), targets=self._live(targets), drop_if_slow=True)
             return
         if self.session_subscribers:
-            payload: dict[str, Any] = {"sessionKey": key, "reason": what,
+            payload: dict[str, Any] = {"sessionKey": key, "agentId": agent_id, "reason": what,
                                        "ts": self.runtime.now_ms()}
             if value is not None:
-                payload.update({k: value.get(k) for k in ("sessionId", "updatedAt", "label")
-                                if value.get(k) is not None})
+                payload = self.rows.event_payload(agent_id, key, value, reason=what)
             bus.broadcast("sessions.changed", payload,
                           targets=self._live(self.session_subscribers), drop_if_slow=True)
 
@@ -568,16 +570,8 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
             agent_id, _ = runtime.resolve(params.get("agentId"), params.get("sessionKey"))
         except AgentRequestError as e:
             raise invalid_request(str(e)) from None
-        settings = runtime.view().agent(agent_id)
-        out: dict[str, Any] = {"agentId": agent_id}
-        if settings is not None:
-            name = settings.identity.get("name") or settings.name
-            if name:
-                out["name"] = name
-            for field in ("avatar", "emoji"):
-                if settings.identity.get(field):
-                    out[field] = settings.identity[field]
-        return out
+        return identity_result(assistant_identity(runtime.view(), agent_id),
+                               call.context.get_config().config.gateway.control_ui.base_path)
 
     return (
         MethodSpec("agent", agent, WRITE, AGENT_PARAMS),

@@ -1,9 +1,12 @@
-"""Agents family: ``agents.list``."""
+"""Agents family: ``agents.list`` (rows with the effective model, as the Control UI reads
+them)."""
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, Final
 
+from openclaw.agents.identity import AssistantIdentity
 from openclaw.config.schema import AgentEntryConfig, ModelSelection
 from openclaw.gateway.protocol.dispatch import MethodCall
 
@@ -30,9 +33,44 @@ def identity_wire(entry: AgentEntryConfig) -> dict[str, str] | None:
     return shown or None
 
 
+# The agent facts the Control UI reads from every row (one runtime, no reasoning levels).
+AGENT_ROW_DEFAULTS: Final = {
+    "kind": "agent",
+    "agentRuntime": {"id": "auto", "source": "implicit", "cloudPlacementSupported": False,
+                     "devicePlacementSupported": False},
+    "defaultPermissionMode": "full",
+    "thinkingDefault": "off",
+    "thinkingLevels": [{"id": "off", "label": "off"}],
+    "thinkingOptions": ["off"],
+}
+
+
+def identity_result(identity: AssistantIdentity, base_path: str = "") -> dict[str, Any]:
+    """``agent.identity.get``: name (``Assistant`` by default) and avatar (an image URL of the
+    Control UI's avatar route, a remote URL, or the text/emoji/letter to show)."""
+    out: dict[str, Any] = {"agentId": identity.agent_id, "name": identity.name,
+                           "nameSource": identity.name_source}
+    if identity.avatar_kind == "local":
+        base = base_path.strip().rstrip("/")
+        if base and not base.startswith("/"):
+            base = "/" + base
+        out["avatar"] = f"{base}/avatar/{identity.agent_id}"
+    elif identity.avatar_kind in ("remote", "data"):
+        out["avatar"] = identity.avatar_source
+    else:
+        out["avatar"] = identity.avatar_text
+    if identity.avatar_source:
+        out["avatarSource"] = identity.avatar_source
+    out["avatarStatus"] = identity.avatar_kind
+    if identity.emoji:
+        out["emoji"] = identity.emoji
+    return out
+
+
 def agents_list(call: MethodCall) -> dict[str, Any]:
     config = call.context.get_config().config
     agents_config = config.agents
+    defaults_model = agents_config.defaults.model
     agents: list[dict[str, Any]] = []
     for agent in agents_config.roster:
         entry: dict[str, Any] = {"id": agent.id}
@@ -43,9 +81,12 @@ def agents_list(call: MethodCall) -> dict[str, Any]:
             entry["identity"] = identity
         if agent.workspace:
             entry["workspace"] = agent.workspace
-        model = model_wire(agent.model)
+        # The effective model: the agent's own, else agents.defaults.model (the UI asks for
+        # model setup when an agent shows none).
+        model = model_wire(agent.model) or model_wire(defaults_model)
         if model:
             entry["model"] = model
+        entry.update(copy.deepcopy(AGENT_ROW_DEFAULTS))
         agents.append(entry)
     ownership = agents_config.ownership_kind
     return {

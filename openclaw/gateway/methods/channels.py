@@ -1,4 +1,5 @@
-"""Channels family: ``channels.status`` (shape of openclaw 2026.9.6 ``ChannelsStatusResult``).
+"""Channels family: ``channels.status`` (shape of openclaw 2026.9.6 ``ChannelsStatusResult``),
+``channels.pairing.list``.
 
 The answer comes from the gateway's ``channels`` service (``context.channels``, a
 :class:`~openclaw.channels.service.ChannelsService`); without one (bare protocol tests) the
@@ -42,6 +43,19 @@ def _empty_status(ts: int, event_loop: dict[str, Any], channel: str | None) -> d
         "channelDefaultAccountId": {},
         "statusIssues": [],
     }
+
+
+# Upstream's DM-pairing limits: pending requests per account, and their lifetime.
+PAIRING_PENDING_PER_ACCOUNT: Final = 3
+PAIRING_TTL_MS: Final = 3_600_000
+
+
+def channels_pairing_list(call: MethodCall) -> dict[str, Any]:
+    """``channels.pairing.list``: chat-network senders waiting for DM pairing. No channel
+    here keeps a pairing store yet, so there are no accounts and no requests."""
+    return {"accounts": [], "requests": [], "commandOwnerConfigured": False,
+            "limits": {"pendingPerAccount": PAIRING_PENDING_PER_ACCOUNT,
+                       "ttlMs": PAIRING_TTL_MS}}
 
 
 def channels_status(call: MethodCall) -> Any:

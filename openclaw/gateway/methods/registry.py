@@ -1,5 +1,8 @@
 """The one place that maps every RPC method to its handler and required scope.
 
+``CORE_METHODS`` need nothing but the call (config, context); ``agent_method_specs`` are bound
+to the running gateway (agent runtime, per-connection state).
+
 ``features.methods`` in ``hello-ok`` is derived from this table (advertised entries only),
 so the gateway advertises exactly what it implements. Scopes follow the reference
 ``method-scopes`` table of openclaw 2026.9.6; ``health`` is public (any authenticated
@@ -24,6 +27,10 @@ from openclaw.gateway.methods import (
     secrets,
     system,
 )
+from openclaw.gateway.methods.empty import EMPTY_METHODS
+from openclaw.gateway.methods.plugins import PLUGIN_METHODS
+from openclaw.gateway.methods.talk import TALK_METHODS
+from openclaw.gateway.methods.upstream_schemas import params_schema
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodRegistry, MethodSpec
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import EMPTY_PARAMS
@@ -63,6 +70,14 @@ CORE_METHODS: Final[tuple[MethodSpec, ...]] = (
                devices.DEVICE_PAIR_REMOVE_PARAMS),
     MethodSpec("gateway.identity.get", system.gateway_identity, READ),
     MethodSpec("system-presence", system.system_presence, READ),
+    MethodSpec("update.status", system.update_status, ADMIN, params_schema("update.status")),
+    MethodSpec("channels.pairing.list", channels.channels_pairing_list, PAIRING,
+               params_schema("channels.pairing.list")),
+    MethodSpec("models.authStatus", models.models_auth_status, READ,
+               models.MODELS_AUTH_STATUS_PARAMS),
+    *TALK_METHODS,
+    *PLUGIN_METHODS,
+    *EMPTY_METHODS,
     MethodSpec("connect", _connect_again, ADMIN, advertise=False),
 )
 
@@ -83,17 +98,43 @@ def build_registry(extra: Iterable[MethodSpec] = ()) -> MethodRegistry:
 
 
 def agent_method_specs(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
-    """The agents families (``agent``, ``chat``, ``sessions``, ``send``/``wake``) bound to the
-    runtime bridge, plus ``models.list`` that also shows the built-in local model."""
+    """Everything bound to the running gateway: the agents families (``agent``, ``chat``,
+    ``sessions``, ``send``/``wake``) on the runtime bridge, the Control UI's chat surface
+    (``chat.startup``, ``chat.metadata``, the UI-aware ``chat.send``/``chat.history``,
+    ``models.snapshot``), nodes and host, user preferences, projects, the session-scoped
+    empty-by-design methods, and ``models.list`` that also shows the built-in local model.
+
+    Families that need per-connection state register their ``hello-ok`` hooks, events and
+    capabilities on the gateway's context here."""
+    from openclaw.gateway.methods.chat_ui import (
+        MODEL_CATALOG_CAP,
+        make_chat_ui_methods,
+        models_snapshot_hook,
+    )
+    from openclaw.gateway.methods.empty import make_session_empty_methods
+    from openclaw.gateway.methods.nodes import make_node_methods
+    from openclaw.gateway.methods.prefs import make_prefs_methods
+    from openclaw.gateway.methods.projects import make_project_methods
     from openclaw.gateway.methods.send import make_all_methods
 
-    catalog = gateway.runtime.router.catalog if gateway.runtime.router is not None else None
+    runtime = gateway.runtime
+    context = gateway.context
+    catalog = runtime.router.catalog if runtime.router is not None else None
 
     def models_list(call: MethodCall) -> dict[str, Any]:
-        result = models.models_list(call)
-        if not result["models"] and catalog is not None:
-            result["models"] = catalog.model_views()
-        return result
+        config = call.context.get_config().config
+        rows = models.configured_models(config, call.param_map.get("provider"))
+        if not rows and catalog is not None and not call.param_map.get("provider"):
+            rows = catalog.model_views()
+        return models.catalog_result(config, rows)
 
-    return (*make_all_methods(gateway),
-            MethodSpec("models.list", models_list, READ, models.MODELS_LIST_PARAMS))
+    base = make_all_methods(gateway)
+    chat_ui = make_chat_ui_methods(gateway, base, models_list)
+    context.hello_hooks.append(models_snapshot_hook(gateway, models_list))
+    for announced in (context.capabilities, context.challenge_capabilities):
+        if MODEL_CATALOG_CAP not in announced:
+            announced.append(MODEL_CATALOG_CAP)
+    return (*base, *chat_ui,
+            MethodSpec("models.list", models_list, READ, models.MODELS_LIST_PARAMS),
+            *make_session_empty_methods(runtime), *make_project_methods(runtime),
+            *make_node_methods(context, runtime), *make_prefs_methods(context))

@@ -1,6 +1,9 @@
-"""Sessions family: ``sessions.list``, ``sessions.preview``, ``sessions.patch``,
-``sessions.reset``, ``sessions.delete``, ``sessions.compact``, ``sessions.subscribe`` /
-``unsubscribe``, ``sessions.messages.subscribe`` / ``unsubscribe``."""
+"""Sessions family: ``sessions.list``, ``sessions.describe``, ``sessions.preview``,
+``sessions.patch``, ``sessions.reset``, ``sessions.delete``, ``sessions.compact``,
+``sessions.subscribe`` / ``unsubscribe``, ``sessions.messages.subscribe`` / ``unsubscribe``.
+
+Rows are :class:`~openclaw.gateway.methods.session_rows.SessionRows` (the Control UI's
+``SessionRow``); list/describe/subscribe params are upstream's schemas."""
 
 from __future__ import annotations
 
@@ -8,10 +11,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from openclaw.agents.runtime import AgentRequestError
-from openclaw.agents.session_keys import channel_of_key, session_kind
-from openclaw.agents.store import AgentSessions
-from openclaw.auth.scopes import ADMIN, READ
+from openclaw.agents.session_keys import session_kind
+from openclaw.auth.scopes import ADMIN, APPROVALS, READ, WRITE
 from openclaw.gateway.methods.agent import AgentGateway
+from openclaw.gateway.methods.upstream_schemas import params_schema
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import (
@@ -44,25 +47,6 @@ class Nullable(Schema):
 
 
 _OPT_STR: Final = optional(Nullable(NON_EMPTY_STRING))
-LIST_PARAMS: Final = Object({
-    "limit": optional(Integer(minimum=1)), "offset": optional(Integer(minimum=0)),
-    "activeMinutes": optional(Integer(minimum=1)), "activeOnly": optional(Boolean()),
-    "requireLastInteraction": optional(Boolean()),
-    "sortBy": optional(Enum(("updatedAt", "lastInteractionAt", "activity"))),
-    "includeGlobal": optional(Boolean()), "includeUnknown": optional(Boolean()),
-    "excludeSubagents": optional(Boolean()), "excludeCron": optional(Boolean()),
-    "excludeSystem": optional(Boolean()), "configuredAgentsOnly": optional(Boolean()),
-    "includeDerivedTitles": optional(Boolean()), "includeLastMessage": optional(Boolean()),
-    "includeActivitySummary": optional(Boolean()), "label": optional(String(max_length=512)),
-    "projectId": optional(NON_EMPTY_STRING), "workspaceDir": optional(NON_EMPTY_STRING),
-    "group": optional(String()), "pinned": optional(Boolean()),
-    "boardFace": optional(Enum(("chat", "dashboard"))), "hasBoard": optional(Boolean()),
-    "creatorId": optional(NON_EMPTY_STRING), "ownerId": optional(NON_EMPTY_STRING),
-    "ownerFirst": optional(Boolean()), "involvingMe": optional(Boolean()),
-    "profileRelation": optional(AnyValue()), "spawnedBy": optional(NON_EMPTY_STRING),
-    "agentId": optional(NON_EMPTY_STRING), "search": optional(String()),
-    "archived": optional(AnyValue()), "kinds": optional(Array(String())),
-})
 PREVIEW_PARAMS: Final = Object({
     "keys": required(Array(NON_EMPTY_STRING)), "limit": optional(Integer(minimum=1)),
     "maxChars": optional(Integer(minimum=20)),
@@ -111,9 +95,8 @@ COMPACT_PARAMS: Final = Object({
     "key": required(NON_EMPTY_STRING), "agentId": optional(NON_EMPTY_STRING),
     "maxLines": optional(Integer(minimum=1)),
 })
-SUBSCRIBE_PARAMS: Final = Object({}, closed=False)
-MESSAGES_SUBSCRIBE_PARAMS: Final = Object({"key": required(NON_EMPTY_STRING),
-                                           "agentId": optional(NON_EMPTY_STRING)})
+UNSUBSCRIBE_PARAMS: Final = Object({})
+LIST_DEFAULT_LIMIT: Final = 200
 COMPACT_KEEP_MESSAGES: Final = 20
 
 # patch fields stored verbatim on the entry (null clears)
@@ -149,6 +132,12 @@ def _message_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             and isinstance(r.get("message"), dict)]
 
 
+def may_replay_approvals(call: MethodCall) -> bool:
+    """``includeApprovals`` needs admin, or ``operator.approvals`` on a paired device."""
+    scopes = call.session.scopes
+    return ADMIN in scopes or (APPROVALS in scopes and call.session.device_id is not None)
+
+
 def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
     runtime = gateway.runtime
 
@@ -158,68 +147,68 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         except AgentRequestError as e:
             raise invalid_request(str(e)) from None
 
-    def row(key: str, entry: Mapping[str, Any], sessions: AgentSessions) -> dict[str, Any]:
-        running = runtime.runs_in(key)
-        out: dict[str, Any] = {"key": key, "kind": session_kind(key),
-                               "updatedAt": entry.get("updatedAt")}
-        channel = channel_of_key(key) or (entry.get("origin") or {}).get("provider")
-        if channel:
-            out["channel"] = channel
-        for field in ("label", "displayName", "subject", "chatType", "origin", "sessionId",
-                      "thinkingLevel", "fastMode", "verboseLevel", "reasoningLevel",
-                      "elevatedLevel", "sendPolicy", "inputTokens", "outputTokens",
-                      "totalTokens", "contextTokens", "startedAt", "endedAt", "runtimeMs",
-                      "lastInteractionAt", "abortedLastRun", "lastRunId", "queueMode",
-                      "responseUsage", "spawnedBy", "archived", "pinned"):
-            if entry.get(field) is not None:
-                out[field] = entry[field]
-        if entry.get("model"):
-            out["model"] = entry["model"]
-            if entry.get("modelProvider"):
-                out["modelProvider"] = entry["modelProvider"]
-        if entry.get("modelOverride"):
-            out["modelOverride"] = entry["modelOverride"]
-        out["status"] = "running" if running else entry.get("status", "done")
-        return out
+    rows = gateway.rows
 
-    async def sessions_list(call: MethodCall) -> dict[str, Any]:
-        params = call.param_map
+    def wanted(key: str, entry: Mapping[str, Any], params: Mapping[str, Any], now: int
+               ) -> bool:
+        """The ``sessions.list`` filters (upstream's defaults: archived rows hidden)."""
+        kind = session_kind(key)
+        if kind == "global" and not params.get("includeGlobal", True):
+            return False
+        if kind == "unknown" and not params.get("includeUnknown"):
+            return False
+        archived = params.get("archived", False)
+        if archived != "all" and bool(entry.get("archived")) != bool(archived):
+            return False
+        if params.get("excludeCron") and ":cron:" in key:
+            return False
+        if params.get("excludeSubagents") and ":subagent:" in key:
+            return False
+        for field in ("label", "spawnedBy"):
+            if params.get(field) and entry.get(field) != params[field]:
+                return False
+        if "pinned" in params and bool(entry.get("pinned")) != params["pinned"]:
+            return False
+        if params.get("requireLastInteraction") and not entry.get("lastInteractionAt"):
+            return False
+        active = params.get("activeMinutes")
+        if active and now - int(entry.get("updatedAt") or 0) > int(active) * 60000:
+            return False
+        search = str(params.get("search") or "").strip().lower()
+        return not search or search in " ".join(
+            str(v) for v in (key, entry.get("label"), entry.get("displayName"),
+                             entry.get("derivedTitle")) if v).lower()
+
+    async def list_result(params: Mapping[str, Any]) -> dict[str, Any]:
         view = runtime.view()
-        agent_ids = [str(params["agentId"]).lower()] if params.get("agentId") else \
-            list(view.agents)
-        rows: list[dict[str, Any]] = []
+        requested = params.get("agentId")
+        agent_ids = [str(requested).lower()] if requested else list(view.agents)
+        found: list[dict[str, Any]] = []
         now = runtime.now_ms()
         path = ""
         for agent_id in agent_ids:
             if agent_id not in view.agents:
-                raise invalid_request(f'unknown agent id "{params["agentId"]}"')
+                raise invalid_request(f'unknown agent id "{requested}"')
             sessions = runtime.store.agent(agent_id)
             await sessions.load()
             if agent_id == view.default_id or not path:
                 path = sessions.index_path
-            for key, entry in sessions.entries.items():
-                kind = session_kind(key)
-                if kind == "global" and not params.get("includeGlobal", True):
-                    continue
-                if kind == "unknown" and not params.get("includeUnknown"):
-                    continue
-                if params.get("label") and entry.get("label") != params["label"]:
-                    continue
-                active = params.get("activeMinutes")
-                if active and now - int(entry.get("updatedAt") or 0) > int(active) * 60000:
-                    continue
-                search = params.get("search")
-                if search and str(search).lower() not in (
-                        key + " " + str(entry.get("label") or "")).lower():
-                    continue
-                rows.append(row(key, entry, sessions))
-        rows.sort(key=lambda r: -int(r.get("updatedAt") or 0))
+            for key, entry in list(sessions.entries.items()):
+                if wanted(key, entry, params, now):
+                    found.append(rows.row(agent_id, key, entry))
+        order = params.get("sortBy") or "updatedAt"
+        field = "lastInteractionAt" if order == "lastInteractionAt" else "updatedAt"
+        found.sort(key=lambda r: (-int(bool(r.get("hasActiveRun")) and order == "activity"),
+                                  -int(r.get(field) or r.get("updatedAt") or 0)))
         if params.get("activeOnly"):
-            rows = [r for r in rows if r.get("status") == "running"]
+            found = [r for r in found if r.get("status") == "running"]
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or LIST_DEFAULT_LIMIT)
+        total = len(found)
+        page = found[offset: offset + limit]
         if params.get("includeDerivedTitles") or params.get("includeLastMessage"):
-            for item in rows[: int(params.get("limit") or 50)]:
-                agent_id = runtime.resolve(None, item["key"])[0]
-                messages = _message_records(await runtime.store.agent(agent_id).read(
+            for item in page:
+                messages = _message_records(await runtime.store.agent(item["agentId"]).read(
                     item["key"]))
                 if params.get("includeDerivedTitles"):
                     first = next((m for m in messages if m.get("role") == "user"), None)
@@ -230,27 +219,39 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
                                  if m.get("role") in ("user", "assistant") and _text(m)), None)
                     if last:
                         item["lastMessagePreview"] = _text(last)[:120]
-        offset = int(params.get("offset") or 0)
-        limit = params.get("limit")
-        total = len(rows)
-        rows = rows[offset: offset + int(limit)] if limit else rows[offset:]
-        default_ref = runtime.router.catalog.default_ref() if runtime.router else None
-        agent = view.agent(view.default_id)
-        primary = (agent.model_primary if agent else None) or view.defaults_model
-        ref = parse_model_ref(primary, default_ref.provider) if primary and default_ref else \
-            default_ref
-        defaults: dict[str, Any] = {"modelProvider": ref.provider if ref else None,
-                                    "model": ref.model if ref else None,
-                                    "contextTokens": None}
-        if ref is not None and runtime.router is not None:
-            try:
-                info = runtime.router.catalog.get(ref.provider).model(ref.model)
-                if info is not None and info.context_window:
-                    defaults["contextTokens"] = info.context_window
-            except Exception:
-                pass
-        return {"ts": now, "path": path, "count": total, "defaults": defaults,
-                "sessions": rows}
+        more = offset + len(page) < total
+        return {"ts": now, "path": path, "count": len(page), "totalCount": total,
+                "limitApplied": limit, "hasMore": more,
+                "nextOffset": offset + len(page) if more else None,
+                "defaults": rows.defaults(str(requested).lower() if requested else None),
+                "owners": [], "sessions": page}
+
+    async def sessions_list(call: MethodCall) -> dict[str, Any]:
+        return await list_result(call.param_map)
+
+    async def sessions_describe(call: MethodCall) -> dict[str, Any]:
+        """``{session: SessionRow | null}``; an unknown key is ``null``, not an error."""
+        params = call.param_map
+        try:
+            agent_id, key = runtime.resolve(params.get("agentId"), params.get("key"))
+        except AgentRequestError:
+            return {"session": None}
+        sessions = runtime.store.agent(agent_id)
+        await sessions.load()
+        entry = sessions.get(key)
+        if entry is None:
+            return {"session": None}
+        row = rows.row(agent_id, key, entry)
+        if params.get("includeDerivedTitles") or params.get("includeLastMessage"):
+            messages = _message_records(await sessions.read(key))
+            first = next((m for m in messages if m.get("role") == "user"), None)
+            if params.get("includeDerivedTitles") and first:
+                row["derivedTitle"] = _text(first)[:60]
+            last = next((m for m in reversed(messages)
+                         if m.get("role") in ("user", "assistant") and _text(m)), None)
+            if params.get("includeLastMessage") and last:
+                row["lastMessagePreview"] = _text(last)[:120]
+        return {"session": row}
 
     async def sessions_preview(call: MethodCall) -> dict[str, Any]:
         params = call.param_map
@@ -401,37 +402,77 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         return {"ok": True, "key": key, "compacted": True,
                 "kept": len(messages) - index}
 
-    def subscribe(call: MethodCall) -> dict[str, Any]:
+    async def subscribe(call: MethodCall) -> dict[str, Any]:
+        """``{}`` -> ``{subscribed}``; with ``sessions.list`` params also the first list."""
         gateway.session_subscribers.add(call.session.conn_id)
-        return {"subscribed": True}
+        if not call.param_map:
+            return {"subscribed": True}
+        return {"subscribed": True, "list": await list_result(call.param_map)}
 
     def unsubscribe(call: MethodCall) -> dict[str, Any]:
         gateway.session_subscribers.discard(call.session.conn_id)
         return {"subscribed": False}
 
     def messages_subscribe(call: MethodCall) -> dict[str, Any]:
-        _, key = resolve(call.param_map)
+        params = call.param_map
+        approvals = params.get("includeApprovals") is True
+        if approvals and not may_replay_approvals(call):
+            raise invalid_request(
+                "sessions.messages.subscribe includeApprovals requires a paired device and "
+                f"gateway scope: {APPROVALS}")
+        _, key = resolve(params)
         gateway.message_subscribers.setdefault(key, set()).add(call.session.conn_id)
-        return {"subscribed": True, "key": key}
+        result: dict[str, Any] = {"subscribed": True, "key": key}
+        if approvals:
+            # No approval flow is bound to sessions here yet: an empty replay.
+            result["approvalReplay"] = {"sessionKey": key, "approvals": [],
+                                        "truncated": False, "updatedAtMs": runtime.now_ms()}
+        return result
+
+    def viewers_set(call: MethodCall) -> dict[str, Any]:
+        """The sessions this connection shows (replaces the previous set; ``[]`` clears):
+        listed as ``watchedSessions`` in its presence entry."""
+        params = call.param_map
+        keys: list[str] = []
+        for raw in params["sessionKeys"]:
+            try:
+                key = runtime.resolve(params.get("agentId"), raw)[1]
+            except AgentRequestError as e:
+                raise invalid_request(str(e)) from None
+            if key not in keys:
+                keys.append(key)
+        presence_key = call.session.presence_key
+        context = call.context
+        if presence_key and context.presence.get(presence_key) is not None:
+            context.presence.upsert(presence_key, {"watchedSessions": keys})
+            version = context.presence.bump_version()
+            context.events.broadcast(
+                "presence", {"presence": context.presence.list()}, drop_if_slow=True,
+                state_version={"presence": version, "health": context.health.version})
+        return {"sessionKeys": keys}
 
     def messages_unsubscribe(call: MethodCall) -> dict[str, Any]:
         _, key = resolve(call.param_map)
         gateway.message_subscribers.get(key, set()).discard(call.session.conn_id)
         return {"subscribed": False, "key": key}
 
-    from openclaw.auth.scopes import WRITE
-
     return (
-        MethodSpec("sessions.list", sessions_list, READ, LIST_PARAMS),
+        MethodSpec("sessions.list", sessions_list, READ, params_schema("sessions.list")),
+        MethodSpec("sessions.describe", sessions_describe, READ,
+                   params_schema("sessions.describe")),
         MethodSpec("sessions.preview", sessions_preview, READ, PREVIEW_PARAMS),
         MethodSpec("sessions.patch", sessions_patch, ADMIN, PATCH_PARAMS),
         MethodSpec("sessions.reset", sessions_reset, ADMIN, RESET_PARAMS),
         MethodSpec("sessions.delete", sessions_delete, WRITE, DELETE_PARAMS),
         MethodSpec("sessions.compact", sessions_compact, ADMIN, COMPACT_PARAMS),
-        MethodSpec("sessions.subscribe", subscribe, READ, SUBSCRIBE_PARAMS),
-        MethodSpec("sessions.unsubscribe", unsubscribe, READ, SUBSCRIBE_PARAMS),
+        MethodSpec("sessions.subscribe", subscribe, READ, params_schema("sessions.subscribe")),
+        # not a 2026.9.6 method: kept for older clients, not advertised
+        MethodSpec("sessions.unsubscribe", unsubscribe, READ, UNSUBSCRIBE_PARAMS,
+                   advertise=False),
         MethodSpec("sessions.messages.subscribe", messages_subscribe, READ,
-                   MESSAGES_SUBSCRIBE_PARAMS),
+                   params_schema("sessions.messages.subscribe")),
         MethodSpec("sessions.messages.unsubscribe", messages_unsubscribe, READ,
-                   MESSAGES_SUBSCRIBE_PARAMS),
+                   params_schema("sessions.messages.unsubscribe")),
+        MethodSpec("sessions.viewers.set", viewers_set, READ,
+                   params_schema("sessions.viewers.set")),
     )

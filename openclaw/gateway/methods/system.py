@@ -1,5 +1,6 @@
 """System family: ``health``, ``status``, ``system-presence``, ``last-heartbeat``,
-``gateway.identity.get`` (payload shapes as recorded from openclaw 2026.9.6)."""
+``gateway.identity.get``, ``update.status`` (payload shapes as recorded from openclaw
+2026.9.6)."""
 
 from __future__ import annotations
 
@@ -257,6 +258,14 @@ def system_presence(call: MethodCall) -> list[dict[str, Any]]:
 
 def last_heartbeat(call: MethodCall) -> dict[str, Any] | None:
     return call.context.last_heartbeat
+
+
+def update_status(call: MethodCall) -> dict[str, Any]:
+    """``update.status``: the installed version on the stable channel; this gateway neither
+    checks for nor applies updates (``updateAvailable: null``, no runs, auto-update off)."""
+    return {"sentinel": None, "updateAvailable": None, "effectiveChannel": "stable",
+            "schedule": {"channel": "stable", "autoEnabled": False,
+                         "install": {"kind": "package"}}}
 
 
 def gateway_identity(call: MethodCall) -> dict[str, str]:

@@ -216,9 +216,10 @@ class GatewayConnection:
     # -- lifecycle -----------------------------------------------------------------------
 
     def on_open(self) -> None:
-        challenge = encode_event(
-            "connect.challenge", {"nonce": self.nonce, "ts": self.context.now_ms()}
-        )
+        payload: dict[str, Any] = {"nonce": self.nonce, "ts": self.context.now_ms()}
+        if self.context.challenge_capabilities:
+            payload["capabilities"] = list(self.context.challenge_capabilities)
+        challenge = encode_event("connect.challenge", payload)
         self.transport.send_frame(challenge.frame(None))
         timeout = self.context.policy.handshake_timeout_ms / 1000.0
         self._handshake_timer = self.context.clock.callLater(timeout, self._handshake_timed_out)
@@ -821,6 +822,11 @@ class GatewayConnection:
             ctx.events.broadcast(
                 "presence", {"presence": ctx.presence.list()}, drop_if_slow=True,
                 state_version={"presence": version, "health": ctx.health.version})
+        for hook in ctx.hello_hooks:
+            try:
+                hook(session, params)
+            except Exception:
+                self.log.failure("hello hook failed conn={conn}", conn=self.conn_id)
         if ctx.health.collector is not None:
             ctx.health.maybe_background_refresh()
         queued, self._queued = self._queued, []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from openclaw.gateway.protocol.device_store import DeviceStore
 from openclaw.gateway.protocol.events import EventBus
 from openclaw.gateway.protocol.health import EventLoopMonitor, HealthState
 from openclaw.gateway.protocol.presence import PresenceRegistry
+from openclaw.gateway.protocol.session import ClientSession
 
 
 @attrs.frozen
@@ -114,6 +115,13 @@ class GatewayContext:
     worker_pools: Callable[[], dict[str, Any]] | None = None
     # In-flight asynchronous RPC requests over all connections (set by the WS factory).
     active_requests: Callable[[], int] = lambda: 0
+    # ``hello-ok.features.capabilities``: what the registered families implement; the ones a
+    # client may use in its ``connect`` are announced in ``connect.challenge`` too.
+    capabilities: list[str] = attrs.Factory(list)
+    challenge_capabilities: list[str] = attrs.Factory(list)
+    # Called after ``hello-ok`` (and the presence broadcast) with the session and the
+    # connect params: per-connection follow-ups such as the ``models.snapshot`` event.
+    hello_hooks: list[Callable[[ClientSession, Mapping[str, Any]], None]] = attrs.Factory(list)
 
     @classmethod
     def create(

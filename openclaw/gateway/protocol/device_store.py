@@ -419,6 +419,19 @@ class DeviceStore:
         current["lastUsedAtMs"] = self._now_ms()
         return TokenCheck(True, scopes=tuple(allowed))
 
+    def operator_token_scopes(self, token: str) -> tuple[str, ...] | None:
+        """Scopes of the live operator device token ``token`` (an HTTP ``Bearer`` from the
+        Control UI, which holds the token ``hello-ok`` issued), or None. Every paired record
+        is compared in constant time, so timing tells nothing about which one matched."""
+        matched: tuple[str, ...] | None = None
+        for record in self._paired_map().values():
+            current = (record.get("tokens") or {}).get(ROLE_OPERATOR)
+            if not isinstance(current, dict) or current.get("revokedAtMs"):
+                continue
+            if safe_equal_secret(token, current.get("token")) and matched is None:
+                matched = tuple(str(s) for s in current.get("scopes") or ())
+        return matched
+
 
 def redact_paired_device(record: Record, *, connected: bool | None = None) -> Record:
     """Public view of a paired record: bearer tokens summarized, never exposed."""

@@ -88,13 +88,15 @@ class EventBus:
         self._guards: dict[str, tuple[str, ...]] = dict(EVENT_SCOPE_GUARDS)
         self._advertised: list[str] = list(CORE_EVENTS)
 
-    def register_event(self, name: str, scopes: Sequence[str] | None = None) -> None:
-        """Declare an event another subsystem emits (advertised in ``features.events``)."""
+    def register_event(self, name: str, scopes: Sequence[str] | None = None, *,
+                       advertise: bool = True) -> None:
+        """Declare an event another subsystem emits (listed in ``features.events`` unless
+        ``advertise`` is false: upstream sends a few events it does not list)."""
         if scopes is not None:
             self._guards[name] = tuple(scopes)
         elif name not in self._guards:
             raise ValueError(f"event {name!r} needs a scope guard")
-        if name not in self._advertised:
+        if advertise and name not in self._advertised:
             self._advertised.append(name)
 
     @property

@@ -100,6 +100,10 @@ CONNECT_PARAMS_SCHEMA: Final = Object(
 )
 
 
+SESSION_VISIBILITIES: Final = ("shared", "read-only", "suggest", "draft")
+HELLO_HEALTH_OMITS: Final = frozenset({"modelRuntime"})
+
+
 def negotiate_protocol(params: Mapping[str, Any]) -> GatewayError | None:
     """v4 for everyone; v3 for node-role node clients and probes (``connect-admission``)."""
     low, high = int(params["minProtocol"]), int(params["maxProtocol"])
@@ -137,7 +141,10 @@ def build_snapshot(context: GatewayContext, session: ClientSession) -> dict[str,
     snapshot: dict[str, Any] = {
         "suspension": {"phase": "accepting"},
         "presence": context.presence.list(),
-        "health": context.health.summary or {},
+        # The health summary as upstream's hello carries it (without ``modelRuntime``,
+        # which only the ``health`` method reports).
+        "health": {k: v for k, v in (context.health.summary or {}).items()
+                   if k not in HELLO_HEALTH_OMITS},
         "stateVersion": {
             "presence": context.presence.version_counter,
             "health": context.health.version,
@@ -196,6 +203,8 @@ def build_hello_ok(
     auth["scopes"] = list(session.scopes)
     if recovery is not None:
         auth["recoveryScope"] = recovery
+        # The UI may re-key its locally stored recovery entries to this scope.
+        auth["recoveryMigrationAllowed"] = True
     if device_token is not None:
         auth["deviceToken"] = device_token["token"]
         auth["issuedAtMs"] = device_token.get("rotatedAtMs") or device_token.get("createdAtMs")
@@ -213,9 +222,13 @@ def build_hello_ok(
         "features": {
             "methods": list(methods),
             "events": context.events.advertised_events,
-            "capabilities": [],
+            "capabilities": list(context.capabilities),
         },
         "snapshot": build_snapshot(context, session),
+        # No plugin widgets or link readers here; no ``pluginSurfaceUrls`` either (no canvas
+        # host: a URL would make the Control UI poll ``plugin.surface.refresh``).
+        "controlUiWidgetKinds": [],
+        "controlUiLinkReaders": [],
         "auth": auth,
         "policy": {
             "maxPayload": policy.max_payload,
@@ -225,5 +238,8 @@ def build_hello_ok(
                 "maxBytes": ATTACHMENT_MAX_BYTES,
                 "maxImageBytes": ATTACHMENT_MAX_IMAGE_BYTES,
             },
+            # One operator identity: every sharing mode is offered, no per-person sharing.
+            "allowedSessionVisibilities": list(SESSION_VISIBILITIES),
+            "hasMultipleSessionSharingIdentities": False,
         },
     }

@@ -103,6 +103,11 @@ class PresenceRegistry:
             )
         self._entries[normalized] = (merged, self._clock.seconds())
 
+    def get(self, key: str) -> Entry | None:
+        """The entry stored under ``key`` (None when absent or expired)."""
+        found = self._entries.get(key.strip().lower())
+        return dict(found[0]) if found is not None else None
+
     def touch(self, key: str) -> bool:
         normalized = key.strip().lower()
         existing = self._entries.get(normalized)

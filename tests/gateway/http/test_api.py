@@ -531,6 +531,12 @@ class LimitsTests(StackTestCase):
         self.assertEqual((status, body["error"]["code"]), (404, "endpoint_disabled"))
         status, _, body = await stack.request("GET", "/v1/nothing")
         self.assertEqual((status, body["error"]["code"]), (404, "not_found"))
+        # with the Control UI on (the default) any other GET is its SPA; with it off, a 404
+        status, _, text = await stack.request("GET", "/elsewhere")
+        self.assertEqual(status, 200)
+        self.assertIn("<!doctype html>", text.lower())
+        stack.configure({**config(stack.upstream), "gateway": {
+            **config(stack.upstream)["gateway"], "controlUi": {"enabled": False}}})
         status, _, text = await stack.request("GET", "/elsewhere")
         self.assertEqual((status, text), (404, "Not Found"))
 

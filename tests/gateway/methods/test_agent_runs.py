@@ -132,7 +132,9 @@ class AgentMethodTests(TestCase):
             "name": "Main", "identity": {"name": "Claw", "emoji": "🦞"}}}}})
         ws = await stack.client()
         identity = await ws.call("agent.identity.get", {})
-        self.assertEqual(identity["payload"], {"agentId": "main", "name": "Claw", "emoji": "🦞"})
+        self.assertEqual(identity["payload"], {"agentId": "main", "name": "Claw",
+                                               "nameSource": "config", "avatar": "🦞",
+                                               "avatarStatus": "none", "emoji": "🦞"})
         hello = next(f for f in ws.frames if (f.get("payload") or {}).get("type") == "hello-ok")
         methods = hello["payload"]["features"]["methods"]
         for name in ("agent", "agent.wait", "chat.send", "chat.abort", "chat.history",

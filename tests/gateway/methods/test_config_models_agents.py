@@ -7,6 +7,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.config import config_json_schema, parse_config_text, redact_config
+from openclaw.gateway.methods.agents import AGENT_ROW_DEFAULTS
 from tests.gateway.protocol.support import Harness, config_snapshot, connect_params
 
 CONFIG_TEXT = """{
@@ -98,18 +99,41 @@ class ConfigSchemaTests(SynchronousTestCase):
 class ModelsTests(SynchronousTestCase):
     def test_configured_models(self) -> None:
         harness = harness_with(real_snapshot())
+        choice = {"thinkingLevels": [{"id": "off", "label": "off"}], "thinkingDefault": "off",
+                  "manualSelectionAllowed": True, "available": True}
         self.assertEqual(call(harness, "models.list")["payload"], {"models": [
             {"id": "smol", "name": "SmolLM2", "provider": "local", "contextWindow": 8192,
-             "reasoning": False},
-            {"id": "big", "name": "Big", "provider": "local"}]})
+             "reasoning": False, "tags": ["default"], **choice},
+            {"id": "big", "name": "Big", "provider": "local", **choice}],
+            "accountSelection": {"kind": "automatic", "label": "Automatic account selection"},
+            "defaultModels": {"automaticUtilityModel": None}})
         filtered = call(harness, "models.list", {"provider": "other"})["payload"]
-        self.assertEqual(filtered, {"models": []})
+        self.assertEqual(filtered["models"], [])
+        # upstream's closed schema: the Control UI's fields are accepted, the conflicts not
+        ui = call(harness, "models.list", {"agentId": "main", "view": "configured",
+                                           "preparedOnly": True})["payload"]
+        self.assertEqual(len(ui["models"]), 2)
+        both = call(harness, "models.list", {"preparedOnly": True, "refresh": True})["error"]
+        self.assertEqual(both["message"], "invalid models.list params: must not be valid")
         bad = call(harness, "models.list", {"view": "everything"})["error"]
+        # upstream's union of literals, as TypeBox reports it
         self.assertEqual(bad["message"], "invalid models.list params: at /view: must be equal "
-                                         "to one of the allowed values")
+                                         "to constant; at /view: must match a schema in anyOf")
 
     def test_no_providers(self) -> None:
-        self.assertEqual(call(Harness(), "models.list")["payload"], {"models": []})
+        self.assertEqual(call(Harness(), "models.list")["payload"]["models"], [])
+
+    def test_auth_status(self) -> None:
+        payload = call(harness_with(real_snapshot()), "models.authStatus",
+                       {"agentId": "main"})["payload"]
+        self.assertEqual(payload["providers"], [
+            {"provider": "local", "authProvider": "local", "displayName": "local",
+             "status": "static", "profiles": [], "apiKey": {"source": "config"}}])
+        self.assertEqual(payload["providerCapabilities"], [])
+        self.assertIsInstance(payload["ts"], int)
+        bad = call(harness_with(real_snapshot()), "models.authStatus", {"bogus": 1})["error"]
+        self.assertEqual(bad["message"],
+                         "invalid models.authStatus params: at root: unexpected property 'bogus'")
 
 
 class AgentsTests(SynchronousTestCase):
@@ -120,7 +144,8 @@ class AgentsTests(SynchronousTestCase):
         by_id = {agent["id"]: agent for agent in payload["agents"]}
         self.assertEqual(by_id["main"], {"id": "main", "name": "Main",
                                          "identity": {"name": "Claw", "emoji": "🦞"},
-                                         "model": {"primary": "local/smol"}})
+                                         "model": {"primary": "local/smol"},
+                                         **AGENT_ROW_DEFAULTS})
         self.assertEqual(by_id["helper"]["model"], {"primary": "local/big",
                                                     "fallbacks": ["local/smol"]})
         self.assertEqual(by_id["helper"]["workspace"], "/tmp/ws")
@@ -132,7 +157,11 @@ class AgentsTests(SynchronousTestCase):
         self.assertEqual((payload["ownership"], payload["selectionRequired"]), ("explicit", True))
 
     def test_implicit_main_and_legacy_list(self) -> None:
-        self.assertEqual(call(Harness(), "agents.list")["payload"]["agents"], [{"id": "main"}])
+        self.assertEqual(call(Harness(), "agents.list")["payload"]["agents"],
+                         [{"id": "main", **AGENT_ROW_DEFAULTS}])
+        inherited = config_snapshot({"agents": {"defaults": {"model": "p/m"}}})
+        [row] = call(harness_with(inherited), "agents.list")["payload"]["agents"]
+        self.assertEqual(row["model"], {"primary": "p/m"})
         legacy = config_snapshot({"agents": {"list": [{"id": "Alpha"},
                                                       {"id": "beta", "default": True}]}})
         payload = call(harness_with(legacy), "agents.list")["payload"]

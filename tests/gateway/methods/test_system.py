@@ -42,7 +42,12 @@ class RegistryTests(SynchronousTestCase):
             "config.apply", "config.patch", "config.schema", "secrets.reload", "models.list",
             "agents.list", "last-heartbeat", "device.pair.list", "device.pair.approve",
             "device.pair.reject", "device.pair.remove", "gateway.identity.get",
-            "system-presence"])
+            "system-presence", "update.status", "channels.pairing.list", "models.authStatus",
+            "talk.catalog", "plugins.list", "sessions.catalog.list", "sessions.groups.list",
+            "sessions.groups.defaults", "sessions.observer.visibility", "question.list",
+            "taskSuggestions.list", "tasks.list", "mentions.list", "plugins.controlUi.list",
+            "controlUi.sessionPullRequests.subscribe", "openclaw.approval.list",
+            "plugin.approval.list"])
         self.assertEqual(registry.required_scope("health"), PUBLIC)
         self.assertEqual(registry.required_scope("config.schema"), READ)
         self.assertEqual(registry.required_scope("device.pair.list"), PAIRING)

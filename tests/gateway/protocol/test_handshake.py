@@ -22,7 +22,8 @@ from tests.gateway.protocol.support import (
     send,
 )
 
-HELLO_KEYS = {"type", "protocol", "server", "features", "snapshot", "auth", "policy"}
+HELLO_KEYS = {"type", "protocol", "server", "features", "snapshot", "auth", "policy",
+              "controlUiWidgetKinds", "controlUiLinkReaders"}
 
 
 class ChallengeTests(SynchronousTestCase):
@@ -172,6 +173,14 @@ class HelloTests(SynchronousTestCase):
         self.assertEqual(payload["policy"]["maxPayload"], 26214400)
         self.assertEqual(payload["policy"]["maxBufferedBytes"], 52428800)
         self.assertEqual(payload["policy"]["tickIntervalMs"], 30000)
+        self.assertEqual(payload["policy"]["allowedSessionVisibilities"],
+                         ["shared", "read-only", "suggest", "draft"])
+        self.assertIs(payload["policy"]["hasMultipleSessionSharingIdentities"], False)
+        self.assertIs(payload["auth"]["recoveryMigrationAllowed"], True)
+        self.assertEqual(payload["controlUiWidgetKinds"], [])
+        self.assertEqual(payload["controlUiLinkReaders"], [])
+        # no canvas host: a plugin surface URL would make the UI poll plugin.surface.refresh
+        self.assertNotIn("pluginSurfaceUrls", payload)
         snapshot = payload["snapshot"]
         for key in ("presence", "health", "stateVersion", "uptimeMs", "sessionDefaults",
                     "suspension", "configPath", "stateDir", "authMode"):
