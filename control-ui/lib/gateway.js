@@ -19,7 +19,7 @@ export const SCOPES = [
   "operator.approvals",
   "operator.pairing",
 ];
-export const CAPS = ["tool-events"];
+export const CAPS = ["tool-events", "approvals"];
 
 const BACKOFF_START_MS = 800;
 const BACKOFF_FACTOR = 1.7;

@@ -9,6 +9,7 @@ request), and to read a gateway's ``hello-ok``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import time
@@ -81,8 +82,10 @@ class Operator:
 
     def open(self) -> Operator:
         headers = {"Origin": self.origin} if self.origin else None
-        self.ws = connect(self.url, additional_headers=headers, open_timeout=self.timeout,
-                          max_size=64 * 1024 * 1024)
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(connect(
+            self.url, additional_headers=headers, open_timeout=self.timeout,
+            max_size=64 * 1024 * 1024))
         challenge = self._next(lambda f: f.get("event") == "connect.challenge")
         nonce = challenge["payload"]["nonce"]
         signed_at = challenge["payload"].get("ts") or int(time.time() * 1000)
@@ -111,8 +114,8 @@ class Operator:
 
     def close(self) -> None:
         if self.ws is not None:
-            self.ws.close()
             self.ws = None
+            self._stack.close()
 
     def __enter__(self) -> Operator:
         return self.open()

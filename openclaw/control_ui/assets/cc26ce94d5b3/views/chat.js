@@ -443,7 +443,9 @@ export class ChatView {
     const canSend = app.can("chat.send");
     const running = Boolean(this.run);
     const images = this.acceptsImages();
-    const label = (s) => s.label || s.displayName || s.derivedTitle || (s.key === mainKeyFor(app, this.agentId) ? "Main session" : s.key);
+    const label = (s) => s.label || s.displayName || s.derivedTitle ||
+      (s.key === mainKeyFor(app, this.agentId) ? "Main session"
+        : /:dashboard:/.test(s.key) ? `Session ${s.key.slice(-6)}` : s.key);
     return html`<section class="chat" aria-label="Chat">
       <div class="chat-head">
         <label><span class="sr-only">Agent</span>

@@ -8,7 +8,7 @@ import { errorText, tokens, usd } from "../lib/util.js";
 const RANGES = [["7d", 7], ["30d", 30], ["90d", 90]];
 const PALETTE = ["#b5452f", "#2e8f86", "#d8a23c", "#4f6fb0", "#8c5bb0", "#5a9c4e", "#c0577f", "#7a6a58"];
 const REFRESH_MS = 2000;
-const MAX_REFRESHES = 15;
+const MAX_REFRESHES = 30;
 
 function isoDay(date) {
   return date.toISOString().slice(0, 10);
