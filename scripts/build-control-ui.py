@@ -18,7 +18,6 @@ Stdlib only: the wheel ships the committed build, nothing is built at install ti
 from __future__ import annotations
 
 import argparse
-import filecmp
 import hashlib
 import json
 import re
@@ -124,18 +123,13 @@ def build(out: Path) -> str:
 
 def differences(left: Path, right: Path) -> list[str]:
     """Paths that differ between two trees (ignoring Python package files)."""
-    found: list[str] = []
 
-    def walk(cmp: filecmp.dircmp[str], prefix: str) -> None:
-        for name in cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files:
-            if name not in KEEP and name != "__pycache__":
-                found.append(prefix + name)
-        for name, sub in cmp.subdirs.items():
-            if name != "__pycache__":
-                walk(sub, f"{prefix}{name}/")
+    def files(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+                if p.is_file() and p.name not in KEEP and "__pycache__" not in p.parts}
 
-    walk(filecmp.dircmp(str(left), str(right), shallow=False), "")
-    return sorted(found)
+    a, b = files(left), files(right)
+    return sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
 
 
 def main() -> int:

@@ -405,6 +405,7 @@ class ControlUiChecks(_Base):
         page.click("[data-theme-toggle]")  # light -> dark
         self.assertEqual(page.evaluate("() => document.documentElement.dataset.theme"), "dark")
         self.go(page, "chat")
+        page.wait_for_function("() => !document.querySelector('main .spinner')", timeout=WAIT_MS)
         self.shot(page, "900-dark-chat")
         self.go(page, "sessions")
         self.shot(page, "901-dark-sessions")
@@ -418,7 +419,10 @@ class ControlUiChecks(_Base):
         page.click("[data-nav=sessions]", trial=True)  # waits until the menu stops moving
         self.shot(page, "911-phone-menu")
         page.keyboard.press("Escape")
+        page.wait_for_selector(".sidebar", state="hidden")
         self.go(page, "sessions")
+        page.wait_for_selector(".sidebar", state="hidden")
+        page.wait_for_selector("[data-sessions] tbody tr")
         self.shot(page, "912-phone-sessions")
         width = page.evaluate("() => document.documentElement.scrollWidth")
         self.assertLessEqual(width, PHONE["width"], "nothing overflows the screen sideways")

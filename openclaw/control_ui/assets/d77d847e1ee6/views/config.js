@@ -56,6 +56,16 @@ export function shapeOf(schema, root) {
   return { kind: "json", schema: s };
 }
 
+/** A label for a key without a uiHint: the schema title when it is a short name, else the key
+ *  spelled out ("maxFileBytes" -> "Max file bytes"). */
+export function labelFor(key, schema, hint) {
+  if (hint?.label) return hint.label;
+  const title = schema?.title;
+  if (typeof title === "string" && title.length <= 32 && !/[.:]$/.test(title)) return title;
+  const words = String(key).replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/[_-]+/g, " ").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function setIn(target, path, value) {
   let cur = target;
   path.forEach((key, i) => {
@@ -130,7 +140,7 @@ export class ConfigView {
       .filter((k) => k !== "$schema")
       .map((key) => ({
         key,
-        label: this.hints[key]?.label || props[key].title || key,
+        label: labelFor(key, props[key], this.hints[key]),
         order: this.hints[key]?.order ?? 1000,
         set: present[key] !== undefined,
       }))
@@ -233,7 +243,7 @@ export class ConfigView {
     const shape = shapeOf(schemaNode, this.schema);
     const s = shape.schema || {};
     const hint = this.hints[pathKey] || {};
-    const label = hint.label || s.title || key;
+    const label = labelFor(key, s, hint);
     const help = hint.help || s.description || "";
     const value = this.valueAt(pathKey, path);
     const changed = this.edits.has(pathKey);
@@ -309,7 +319,7 @@ export class ConfigView {
       </nav>
       <div class="card" data-config-form>
         ${node ? (shape.kind === "object"
-          ? html`<header><h2>${this.hints[section]?.label || node.title || section}</h2></header>
+          ? html`<header><h2>${labelFor(section, node, this.hints[section])}</h2></header>
             ${this.hints[section]?.help || node.description ? html`<p class="muted small">${this.hints[section]?.help || node.description}</p>` : nothing}
             ${Object.entries(shape.schema.properties).filter(([k, v]) => this.matches(`${section}.${k}`, v)).map(([k, v]) => this.renderField(k, v, [section, k], 1))}`
           : this.renderField(section, node, [section], 1))

@@ -199,6 +199,7 @@ export class ChatView {
       run.phase = null;
     } else if (state === "final" || state === "aborted" || state === "error") {
       const run = this.ensureRun(p.runId);
+      this.settlePendingUser();
       const text = textOf(p.message?.content) || run.text;
       if (state === "final" && p.message) {
         this.messages = [...this.messages, { ...p.message, __live: true }];
@@ -214,6 +215,15 @@ export class ChatView {
     }
     this.app.update();
     this.scrollSoon();
+  }
+
+  /** The message we sent goes before its answer until the history reload brings the real one. */
+  settlePendingUser() {
+    const sent = this.pendingUser;
+    if (!sent) return;
+    this.pendingUser = null;
+    const content = [{ type: "text", text: sent.text }, ...sent.images.map((url) => ({ type: "image", url }))];
+    this.messages = [...this.messages, { role: "user", content, timestamp: sent.at, __local: true }];
   }
 
   onAgent(p) {
