@@ -93,8 +93,8 @@ class App {
       onHello: (hello) => this.onHello(hello),
       onEvent: (name, payload, frame) => this.onEvent(name, payload, frame),
       onGap: (gap) => {
-        this.state.gapNotice = `Missed events (expected #${gap.expected}, got #${gap.received}); reconnected and refreshed.`;
-        this.update();
+        // said once the reconnect (and the refetch of the current view) is done
+        this.pendingGap = `Missed events (expected #${gap.expected}, got #${gap.received}); reconnected and refreshed.`;
       },
     });
     this.client.start();
@@ -113,6 +113,10 @@ class App {
       sessionStorage.setItem("openclaw.twisted-ui.serverBuild", server.buildId);
     }
     this.hello = hello;
+    if (this.pendingGap) {
+      this.state.gapNotice = this.pendingGap;
+      this.pendingGap = null;
+    }
     this.refreshShared();
     const view = this.currentView();
     if (view && view.enter) view.enter({ reconnect: true });
@@ -323,8 +327,8 @@ class App {
       <section class="panel" data-screen="connecting">
         <h1><span class="spinner"></span> Connecting…</h1>
         <p class="lead">Gateway <code>${this.wsUrl}</code></p>
-        ${problem ? html`<div class="notice warn">${problem.message}${nextRetryAt
-          ? html` · retrying ${ago(nextRetryAt)}` : nothing}</div>` : nothing}
+        ${problem ? html`<div class="notice warn">${problem.message}${nextRetryAt && nextRetryAt > Date.now()
+          ? ` · retrying in ${Math.ceil((nextRetryAt - Date.now()) / 1000)} s` : ""}</div>` : nothing}
         ${this.state.shutdown ? html`<div class="notice info">The gateway is restarting:
           ${this.state.shutdown.reason || "shutdown"}</div>` : nothing}
       </section>
@@ -430,9 +434,9 @@ class App {
       const why = shutdown
         ? html`Gateway restarting: <strong data-shutdown-reason>${shutdown.reason || "shutdown"}</strong>.`
         : html`Connection lost${this.state.lastClose ? html` (${this.state.lastClose})` : nothing}.`;
+      const wait = nextRetryAt ? Math.max(0, Math.ceil((nextRetryAt - Date.now()) / 1000)) : 0;
       parts.push(html`<div class="banner ${shutdown ? "info" : "warn"}" role="status" data-banner="reconnecting">
-        <span class="spinner"></span> ${why}
-        Reconnecting${nextRetryAt ? html` ${ago(nextRetryAt)}` : nothing}…
+        <span class="spinner"></span><span>${why} Reconnecting${wait ? ` in ${wait} s` : ""}…</span>
         ${problem && problem.kind !== "pairing" ? html`<span class="small">(${problem.message})</span>` : nothing}
         <button class="small" @click=${() => this.client.reconnect("user")}>Retry now</button>
       </div>`);

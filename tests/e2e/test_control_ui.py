@@ -87,6 +87,52 @@ def shots_dir(kind: str) -> str:
     return path
 
 
+class WsTap:
+    """Stands between the page and the gateway (Playwright's WebSocket routing): frames pass
+    through untouched, and a test can inject server frames, close the page's socket like a
+    restarting gateway would, or answer the next ``connect`` with an error."""
+
+    def __init__(self) -> None:
+        self.routes: list[Any] = []
+        self.connects = 0
+        self.seq = 0
+        self.refuse: list[dict[str, Any]] = []  # errors for the next connects, in order
+
+    def handle(self, ws: Any) -> None:
+        server = ws.connect_to_server()
+        self.routes.append((ws, server))
+
+        def from_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("method") == "connect":
+                self.connects += 1
+                if self.refuse:
+                    error = self.refuse.pop(0)
+                    ws.send(json.dumps({"type": "res", "id": frame["id"], "ok": False,
+                                        "error": error}))
+                    return
+            server.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if isinstance(frame.get("seq"), int):
+                self.seq = frame["seq"]
+            ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    def inject(self, event: str, payload: Any, seq: int | None = None) -> None:
+        ws, _ = self.routes[-1]
+        ws.send(json.dumps({"type": "event", "event": event, "payload": payload,
+                            "seq": self.seq + 1 if seq is None else seq}))
+
+    def drop(self, code: int, reason: str) -> None:
+        ws, server = self.routes[-1]
+        ws.close(code=code, reason=reason)
+        server.close()
+
+
 class ControlUiChecks(_Base):
     """The must-show behaviour of issue #15, for one gateway (``kind``)."""
 
@@ -128,7 +174,8 @@ class ControlUiChecks(_Base):
         return f"until the protocol branch: our gateway does not offer {what}"
 
     def open_page(self, fragment: str | None = None, path: str = "/", viewport: Any = None,
-                  host: str = "127.0.0.1", color_scheme: str = "light") -> Page:
+                  host: str = "127.0.0.1", color_scheme: str = "light",
+                  tap: WsTap | None = None) -> Page:
         context = self.browser.new_context(viewport=viewport or DESKTOP,
                                            color_scheme=color_scheme)
         self.addCleanup(context.close)
@@ -140,6 +187,8 @@ class ControlUiChecks(_Base):
         self.addCleanup(self.check_page_errors)
         if fragment is None:
             fragment = f"token={self.gateway.token}"
+        if tap is not None:
+            page.route_web_socket(re.compile(r"^wss?://"), tap.handle)
         page.goto(self.gateway.ui_url(path, fragment, host=host))
         return page
 
@@ -155,6 +204,17 @@ class ControlUiChecks(_Base):
         path = os.path.join(shots_dir(self.kind), f"{name}.png")
         page.screenshot(path=path)
         return path
+
+    def turn(self, key: str, message: str) -> None:
+        """One chat turn through an operator connection, waited for to the end."""
+        with self.gateway.operator(caps=("tool-events",)) as op:
+            run = str(uuid.uuid4())
+            op.request("chat.send", {"sessionKey": key, "message": message,
+                                     "idempotencyKey": run, "deliver": False})
+            op.wait_event(lambda f: f.get("event") == "chat"
+                          and f["payload"].get("runId") == run
+                          and f["payload"].get("state") in ("final", "error", "aborted"),
+                          timeout=WAIT_MS / 1000)
 
     def go(self, page: Page, view: str) -> None:
         if page.is_visible(".topbar") and not page.query_selector(".shell.nav-open"):
@@ -357,15 +417,7 @@ class ControlUiChecks(_Base):
 
     @needs("sessions.usage", "usage.cost", any_of=True)
     def test_usage_after_a_turn(self) -> None:
-        key = f"agent:main:dashboard:{uuid.uuid4()}"
-        with self.gateway.operator(caps=("tool-events",)) as op:
-            run = str(uuid.uuid4())
-            op.request("chat.send", {"sessionKey": key, "message": "count my tokens",
-                                     "idempotencyKey": run, "deliver": False})
-            op.wait_event(lambda f: f.get("event") == "chat"
-                          and f["payload"].get("runId") == run
-                          and f["payload"].get("state") in ("final", "error", "aborted"),
-                          timeout=WAIT_MS / 1000)
+        self.turn(f"agent:main:dashboard:{uuid.uuid4()}", "count my tokens")
         page = self.signed_in()
         self.go(page, "usage")
         page.wait_for_selector("[data-total-tokens]:not([data-total-tokens='0'])",
@@ -390,6 +442,93 @@ class ControlUiChecks(_Base):
             decided = op.request("exec.approval.waitDecision", {"id": approval},
                                  timeout=WAIT_MS / 1000)
         self.assertEqual(decided.get("decision"), "deny")
+
+    def test_sessions_compact_reset_delete(self) -> None:
+        key = f"agent:main:dashboard:{uuid.uuid4()}"
+        self.turn(key, "remember this session")
+        page = self.signed_in()
+        self.go(page, "sessions")
+        row = f"[data-sessions] tr[data-session-key='{key}']"
+        page.wait_for_selector(row, timeout=WAIT_MS)
+        preview = json.dumps(f"{row} [data-preview]")
+        page.wait_for_function(
+            f"() => (document.querySelector({preview})?.innerText || '').includes('All good')",
+            timeout=WAIT_MS)
+        self.shot(page, "31-sessions")
+        page.click(f"{row} button:has-text('Compact')")
+        page.wait_for_selector(".toast.ok, .toast.err", timeout=WAIT_MS)
+        self.assertFalse(page.is_visible(".toast.err"), page.inner_text(".toast-area"))
+        page.click(f"{row} button:has-text('Reset')")
+        page.click("dialog [data-confirm]")
+        page.wait_for_selector(".toast.ok:has-text('Reset')", timeout=WAIT_MS)
+        page.click(f"{row} button:has-text('Delete')")
+        page.click("dialog [data-confirm]")
+        page.wait_for_selector(row, state="detached", timeout=WAIT_MS)
+        with self.gateway.operator() as op:
+            keys = [s["key"] for s in op.request("sessions.list", {"limit": 200})["sessions"]]
+        self.assertNotIn(key, keys)
+
+    @needs("cron.list", "cron.add", "cron.run", "cron.update", "cron.remove")
+    def test_cron_job_added_run_paused_removed(self) -> None:
+        page = self.signed_in()
+        self.go(page, "cron")
+        page.click("button:has-text('New job')")
+        name = f"e2e-{uuid.uuid4().hex[:8]}"
+        form = "[data-cron-form]"
+        page.fill(f"{form} label:has-text('Name') input", name)
+        page.fill(f"{form} textarea", "say hello from cron")
+        page.click(f"{form} button[type=submit]")
+        row = f"[data-cron-jobs] tr:has-text('{name}')"
+        page.wait_for_selector(row, timeout=WAIT_MS)
+        page.click(f"{row} button:has-text('Run now')")
+        page.wait_for_selector(f".toast.ok:has-text('{name}')", timeout=WAIT_MS)
+        page.click(f"{row} button:has-text('Pause')")
+        page.wait_for_selector(f"{row} button:has-text('Resume')", timeout=WAIT_MS)
+        self.shot(page, "80-cron")
+        page.click(f"{row} button:has-text('Remove')")
+        page.click("dialog [data-confirm]")
+        page.wait_for_selector(row, state="detached", timeout=WAIT_MS)
+
+    # -- staying connected ----------------------------------------------------------------------
+
+    def test_shutdown_reason_shown_then_reconnects(self) -> None:
+        tap = WsTap()
+        page = self.signed_in(tap=tap)
+        self.assertEqual(tap.connects, 1)
+        tap.inject("shutdown", {"reason": "gateway restarting", "restartExpectedMs": 1500})
+        tap.drop(1012, "service restart")
+        banner = page.wait_for_selector("[data-banner=reconnecting] [data-shutdown-reason]")
+        self.assertEqual(banner.inner_text(), "gateway restarting")
+        self.shot(page, "20-restarting")
+        page.wait_for_selector("[data-conn=connected]", state="attached", timeout=WAIT_MS)
+        self.assertEqual(tap.connects, 2)
+        self.assertFalse(page.is_visible("[data-banner=reconnecting]"))
+
+    def test_seq_gap_reconnects_and_refreshes(self) -> None:
+        tap = WsTap()
+        page = self.signed_in(tap=tap)
+        self.go(page, "instances")
+        page.wait_for_selector("[data-presence] tbody tr")
+        tap.inject("heartbeat", {"ts": 0, "status": "skipped"}, seq=tap.seq + 5)
+        page.wait_for_selector(".banner.info:has-text('Missed events')", timeout=WAIT_MS)
+        self.assertEqual(tap.connects, 2, "a gap in seq means lost events: connect again")
+        page.wait_for_selector("[data-presence] tbody tr")
+        self.shot(page, "21-seq-gap-refreshed")
+
+    def test_device_awaiting_approval_then_connects(self) -> None:
+        tap = WsTap()
+        # what a gateway answers a browser that is not paired yet (protocol.md 2.4, step 13)
+        tap.refuse.append({"code": "NOT_PAIRED", "message": "pairing required", "details": {
+            "code": "PAIRING_REQUIRED", "reason": "not-paired", "requestId": "req-e2e-1",
+            "remediationHint": "Approve this device from a signed-in Control UI."}})
+        page = self.open_page(tap=tap)
+        page.wait_for_selector("[data-screen=pairing] [data-request-id=req-e2e-1]",
+                               timeout=WAIT_MS)
+        self.assertIn("openclaw devices approve req-e2e-1", page.inner_text("[data-screen]"))
+        self.shot(page, "22-awaiting-approval")
+        # once approved (here: the gateway stops refusing) the page connects by itself
+        page.wait_for_selector("[data-conn=connected]", state="attached", timeout=WAIT_MS)
+        self.assertEqual(tap.connects, 2)
 
     # -- every view, themes, phone -------------------------------------------------------------
 
