@@ -376,7 +376,7 @@ class ControlUiChecks(_Base):
         self.assertEqual(page.eval_on_selector(field, "(s) => s.value"), "debug")
         self.shot(page, "40-config-applied")
 
-    @needs("config.get", "config.schema", "config.patch")
+    @needs("config.get", "config.schema", "config.patch", "config.set")
     def test_config_conflict_is_reloaded_and_saved(self) -> None:
         page = self.signed_in()
         self.go(page, "config")
@@ -386,8 +386,10 @@ class ControlUiChecks(_Base):
         page.select_option(field, "warn")
         with self.gateway.operator() as op:  # someone else saves first
             snapshot = op.request("config.get", {})
-            op.request("config.patch", {"raw": json.dumps({"logging": {"level": "error"}}),
-                                        "baseHash": snapshot["hash"]})
+            changed = json.loads(snapshot["raw"])  # the tests write their configs as JSON
+            changed.setdefault("logging", {})["level"] = "error"
+            # config.set: config.patch/apply are rate-limited (3 per minute) on the real gateway
+            op.request("config.set", {"raw": json.dumps(changed), "baseHash": snapshot["hash"]})
         page.click("[data-save]")
         page.wait_for_selector("[data-save-result=err] [data-reload-conflict]", timeout=WAIT_MS)
         self.shot(page, "41-config-conflict")
