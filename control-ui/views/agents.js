@@ -81,7 +81,7 @@ export class AgentsView {
       </div>
       <h3>Models</h3><p></p>
       ${this.modelError ? html`<div class="notice err">${this.modelError}</div>` : nothing}
-      <div class="table-wrap"><table data-models>
+      <div class="table-wrap"><table class="stack" data-models>
         <thead><tr><th>Model</th><th>Provider</th><th class="num">Context</th><th class="hide-narrow">Input</th><th class="hide-narrow">Notes</th></tr></thead>
         <tbody>${models.length ? models.map((m) => html`<tr>
           <td><strong>${m.name || m.id}</strong><div class="muted small mono">${m.id}</div></td>

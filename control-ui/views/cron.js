@@ -154,7 +154,7 @@ export class CronView {
           ${s.nextWakeAtMs ? html` · next wake ${ago(s.nextWakeAtMs)}` : nothing}` : nothing}</p>
       ${this.error ? html`<div class="notice err">${this.error}</div>` : nothing}
       ${this.showForm ? this.renderForm() : nothing}
-      <div class="table-wrap"><table data-cron-jobs>
+      <div class="table-wrap"><table class="stack" data-cron-jobs>
         <thead><tr><th>Job</th><th>Schedule</th><th class="hide-narrow">Next run</th><th class="hide-narrow">Last run</th><th class="actions"><span class="sr-only">Actions</span></th></tr></thead>
         <tbody>${jobs.length ? jobs.map((j) => html`<tr data-job=${j.id}>
           <td><span class="dot ${j.enabled ? "ok" : ""}"></span> <strong>${j.displayName || j.name}</strong>
@@ -162,7 +162,8 @@ export class CronView {
           <td>${scheduleText(j.schedule)}</td>
           <td class="hide-narrow">${j.enabled ? ago(j.nextRunAtMs ?? j.state?.nextRunAtMs) : "paused"}</td>
           <td class="hide-narrow">${(j.lastRunAtMs ?? j.state?.lastRunAtMs) ? html`${ago(j.lastRunAtMs ?? j.state?.lastRunAtMs)}
-            <span class="badge ${(j.lastRunStatus ?? j.state?.lastRunStatus) === "ok" ? "ok" : "err"}">${j.lastRunStatus ?? j.state?.lastRunStatus}</span>` : "n/a"}</td>
+            <span class="badge ${(j.lastRunStatus ?? j.state?.lastRunStatus) === "ok" ? "ok" : "err"}">${j.lastRunStatus ?? j.state?.lastRunStatus}</span>
+            ${j.lastRunError ?? j.state?.lastError ? html`<div class="muted small">${j.lastRunError ?? j.state?.lastError}</div>` : nothing}` : "n/a"}</td>
           <td class="actions">
             ${this.app.can("cron.run") ? html`<button class="small" @click=${() => this.runNow(j)}>Run now</button>` : nothing}
             ${this.app.can("cron.update") ? html`<button class="small" @click=${() => this.toggle(j)}>${j.enabled ? "Pause" : "Resume"}</button>` : nothing}

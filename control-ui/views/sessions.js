@@ -149,7 +149,7 @@ export class SessionsView {
         <input class="grow" type="search" placeholder="Filter by key, label, kind, message…" aria-label="Filter sessions"
           .value=${this.filter} @input=${(e) => { this.filter = e.target.value; this.app.update(); }}>
       </div>
-      <div class="table-wrap"><table data-sessions>
+      <div class="table-wrap"><table class="stack" data-sessions>
         <thead><tr><th>Session</th><th class="hide-narrow">Kind</th><th>Updated</th>
           <th class="num hide-narrow">Tokens</th><th class="actions"><span class="sr-only">Actions</span></th></tr></thead>
         <tbody>

@@ -552,6 +552,7 @@ class ControlUiChecks(_Base):
         self.shot(page, "901-dark-sessions")
 
     def test_phone_sized_screen(self) -> None:
+        self.turn(f"agent:main:dashboard:{uuid.uuid4()}", "a session to list")
         page = self.signed_in(viewport=PHONE)
         self.assertTrue(page.is_visible(".topbar"), "a top bar replaces the sidebar")
         self.assertFalse(page.is_visible("[data-nav=sessions]"), "the sidebar is folded away")
@@ -563,7 +564,7 @@ class ControlUiChecks(_Base):
         page.wait_for_selector(".sidebar", state="hidden")
         self.go(page, "sessions")
         page.wait_for_selector(".sidebar", state="hidden")
-        page.wait_for_selector("[data-sessions] tbody tr")
+        page.wait_for_selector("[data-sessions] tbody tr[data-session-key]")
         self.shot(page, "912-phone-sessions")
         width = page.evaluate("() => document.documentElement.scrollWidth")
         self.assertLessEqual(width, PHONE["width"], "nothing overflows the screen sideways")

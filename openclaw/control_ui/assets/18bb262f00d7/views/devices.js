@@ -81,7 +81,7 @@ export class DevicesView {
         that an operator approves once (loopback connections are approved silently).</p>
       ${this.error ? html`<div class="notice err">${this.error}</div>` : nothing}
       <div class="card"><header><h2>Waiting for approval</h2>${pending.length ? html`<span class="badge accent">${pending.length}</span>` : nothing}</header>
-        ${pending.length ? html`<div class="table-wrap"><table data-pending-devices>
+        ${pending.length ? html`<div class="table-wrap"><table class="stack" data-pending-devices>
           <thead><tr><th>Device</th><th class="hide-narrow">Asks for</th><th>Requested</th><th class="actions"><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>${pending.map((p) => html`<tr data-request-id=${p.requestId}>
             <td><strong>${p.displayName || p.clientId || "device"}</strong> <span class="muted small">${p.platform || ""}</span>
@@ -93,7 +93,7 @@ export class DevicesView {
           : html`<div class="muted">No device is waiting.</div>`}
       </div>
       <div class="card"><header><h2>Paired</h2><span class="badge">${paired.length}</span></header>
-        ${paired.length ? html`<div class="table-wrap"><table data-paired-devices>
+        ${paired.length ? html`<div class="table-wrap"><table class="stack" data-paired-devices>
           <thead><tr><th>Device</th><th class="hide-narrow">Role</th><th>Last seen</th><th class="actions"><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>${paired.map((d) => html`<tr data-device-id=${d.deviceId}>
             <td><strong>${d.displayName || d.clientId || "device"}</strong>
