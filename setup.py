@@ -1,11 +1,36 @@
 """openclaw-twisted: the OpenClaw gateway re-implemented on Twisted."""
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
+
+
+class BuildPy(build_py):
+    """Ship only the Control UI asset directory that index.html loads: a reused build/ dir still
+    holds the fingerprinted directories of earlier UI builds (scripts/build-control-ui.py)."""
+
+    def run(self) -> None:
+        super().run()
+        built = Path(self.build_lib) / "openclaw" / "control_ui"
+        record, assets = built / "build.json", built / "assets"
+        if not record.is_file() or not assets.is_dir():
+            return
+        current = Path(json.loads(record.read_text(encoding="utf-8"))["assets"]).name
+        for child in assets.iterdir():
+            if child.name == current:
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+
 VERSION = re.search(
     r'^__version__ = "([^"]+)"', (HERE / "openclaw" / "__init__.py").read_text(), re.M
 ).group(1)
@@ -24,6 +49,7 @@ setup(
                             "gateway/methods/*.json.gz",
                             "agents/templates/*.md"]},
     include_package_data=True,
+    cmdclass={"build_py": BuildPy},
     install_requires=[
         "twisted>=24.7",
         "autobahn>=24.4",

@@ -1,19 +1,20 @@
-"""Headless Chromium for the end-to-end tests: Debian's ``chromium`` driven by Playwright.
+"""Headless Chromium for the end-to-end tests: Debian's ``chromium`` driven by Playwright for
+Python through ``executable_path`` (nothing ever downloads a browser: never run
+``playwright install``).
 
-Nothing here downloads a browser (never ``playwright install``): :func:`require_chromium`
-finds the system binary (``apt-get install chromium``; ``OPENCLAW_CHROMIUM`` overrides) and
-Playwright for Python (the ``test`` extra), else skips loudly, or fails when ``CI`` is true.
-:func:`stock_control_ui` is the stock Control UI of the reference OpenClaw version: the
-``dist/control-ui`` folder of the npm package that ``scripts/reference-openclaw.sh`` installs
-(``OPENCLAW_REFERENCE_INSTALL`` names an existing install to read instead; see
-``tests/reference.py``).
-
-:class:`FrameLog` records every WebSocket frame a page exchanges (Playwright's ``websocket``
-events) so a test can assert on the protocol the UI really spoke.
+:func:`require_chromium` finds the system binary (``apt-get install chromium``;
+``OPENCLAW_CHROMIUM`` overrides) with Playwright importable, else skips loudly, or fails when
+``CI`` is true. :func:`shared_browser` is one browser per test process (stopped at exit) for
+tests that drive it from the test's own thread; each test opens its own context (fresh
+storage, so a fresh device identity). :func:`stock_control_ui` is the stock Control UI of the
+reference OpenClaw version (the ``dist/control-ui`` folder of the npm package that
+``scripts/reference-openclaw.sh`` installs). :class:`FrameLog` records every WebSocket frame a
+page exchanges, so a test can assert on the protocol the UI really spoke.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -26,46 +27,96 @@ from typing import Any, Final
 from unittest import SkipTest
 
 CHROMIUM_CANDIDATES: Final = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-LAUNCH_ARGS: Final = ("--headless", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync")
+# Headless, no sandbox (containers), nothing phoning home; `*.example` names resolve to
+# loopback so a test can open the UI from an origin the gateway does not allow.
+LAUNCH_ARGS: Final = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps",
+    "--no-first-run", "--host-resolver-rules=MAP *.example 127.0.0.1",
+)
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
 _announced: set[str] = set()
 
 
-def _unavailable(reason: str) -> SkipTest:
+def browser_unavailable(reason: str) -> SkipTest:
     """Skip loudly (a banner on stderr and a warning), or fail when ``CI`` is true."""
     if os.environ.get("CI", "").strip().lower() in ("true", "1"):
         raise AssertionError(f"BROWSER E2E CANNOT RUN (CI=true, so this fails): {reason}")
-    if reason not in _announced:
+    with _lock:
+        first = reason not in _announced
         _announced.add(reason)
-        sys.stderr.write("\n" + "!" * 78 + f"\n!! BROWSER E2E SKIPPED: {reason}\n" + "!" * 78
+    if first:
+        sys.stderr.write("\n" + "!" * 78 + f"\n!! BROWSER E2E SKIPPED: {reason}\n"
+                         "!! (apt-get install -y --no-install-recommends chromium; "
+                         "pip install '.[test]'; never `playwright install`)\n" + "!" * 78
                          + "\n")
         warnings.warn(f"BROWSER E2E SKIPPED: {reason}", stacklevel=3)
     return SkipTest(f"BROWSER E2E SKIPPED: {reason}")
 
 
 def chromium_path() -> str | None:
+    """The Chromium binary to drive (``OPENCLAW_CHROMIUM`` names one), or None."""
     configured = os.environ.get("OPENCLAW_CHROMIUM", "").strip()
-    candidates = (configured,) if configured else CHROMIUM_CANDIDATES
-    for candidate in candidates:
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    for candidate in CHROMIUM_CANDIDATES:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    found = shutil.which("chromium")
-    return found if not configured else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def require_chromium() -> str:
     """The Chromium binary, with Playwright importable; else a loud skip."""
     path = chromium_path()
     if path is None:
-        raise _unavailable("no chromium binary (apt-get install -y --no-install-recommends "
-                           "chromium, or set OPENCLAW_CHROMIUM)")
+        raise browser_unavailable("no chromium binary (apt-get install -y "
+                                  "--no-install-recommends chromium, or set OPENCLAW_CHROMIUM)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        raise _unavailable("Playwright for Python is not installed (pip install "
-                           "'.[test]')") from None
+        raise browser_unavailable("Playwright for Python is not installed (pip install "
+                                  "'.[test]')") from None
     return path
+
+
+def shared_browser() -> Any:
+    """The process's Chromium (a Playwright ``Browser``), launched on first use."""
+    with _lock:
+        browser = _state.get("browser")
+        if browser is not None:
+            return browser
+        failure = _state.get("failure")
+    if failure:
+        raise browser_unavailable(failure)
+    path = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with _lock:
+        if "browser" not in _state:
+            playwright = sync_playwright().start()
+            try:
+                browser = playwright.chromium.launch(executable_path=path,
+                                                     args=list(LAUNCH_ARGS))
+            except Exception as e:
+                playwright.stop()
+                _state["failure"] = f"Chromium at {path} does not start: {e}"
+                raise browser_unavailable(_state["failure"]) from None
+            _state["playwright"] = playwright
+            _state["browser"] = browser
+        return _state["browser"]
+
+
+@atexit.register
+def _stop_browser() -> None:
+    browser = _state.pop("browser", None)
+    playwright = _state.pop("playwright", None)
+    try:
+        if browser is not None:
+            browser.close()
+    finally:
+        if playwright is not None:
+            playwright.stop()
 
 
 def stock_control_ui() -> str:
@@ -74,7 +125,7 @@ def stock_control_ui() -> str:
 
     ui = os.path.join(installed_reference(), PACKAGE_REL, "dist", "control-ui")
     if not os.path.isfile(os.path.join(ui, "index.html")):
-        raise _unavailable(f"no stock Control UI in {ui}")
+        raise browser_unavailable(f"no stock Control UI in {ui}")
     return ui
 
 

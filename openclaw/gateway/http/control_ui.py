@@ -100,7 +100,10 @@ COMPRESSIBLE: Final = frozenset({".css", ".html", ".js", ".mjs", ".json", ".svg"
 # Never served from any root (the bundled folder is a Python package).
 HIDDEN_EXTENSIONS: Final = frozenset({".py", ".pyc", ".pyo", ".br", ".gz"})
 # Vite/rollup content hashes: ``name-<8+ base64url chars>.ext``.
-HASHED_NAME: Final = re.compile(r"[-.][A-Za-z0-9_-]{8,}\.[a-z0-9]+$")
+# content-hashed assets: a hashed file name (the stock UI: `assets/index-Bx3f9k2a.js`) or a
+# hashed directory (ours: `assets/18bb262f00d7/app.js`)
+HASHED_NAME: Final = re.compile(
+    r"(?:[-.][A-Za-z0-9_-]{8,}\.[a-z0-9]+$)|(?:^assets/[0-9a-f]{8,}/)")
 AGENT_SEGMENT: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$", re.IGNORECASE)
 USER_AVATAR: Final = re.compile(r"^/api/users/[^/]+/avatar$")
 NOT_CLAIMED_PREFIXES: Final = ("/api", "/plugins", "/v1", "/j")
