@@ -52,6 +52,7 @@ export class RequestError extends Error {
     this.code = error?.code || "UNAVAILABLE";
     this.details = error?.details;
     this.retryable = Boolean(error?.retryable);
+    this.retryAfterMs = Number(error?.retryAfterMs) || null;
   }
 }
 

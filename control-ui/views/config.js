@@ -194,7 +194,7 @@ export class ConfigView {
     return { kind: "ok", restart: false, text: `Saved and applied live${paths}.` };
   }
 
-  async save() {
+  async save({ retried = false } = {}) {
     if (this.errors.size) {
       this.app.toast("Fix the fields marked invalid first.", "err");
       return;
@@ -224,6 +224,16 @@ export class ConfigView {
       this.result = this.describeOutcome(method, result);
     } catch (error) {
       const text = errorText(error);
+      if (error.retryable && error.retryAfterMs && !retried) {
+        // config writes are rate-limited (a few a minute): save again once the gateway
+        // accepts writes, keeping the edits
+        const seconds = Math.ceil(error.retryAfterMs / 1000);
+        this.result = { kind: "warn", text: `The gateway accepts a few config writes a minute; saving again in ${seconds} s.` };
+        this.saving = false;
+        this.app.update();
+        setTimeout(() => this.save({ retried: true }), error.retryAfterMs + 250);
+        return;
+      }
       if (/changed since last load|base hash/i.test(text)) {
         this.conflict = true;
         this.result = { kind: "err", text: "The config changed on the gateway since it was loaded here. Reload it: your form edits are kept and applied on top of the new version." };
