@@ -14,6 +14,8 @@ disk:
   (atomic: readers see the old or the new file, never a mix).
 * :meth:`call` - any other file operation (reads, renames for archiving) in the same order, so
   a read sees every write queued before it.
+* :meth:`rewrite` - ``func(path)`` with ``path``'s append descriptor closed first (a function
+  that replaces the file: later appends open the new one).
 
 A failed operation fails only its own Deferred; a Deferred its caller cancelled is skipped
 (the operation ran anyway), never stranding the rest of the batch; the thread survives any
@@ -202,6 +204,13 @@ class InlineWriter:
         except Exception:
             return fail(Failure())
 
+    def rewrite(self, path: str, func: Callable[[str], T]) -> Deferred[T]:
+        try:
+            self._files.close(path)
+            return succeed(func(path))
+        except Exception:
+            return fail(Failure())
+
     def forget(self, path: str) -> Deferred[None]:
         self._files.close(path)
         return succeed(None)
@@ -240,6 +249,9 @@ class DurableWriter:
 
     def call(self, func: Callable[..., T], *args: Any) -> Deferred[T]:
         return self._submit(("call", func, args))
+
+    def rewrite(self, path: str, func: Callable[[str], T]) -> Deferred[T]:
+        return self._submit(("rewrite", path, func))
 
     def forget(self, path: str) -> Deferred[None]:
         return self._submit(("forget", path))
@@ -298,6 +310,10 @@ class DurableWriter:
                 elif kind == "call":
                     func, call_args = args
                     results.append((deferred, True, func(*call_args)))
+                elif kind == "rewrite":
+                    path, func = args
+                    self._files.close(path)
+                    results.append((deferred, True, func(path)))
                 elif kind == "forget":
                     self._files.close(args[0])
                     results.append((deferred, True, None))
