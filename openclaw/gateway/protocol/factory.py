@@ -88,6 +88,9 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
             perMessageCompressionAccept=lambda offers: None,
             # Answer a client's close with its own code and reason, like the ws library.
             echoCloseCodeReason=True,
+            # A protocol error or invalid UTF-8 in a text frame is answered with a close frame
+            # (1002 / 1007) before the TCP close, not a bare TCP drop (seen as 1006).
+            failByDrop=False,
         )
         self.live: set[GatewayServerProtocol] = set()
         self.connections: dict[str, GatewayConnection] = {}
