@@ -289,6 +289,8 @@ class GatewayService(MultiService):
         root = GatewayRootResource(websocket, [probes, *self.http_api.stages(), *extra_stages])
         self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
+        self.web.site.protocol = self.http_api.channel_factory(  # type: ignore[method-assign]
+            SECURITY_HEADERS)
         self.web.setServiceParent(self)
 
     def readiness(self) -> list[str]:
