@@ -82,6 +82,8 @@ class GatewayChild:
         self.ready = threading.Event()
         self.exited = threading.Event()
         self.starts = 0
+        self._lines: list[str] = []
+        self._lines_changed = threading.Condition()
 
     def start(self) -> GatewayChild:
         self.ready.clear()
@@ -100,11 +102,40 @@ class GatewayChild:
             for line in proc.stdout:
                 log.write(line)
                 log.flush()
+                with self._lines_changed:
+                    self._lines.append(line.decode("utf-8", "replace"))
+                    self._lines_changed.notify_all()
                 if self.READY.encode() in line:
                     self.ready.set()
         proc.wait()
         self.exited.set()
         self.ready.set()        # never leave a waiter on a process that is gone
+        with self._lines_changed:
+            self._lines_changed.notify_all()
+
+    def mark(self) -> int:
+        """A position in the log: :meth:`wait_log` looks at lines after it."""
+        with self._lines_changed:
+            return len(self._lines)
+
+    def wait_log(self, text: str, since: int, timeout: float = 30.0) -> Deferred[str]:
+        """The first log line after ``since`` containing ``text`` (waits for it to be
+        written)."""
+
+        def wait() -> str:
+            with self._lines_changed:
+                index = since
+                while True:
+                    while index < len(self._lines):
+                        if text in self._lines[index]:
+                            return self._lines[index]
+                        index += 1
+                    if self.exited.is_set():
+                        raise AssertionError(f"gateway exited before logging {text!r}")
+                    if not self._lines_changed.wait(timeout):
+                        raise AssertionError(f"no log line {text!r} within {timeout}s")
+
+        return deferToThread(wait)
 
     @property
     def pid(self) -> int:
