@@ -549,7 +549,7 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         handle.result.addCallback(remember)
         try:
             # "accepted" once the message is durable (transcript or queue journal)
-            await _shield(handle.when_accepted())
+            await handle.when_accepted()
         except Exception as e:
             stored = False
             gateway.dedupe.discard(key)

@@ -18,7 +18,6 @@ from openclaw.agents.runtime import AgentRequestError, DuplicateRun, RunResult
 from openclaw.gateway.methods.agent import (
     AgentGateway,
     DedupeEntry,
-    _shield,
     replay,
     run_request_from,
 )
@@ -188,7 +187,7 @@ def make_chat_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
 
         handle.result.addCallback(remember)
         try:
-            await _shield(handle.when_accepted())
+            await handle.when_accepted()
         except Exception as e:
             # not stored: an error answer (never "started"); a retry may try again
             stored = False
