@@ -86,6 +86,7 @@ log = Logger(namespace="agents")
 
 RECENT_RUNS: Final = 1000
 RECENT_RUN_TTL_S: Final = 300.0
+HISTORY_CACHE_SESSIONS: Final = 256
 
 
 class AgentRequestError(ValueError):
@@ -570,7 +571,8 @@ class AgentRuntime:
         self.recent: OrderedDict[str, tuple[float, RunResult]] = OrderedDict()
         self._lanes: dict[str, _Lane] = {}
         self._waiters: dict[str, list[Deferred[RunResult | None]]] = {}
-        self._history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # model context per session, the most recently used HISTORY_CACHE_SESSIONS kept
+        self._history: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
         self._workspaces_ready: set[str] = set()
         self._processes: dict[str, tools_mod.ProcessRegistry] = {}
         self._view_cache: tuple[Any, AgentsView] | None = None
@@ -695,6 +697,10 @@ class AgentRuntime:
         for lane in self._lanes.values():
             lane.pending.clear()
         for request in replays:
+            if request.run_id in self.active:
+                # a retry of the same idempotency key arrived meanwhile: it carries the message
+                self._journal_done(self.active[request.run_id].agent_id, request.run_id)
+                continue
             try:
                 agent_id, key = self.resolve(request.agent_id, request.session_key)
             except AgentRequestError as e:
@@ -1231,6 +1237,10 @@ class AgentRuntime:
             records = await self.store.agent(agent_id).read(key)
             cached = context_messages(records, close_tail=False)
             self._history[(agent_id, key)] = cached
+            while len(self._history) > HISTORY_CACHE_SESSIONS:
+                self._history.popitem(last=False)   # read again from the transcript if needed
+        else:
+            self._history.move_to_end((agent_id, key))
         return cached
 
     async def _append(self, handle: RunHandle, records: list[dict[str, Any]]) -> None:

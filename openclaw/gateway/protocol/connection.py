@@ -213,9 +213,15 @@ class GatewayConnection:
         if self._over_bound(frame):
             if drop_if_slow:
                 return
-            self.close(CLOSE_POLICY_VIOLATION, "slow consumer")
+            self.close_slow_consumer("unsent output over maxBufferedBytes")
             return
         self.transport.send_frame(frame)
+
+    def close_slow_consumer(self, why: str) -> None:
+        if self._state != _CLOSED:
+            self.log.info("closing slow consumer conn={conn} ({why}, {buffered} bytes unsent)",
+                          conn=self.conn_id, why=why, buffered=self.transport.buffered_bytes())
+        self.close(CLOSE_POLICY_VIOLATION, "slow consumer")
 
     def _over_bound(self, frame: bytes) -> bool:
         """Would ``frame`` take the unsent output (what the transport holds, and this frame)
@@ -327,7 +333,7 @@ class GatewayConnection:
         if self._state == _CLOSED:
             return
         if self._over_bound(data):
-            self.close(CLOSE_POLICY_VIOLATION, "slow consumer")
+            self.close_slow_consumer("unsent output over maxBufferedBytes")
             return
         self.transport.send_frame(data)
 

@@ -26,6 +26,7 @@ from openclaw.gateway.protocol.auth import AuthSettings
 from openclaw.gateway.protocol.constants import HEALTH_REFRESH_INTERVAL_MS
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.frames import RawJson
+from openclaw.gateway.protocol.memory import MemoryReclaimer
 from openclaw.gateway.protocol.server import GatewayServerProtocol
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
             failByDrop=False,
         )
         self.live: set[GatewayServerProtocol] = set()
+        self.memory = MemoryReclaimer(context.clock)
         self.connections: dict[str, GatewayConnection] = {}
         self._tick = LoopingCall(self._send_tick)
         self._tick.clock = context.clock
@@ -125,6 +127,7 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
         for loop in (self._tick, self._health_refresh):
             if loop.running:
                 loop.stop()
+        self.memory.stop()
         self.context.event_loop.stop()
 
     def startFactory(self) -> None:

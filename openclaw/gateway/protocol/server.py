@@ -10,10 +10,13 @@ transport pauses it: it stops reading from the socket and holds the messages alr
 and answers them, in order, once the buffer has drained. A client that does not read thus
 stops being served instead of making the gateway queue its answers; events still queue up to
 ``maxBufferedBytes`` (then 1008), and a client that reads nothing of what it is owed for
-``STALLED_OUTPUT_TIMEOUT_S`` is closed 1008 too. Requests answered asynchronously count: at most
-``MAX_PENDING_REQUESTS`` run at once per connection. When the connection is gone, the dead
+``STALLED_OUTPUT_TIMEOUT_S`` is closed 1008 too (both logged: "closing slow consumer").
+Requests answered asynchronously count: at most ``MAX_PENDING_REQUESTS`` run at once per
+connection. When the connection is gone, the dead
 transport's write buffers are dropped at once (they would otherwise live until the cyclic
-garbage collector reaches the protocol).
+garbage collector reaches the protocol), and when that was a lot the factory's
+:class:`~openclaw.gateway.protocol.memory.MemoryReclaimer` returns the freed memory to the
+system.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from openclaw.gateway.protocol.constants import CLOSE_POLICY_VIOLATION
 from openclaw.gateway.protocol.transport import IConnectionTransport, PeerInfo
 
 if TYPE_CHECKING:
@@ -67,8 +69,10 @@ def pending_write_bytes(transport: Any) -> int:
     return max(total, 0)
 
 
-def release_write_buffers(transport: Any) -> None:
-    """Drop what a closed transport still holds for writing (nothing will be sent now)."""
+def release_write_buffers(transport: Any) -> int:
+    """Drop what a closed transport still holds for writing (nothing will be sent now);
+    returns the bytes dropped."""
+    dropped = pending_write_bytes(transport)
     seen: set[int] = set()
     current = transport
     while current is not None and id(current) not in seen:
@@ -82,6 +86,7 @@ def release_write_buffers(transport: Any) -> None:
         if isinstance(getattr(current, "_appSendBuffer", None), list):
             current._appSendBuffer = []
         current = getattr(current, "transport", None)
+    return dropped
 
 
 @implementer(IConnectionTransport)
@@ -241,7 +246,8 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         self._stall_timer = None
         connection = self.connection
         if self._output_paused and self._inbox and connection is not None:
-            connection.close(CLOSE_POLICY_VIOLATION, "slow consumer")
+            connection.close_slow_consumer(
+                f"nothing read for {STALLED_OUTPUT_TIMEOUT_S:g}s while answers are owed")
 
     def _cancel_stall_timer(self) -> None:
         timer, self._stall_timer = self._stall_timer, None
@@ -262,7 +268,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         super().connectionLost(reason)
         self._inbox.clear()
         if transport is not None:
-            release_write_buffers(transport)
+            self.factory.memory.released(release_write_buffers(transport))
 
     def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
         connection = self.connection
