@@ -121,14 +121,20 @@ class GatewayChild:
     def wait_log(self, text: str, since: int, timeout: float = 30.0) -> Deferred[str]:
         """The first log line after ``since`` containing ``text`` (waits for it to be
         written)."""
+        return self.next_log(text, since, timeout).addCallback(lambda found: found[1])
 
-        def wait() -> str:
+    def next_log(self, text: str, since: int, timeout: float = 30.0
+                 ) -> Deferred[tuple[int, str]]:
+        """``(position after it, line)`` of the first log line after ``since`` containing
+        ``text``."""
+
+        def wait() -> tuple[int, str]:
             with self._lines_changed:
                 index = since
                 while True:
                     while index < len(self._lines):
                         if text in self._lines[index]:
-                            return self._lines[index]
+                            return index + 1, self._lines[index]
                         index += 1
                     if self.exited.is_set():
                         raise AssertionError(f"gateway exited before logging {text!r}")

@@ -51,7 +51,8 @@ class UpstreamFaultTests(TestCase):
             # a hung upstream is cut by the run's own timeout
             acks[f"up-{index}"] = await client.call("chat.send", {
                 "sessionKey": f"fault-{index}", "message": f"please {marker}",
-                "idempotencyKey": f"up-{index}", "timeoutMs": 4000}, timeout=30)
+                "idempotencyKey": f"up-{index}",
+                "timeoutMs": 4000 if marker == "fault:hang" else 45_000}, timeout=30)
         ends = await chat_terminals(client, list(acks), timeout=60)
         report = Report("upstream faults")
         wrong = []
