@@ -46,7 +46,8 @@ class SigtermTests(TestCase):
         for client in clients:
             self.addCleanup(client.close)
         # one long run on a session, then messages queued behind it
-        items = [("busy", f"busy {i} slow:200", f"term-{i}") for i in range(QUEUED + 1)]
+        items = [("busy", "busy slow:200", "term-0")] + \
+            [("busy", f"queued {i}", f"term-{i}") for i in range(1, QUEUED + 1)]
         acks = await send_chats([clients[0]], items)
         acked = [item for item in items if started(acks[item[2]])]
         # the first delta of the long run: it is running, the rest are queued
