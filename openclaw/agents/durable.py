@@ -5,20 +5,29 @@ thread; its Deferred fires back on the reactor (``callFromThread``) only once th
 disk:
 
 * :meth:`append` - ``O_APPEND`` write of whole lines, ``fsync`` (one fsync per touched file per
-  batch: a burst of appends costs one disk flush). Before the first append to a file this
-  process repairs a torn tail (a line cut by a crash is truncated away), so records never
-  run together.
+  batch: a burst of appends costs one disk flush). At most ``MAX_OPEN_FILES`` descriptors stay
+  open; one with appends awaiting their fsync is synced before it is closed, so an append is
+  reported durable only after an fsync of the descriptor it went through. Before the first
+  append to a file this process repairs a torn tail (a line cut by a crash, or by a failed
+  write, is truncated away), so records never run together.
 * :meth:`replace` - :func:`openclaw.atomic_files.atomic_write_bytes`: a unique temp file,
   fsync, ``rename`` over ``path``, fsync the directory (atomic: readers see the old or the
   new file, never a mix).
 * :meth:`call` - any other file operation (reads, renames for archiving) in the same order, so
   a read sees every write queued before it.
+* :meth:`rewrite` - ``func(path)`` with ``path``'s append descriptor closed first (a function
+  that replaces the file: later appends open the new one).
+
+A failed operation fails only its own Deferred; a Deferred its caller cancelled is skipped
+(the operation ran anyway), never stranding the rest of the batch; the thread survives any
+error.
 
 :class:`InlineWriter` does the same synchronously (unit tests with a fake clock).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -69,13 +78,24 @@ def repair_tail(path: str) -> int:
 
 
 class _Files:
-    """Open append descriptors (LRU), repaired once per process."""
+    """Open append descriptors (LRU, at most ``limit``) and the appends awaiting their fsync.
 
-    def __init__(self) -> None:
+    An append is reported durable only after an ``fsync`` of the very descriptor it was
+    written to: a descriptor with appends awaiting their fsync is synced before it is closed
+    (when the LRU evicts it, or a replace/forget/stop closes it), never closed first. (Keyed
+    by descriptor number, a batch touching more files than the LRU holds fsynced closed
+    numbers - ``EBADF`` - or numbers already reused by a socket - ``EINVAL`` - or by another
+    file, reporting unsynced appends durable.)
+    """
+
+    def __init__(self, limit: int = MAX_OPEN_FILES) -> None:
+        self._limit = limit
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._repaired: set[str] = set()
+        self._waiting: dict[str, list[Any]] = {}            # path -> tokens written, unsynced
+        self._settled: list[tuple[list[Any], Failure | None]] = []
 
-    def fd(self, path: str) -> int:
+    def _fd(self, path: str) -> int:
         fd = self._fds.get(path)
         if fd is not None:
             self._fds.move_to_end(path)
@@ -91,19 +111,60 @@ class _Files:
         if created and directory:
             fsync_dir(directory)
         self._fds[path] = fd
-        while len(self._fds) > MAX_OPEN_FILES:
-            _, old = self._fds.popitem(last=False)
-            os.close(old)
+        while len(self._fds) > self._limit:
+            self._release(next(iter(self._fds)))
         return fd
+
+    def append(self, path: str, data: bytes, token: Any) -> None:
+        """Write ``data`` (whole lines); ``token`` is settled by the fsync that follows."""
+        fd = self._fd(path)
+        try:
+            _write_all(fd, data)
+        except BaseException:
+            # part of a line may have reached the file: what was written before is synced,
+            # the descriptor closed, and the torn tail cut before the next append
+            self._release(path)
+            self._repaired.discard(path)
+            raise
+        self._waiting.setdefault(path, []).append(token)
+
+    def _sync(self, path: str) -> None:
+        tokens = self._waiting.pop(path, None)
+        if tokens is None:
+            return
+        failure: Failure | None = None
+        try:
+            os.fsync(self._fds[path])
+        except OSError:
+            failure = Failure()
+            self._repaired.discard(path)   # unknown state on disk: repair before reuse
+        self._settled.append((tokens, failure))
+
+    def _release(self, path: str) -> None:
+        """Sync ``path``'s waiting appends, then close its descriptor."""
+        if path not in self._fds:
+            return
+        try:
+            self._sync(path)
+        finally:
+            fd = self._fds.pop(path)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def settle(self) -> list[tuple[list[Any], Failure | None]]:
+        """Fsync every descriptor with waiting appends; ``(tokens, failure or None)`` of
+        everything synced since the last call (including syncs done by evictions)."""
+        for path in list(self._waiting):
+            self._sync(path)
+        settled, self._settled = self._settled, []
+        return settled
 
     def close(self, path: str | None = None) -> None:
         if path is None:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+            for open_path in list(self._fds):
+                self._release(open_path)
             return
-        if path in self._fds:
-            os.close(self._fds.pop(path))
+        self._release(path)
         self._repaired.discard(path)
 
 
@@ -122,11 +183,12 @@ class InlineWriter:
 
     def append(self, path: str, data: bytes) -> Deferred[None]:
         try:
-            fd = self._files.fd(path)
-            _write_all(fd, data)
-            os.fsync(fd)
+            self._files.append(path, data, None)
         except Exception:
             return fail(Failure())
+        for _, failure in self._files.settle():
+            if failure is not None:
+                return fail(failure)
         return succeed(None)
 
     def replace(self, path: str, data: bytes) -> Deferred[None]:
@@ -140,6 +202,13 @@ class InlineWriter:
     def call(self, func: Callable[..., T], *args: Any) -> Deferred[T]:
         try:
             return succeed(func(*args))
+        except Exception:
+            return fail(Failure())
+
+    def rewrite(self, path: str, func: Callable[[str], T]) -> Deferred[T]:
+        try:
+            self._files.close(path)
+            return succeed(func(path))
         except Exception:
             return fail(Failure())
 
@@ -182,6 +251,9 @@ class DurableWriter:
     def call(self, func: Callable[..., T], *args: Any) -> Deferred[T]:
         return self._submit(("call", func, args))
 
+    def rewrite(self, path: str, func: Callable[[str], T]) -> Deferred[T]:
+        return self._submit(("rewrite", path, func))
+
     def forget(self, path: str) -> Deferred[None]:
         return self._submit(("forget", path))
 
@@ -204,56 +276,69 @@ class DurableWriter:
                 except queue.Empty:
                     break
             results: list[tuple[Deferred[Any], bool, Any]] = []
-            dirty: dict[int, list[int]] = {}
             stop = False
-            for deferred, kind, *args in batch:
-                try:
-                    if kind == "append":
-                        path, data = args
-                        fd = self._files.fd(path)
-                        _write_all(fd, data)
-                        dirty.setdefault(fd, []).append(len(results))
-                        results.append((deferred, True, None))
-                        continue
-                    # everything else sees appends already flushed
-                    self._flush(dirty, results)
-                    if kind == "replace":
-                        path, data = args
-                        self._files.close(path)
-                        atomic_write_bytes(path, data)
-                        results.append((deferred, True, None))
-                    elif kind == "call":
-                        func, call_args = args
-                        results.append((deferred, True, func(*call_args)))
-                    elif kind == "forget":
-                        self._files.close(args[0])
-                        results.append((deferred, True, None))
-                    elif kind == "stop":
-                        self._files.close()
-                        results.append((deferred, True, None))
-                        stop = True
-                except BaseException:
-                    results.append((deferred, False, Failure()))
-            self._flush(dirty, results)
+            try:
+                stop = self._execute(batch, results)
+            except BaseException:
+                # never strand a caller: whatever this batch did not settle fails
+                failure = Failure()
+                answered = {id(entry[0]) for entry in results}
+                results.extend((deferred, False, failure) for deferred, *_ in batch
+                               if id(deferred) not in answered)
             self._reactor.callFromThread(_deliver, results)
             if stop:
                 return
 
-    def _flush(self, dirty: dict[int, list[int]], results: list[tuple[Deferred[Any], bool, Any]]
-               ) -> None:
-        for fd, indexes in dirty.items():
+    def _execute(self, batch: list[Any], results: list[tuple[Deferred[Any], bool, Any]]
+                 ) -> bool:
+        """Run one batch; appends are fsynced (once per file) before anything else runs and
+        at the end. Returns True when the batch stopped the writer."""
+        stop = False
+        for deferred, kind, *args in batch:
             try:
-                os.fsync(fd)
-            except OSError:
-                failure = Failure()
-                for index in indexes:
-                    deferred = results[index][0]
-                    results[index] = (deferred, False, failure)
-        dirty.clear()
+                if kind == "append":
+                    path, data = args
+                    self._files.append(path, data, len(results))
+                    results.append((deferred, True, None))
+                    continue
+                # everything else sees appends already flushed
+                self._settle(results)
+                if kind == "replace":
+                    path, data = args
+                    self._files.close(path)
+                    atomic_write_bytes(path, data)
+                    results.append((deferred, True, None))
+                elif kind == "call":
+                    func, call_args = args
+                    results.append((deferred, True, func(*call_args)))
+                elif kind == "rewrite":
+                    path, func = args
+                    self._files.close(path)
+                    results.append((deferred, True, func(path)))
+                elif kind == "forget":
+                    self._files.close(args[0])
+                    results.append((deferred, True, None))
+                elif kind == "stop":
+                    self._files.close()
+                    results.append((deferred, True, None))
+                    stop = True
+            except BaseException:
+                results.append((deferred, False, Failure()))
+        self._settle(results)
+        return stop
+
+    def _settle(self, results: list[tuple[Deferred[Any], bool, Any]]) -> None:
+        for indexes, failure in self._files.settle():
+            if failure is None:
+                continue
+            for index in indexes:
+                results[index] = (results[index][0], False, failure)
 
 
 def _deliver(results: list[tuple[Deferred[Any], bool, Any]]) -> None:
     for deferred, ok, value in results:
+        if deferred.called:
+            continue    # the caller cancelled it: the operation ran anyway, nobody waits
         if ok:
             deferred.callback(value)
         else:

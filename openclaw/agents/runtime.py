@@ -21,11 +21,19 @@ stops calling tools, calls one of the caller's own tools (``RunRequest.client_to
 here, returned as ``RunResult.pending_tool_calls``; the caller's ``tool_results`` continue the
 session) or at the step limit -> ``lifecycle end``/``error``. A run timeout
 (``agents.defaults.timeoutSeconds``, or the request's) aborts the run.
+
+Acceptance (``handle.when_accepted()``): a run is accepted once its message is durable - in
+the transcript when the run starts at once, in the session store's queue journal
+(``queue.jsonl``) when it waits behind a busy session. It fails (:class:`RunNotAccepted`) when
+the message could not be stored; the methods answer that as an error, never as an
+acknowledgement. :meth:`AgentRuntime.recover` replays, at start-up and in order, the queued
+messages a stop or a crash left out of their transcripts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -80,10 +88,16 @@ log = Logger(namespace="agents")
 
 RECENT_RUNS: Final = 1000
 RECENT_RUN_TTL_S: Final = 300.0
+HISTORY_CACHE_SESSIONS: Final = 256
 
 
 class AgentRequestError(ValueError):
     """The request cannot start a run (unknown agent, malformed key ...): INVALID_REQUEST."""
+
+
+class RunNotAccepted(Exception):
+    """The run's message could not be made durable (it is not in the transcript nor in the
+    queue journal): the request is answered with an error."""
 
 
 class DuplicateRun(Exception):
@@ -128,6 +142,44 @@ class RunRequest:
     # Sampling parameters for the provider request (maxTokens, temperature, topP, stop, seed,
     # frequencyPenalty, presencePenalty, responseFormat; snake_case accepted too).
     stream_params: Mapping[str, Any] | None = None
+    # The transcript id of the user message (a queued run's, fixed when it is journaled, so
+    # a replay after a restart can tell whether the message reached the transcript).
+    message_id: str | None = None
+
+
+#: RunRequest fields a queue-journal record keeps (what a replay after a restart needs).
+_JOURNALED_FIELDS: Final = ("message", "agent_id", "session_key", "kind", "timeout_s", "model",
+                            "extra_system_prompt", "tools_allow", "max_steps", "channel",
+                            "origin", "queue_mode", "label")
+
+
+def _journal_record(request: RunRequest) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name in _JOURNALED_FIELDS:
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        record[name] = value
+    return record
+
+
+def _request_from_journal(record: Mapping[str, Any]) -> RunRequest:
+    fields = {name: record["request"][name] for name in _JOURNALED_FIELDS
+              if name in record["request"]}
+    if isinstance(fields.get("tools_allow"), list):
+        fields["tools_allow"] = tuple(fields["tools_allow"])
+    return RunRequest(run_id=str(record["runId"]), message_id=str(record["messageId"]),
+                      **fields)
+
+
+def _journaled(request: RunRequest) -> bool:
+    """Whether a queued run's message goes to the queue journal: not for the HTTP API (its
+    response is the run; a client that lost it knows) nor for caller tools/results."""
+    return request.kind != "http" and not request.client_tools and not request.tool_results
 
 
 class ClientToolConflict(AgentRequestError):
@@ -200,7 +252,11 @@ class RunHandle:
         self.accepted_at = accepted_at
         self.state = "queued"
         self.result: Deferred[RunResult] = Deferred()
-        self.started: Deferred[None] = Deferred()   # user message durable, run begun
+        self._accepted: Failure | bool | None = None   # True, or why the message is not stored
+        self._accept_waiters: list[Deferred[None]] = []
+        self.message_id = request.message_id
+        self.journaled = False          # its message has a record in the queue journal
+        self.keep_journaled = False     # dropped by a shutdown: replayed after the restart
         self.abort_reason: str | None = None
         self.seq = 0
         self._log: list[dict[str, Any] | _Text] = []
@@ -301,6 +357,36 @@ class RunHandle:
             self._waiters.append(waiter)
             await waiter
 
+    # -- acceptance ---------------------------------------------------------------------------
+
+    def when_accepted(self) -> Deferred[None]:
+        """Fires once the message is durable (transcript or queue journal); fails with
+        :class:`RunNotAccepted` (or the write's error) when it could not be stored."""
+        waiter: Deferred[None] = Deferred()
+        state = self._accepted
+        if state is True:
+            waiter.callback(None)
+        elif isinstance(state, Failure):
+            waiter.errback(state)
+        else:
+            self._accept_waiters.append(waiter)
+        return waiter
+
+    @property
+    def accepted(self) -> bool:
+        return self._accepted is True
+
+    def _settle_acceptance(self, failure: Failure | None) -> None:
+        if self._accepted is not None:
+            return
+        self._accepted = True if failure is None else failure
+        waiters, self._accept_waiters = self._accept_waiters, []
+        for waiter in waiters:
+            if failure is None:
+                waiter.callback(None)
+            else:
+                waiter.errback(failure)
+
     # -- control ------------------------------------------------------------------------------
 
     @property
@@ -348,8 +434,10 @@ class RunHandle:
             wake.cancel()
         self._owed = False
         self._release()
-        if not self.started.called:
-            self.started.callback(None)
+        if self._accepted is None:
+            reason = result.error or result.stop_reason or result.status
+            self._settle_acceptance(Failure(RunNotAccepted(
+                f"the message was not stored: the run ended first ({reason})")))
         self.result.callback(result)
 
 
@@ -485,10 +573,12 @@ class AgentRuntime:
         self.recent: OrderedDict[str, tuple[float, RunResult]] = OrderedDict()
         self._lanes: dict[str, _Lane] = {}
         self._waiters: dict[str, list[Deferred[RunResult | None]]] = {}
-        self._history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # model context per session, the most recently used HISTORY_CACHE_SESSIONS kept
+        self._history: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
         self._workspaces_ready: set[str] = set()
         self._processes: dict[str, tools_mod.ProcessRegistry] = {}
         self._view_cache: tuple[Any, AgentsView] | None = None
+        self._recovering = False        # recover() runs: new runs wait behind the replays
         store.listen(self._store_changed)
 
     # -- config ------------------------------------------------------------------------------
@@ -548,19 +638,115 @@ class AgentRuntime:
         self.active[request.run_id] = handle
         lane = self._lanes.setdefault(key, _Lane())
         mode = request.queue_mode or self._queue_mode(agent_id, key)
-        if lane.active is None:
+        if lane.active is None and not self._recovering:
             self._launch(lane, handle)
         else:
             if mode == "interrupt":
                 for queued in list(lane.pending):
                     queued.cancel("interrupt")
-                lane.active.cancel("interrupt")
+                if lane.active is not None:
+                    lane.active.cancel("interrupt")
             view = self.view()
             lane.pending.append(handle)
+            self._journal(handle)
             while len(lane.pending) > view.queue_cap:
                 oldest = lane.pending[0]
                 oldest.cancel("queue")
         return handle
+
+    def _journal(self, handle: RunHandle) -> None:
+        """Make a queued run's message durable in the queue journal (then it is accepted)."""
+        request = handle.request
+        if not _journaled(request):
+            handle._settle_acceptance(None)
+            return
+        handle.message_id = handle.message_id or str(uuid.uuid4())
+        handle.journaled = True
+        writing = self.store.agent(handle.agent_id).queue.enqueue(
+            handle.run_id, handle.session_key, handle.message_id, _journal_record(request),
+            self.now_ms())
+
+        def stored(_: None) -> None:
+            handle._settle_acceptance(None)
+
+        def failed(failure: Failure) -> None:
+            log.failure("run {run}: journaling the queued message failed", failure,
+                        run=handle.run_id)
+            handle._settle_acceptance(failure)
+            handle.cancel("error")      # answered as an error: it must not run later
+
+        writing.addCallbacks(stored, failed)
+
+    async def recover(self) -> None:
+        """Replay the queued messages the last process acknowledged that are not in their
+        transcripts (it stopped or crashed before their turn), in order, ahead of any run
+        started meanwhile. Call once at start-up, before requests are served."""
+        self._recovering = True
+        try:
+            view = self.view()
+            # taken first, together: appends queued after these land in the new journals
+            taking = [(agent_id, self.store.agent(agent_id).queue.take_pending())
+                      for agent_id in view.agents]
+            replays: list[RunRequest] = []
+            for agent_id, pending in taking:
+                try:
+                    replays.extend(await self._unstored(agent_id, await pending))
+                except Exception:
+                    log.failure("queue journal of agent {agent}: replay failed", agent=agent_id)
+        finally:
+            self._recovering = False
+        held = {key: list(lane.pending) for key, lane in self._lanes.items()}
+        for lane in self._lanes.values():
+            lane.pending.clear()
+        for request in replays:
+            if request.run_id in self.active:
+                # a retry of the same idempotency key arrived meanwhile: it carries the message
+                self._journal_done(self.active[request.run_id].agent_id, request.run_id)
+                continue
+            try:
+                agent_id, key = self.resolve(request.agent_id, request.session_key)
+            except AgentRequestError as e:
+                log.warn("queued run {run} cannot be replayed: {error}", run=request.run_id,
+                         error=str(e))
+                self._journal_done(request.agent_id or view.default_id, request.run_id)
+                continue
+            handle = RunHandle(self, request, agent_id, key, self.now_ms())
+            handle.journaled = True
+            handle._settle_acceptance(None)
+            self.active[request.run_id] = handle
+            self._lanes.setdefault(key, _Lane()).pending.append(handle)
+        for key, handles in held.items():
+            self._lanes.setdefault(key, _Lane()).pending.extend(handles)
+        if replays:
+            log.info("replaying {n} queued message(s) acknowledged before the restart",
+                     n=len(replays))
+        for key, lane in list(self._lanes.items()):
+            if lane.active is None:
+                self._next(key)
+
+    async def _unstored(self, agent_id: str, records: list[dict[str, Any]]) -> list[RunRequest]:
+        """The journaled runs whose message is not in its transcript."""
+        if not records:
+            return []
+        sessions = self.store.agent(agent_id)
+        await sessions.load()
+        stored: dict[str, set[Any]] = {}
+        out: list[RunRequest] = []
+        for record in records:
+            key = str(record.get("sessionKey"))
+            ids = stored.get(key)
+            if ids is None:
+                ids = stored[key] = {r.get("id") for r in await sessions.read(key)}
+            if record.get("messageId") in ids:
+                self._journal_done(agent_id, str(record["runId"]))
+                continue
+            out.append(_request_from_journal(record))
+        return out
+
+    def _journal_done(self, agent_id: str, run_id: str) -> None:
+        self.store.agent(agent_id).queue.done(run_id).addErrback(
+            lambda f: log.failure("queue journal: recording run {run} done failed", f,
+                                  run=run_id))
 
     def _policy(self, view: AgentsView, agent: Any, agent_id: str, key: str,
                 request: RunRequest) -> tools_mod.ToolPolicy:
@@ -611,6 +797,8 @@ class AgentRuntime:
         lane = self._lanes.get(handle.session_key)
         if lane is not None and handle in lane.pending:
             lane.pending.remove(handle)
+        if handle.abort_reason == "shutdown" and handle.accepted:
+            handle.keep_journaled = True    # its turn comes after the restart
         now = self.now_ms()
         result = RunResult(handle.run_id, "aborted", handle.session_key, handle.agent_id,
                            stop_reason=handle.abort_reason, started_at=now, ended_at=now)
@@ -630,6 +818,10 @@ class AgentRuntime:
         del self._lanes[key]
 
     def _complete(self, handle: RunHandle, result: RunResult) -> None:
+        if handle.journaled and not handle.keep_journaled:
+            # after the user message's append (same writer, in order): the journal record
+            # is settled - the message is in the transcript, or its run ended without it
+            self._journal_done(handle.agent_id, handle.run_id)
         self.active.pop(handle.run_id, None)
         self.recent[handle.run_id] = (self.reactor.seconds(), result)
         self.recent.move_to_end(handle.run_id)
@@ -760,6 +952,7 @@ class AgentRuntime:
                 await self._append(handle, [{"type": "message", "message": message}
                                             for message in results])
                 history.extend(results)
+                handle._settle_acceptance(None)
             else:
                 if dangling:
                     # as context_messages() will show them when the transcript is read again
@@ -768,13 +961,13 @@ class AgentRuntime:
                                 "timestamp": self.now_ms(),
                                 # clients match their sent message by its run id
                                 "idempotencyKey": f"{request.run_id}:user"}
-                await self._append(handle, [{"type": "message", "message": user_message}])
+                await self._append(handle, [{"type": "message", "id": handle.message_id,
+                                             "message": user_message}])
                 history.append(user_message)
             started = True
             handle.started_at = result.started_at = self.now_ms()
             # first the waiters (a chat.send ack goes out before any event of the run)
-            if not handle.started.called:
-                handle.started.callback(None)
+            handle._settle_acceptance(None)
             handle.emit("lifecycle", {"phase": "start", "startedAt": result.started_at})
             if handle.abort_reason is not None:
                 raise CancelledError()
@@ -1054,6 +1247,10 @@ class AgentRuntime:
             records = await self.store.agent(agent_id).read(key)
             cached = context_messages(records, close_tail=False)
             self._history[(agent_id, key)] = cached
+            while len(self._history) > HISTORY_CACHE_SESSIONS:
+                self._history.popitem(last=False)   # read again from the transcript if needed
+        else:
+            self._history.move_to_end((agent_id, key))
         return cached
 
     async def _append(self, handle: RunHandle, records: list[dict[str, Any]]) -> None:
@@ -1248,6 +1445,7 @@ __all__ = [
     "ClientToolResult",
     "DuplicateRun",
     "RunHandle",
+    "RunNotAccepted",
     "RunRequest",
     "RunResult",
     "context_messages",

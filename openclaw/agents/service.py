@@ -2,7 +2,8 @@
 
 ``store`` owns the durable writer thread and the session store (flushed and closed last, after
 ``agents`` stopped); ``agents`` owns the :class:`~openclaw.agents.runtime.AgentRuntime` (runs
-are aborted with reason ``shutdown`` when it stops, so their transcripts record the end).
+are aborted with reason ``shutdown`` when it stops, so their transcripts record the end; queued
+messages stay in the queue journal and are replayed when it starts again).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class AgentsService(Service):
                 self.runtime.store.agent(agent.id).load()
         except Exception:
             log.failure("agents: loading session indexes failed")
+        # queued messages acknowledged before a stop or crash: replayed before any request
+        # is served (the web service starts after this one)
+        Deferred.fromCoroutine(self.runtime.recover()).addErrback(
+            lambda f: log.failure("agents: replaying queued messages failed", f))
 
     def stopService(self) -> Deferred[None]:
         super().stopService()

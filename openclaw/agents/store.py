@@ -11,6 +11,10 @@
   and cut away before the next append.
 * Reset and delete archive the transcript as ``<sessionId>.jsonl.reset.<ts>`` /
   ``<sessionId>.jsonl.deleted.<ts>`` (as the real gateway names them).
+* ``queue.jsonl`` is the journal of messages acknowledged while their session was busy
+  (:class:`QueueJournal`): a ``queued`` record (durable before the acknowledgement), then a
+  ``done`` record once the message is in its transcript (or was dropped). A restart replays
+  what is not done, in order.
 
 All disk I/O goes through the durable writer (a thread): nothing here blocks the reactor.
 """
@@ -123,6 +127,7 @@ class AgentSessions:
         self._loaded: Deferred[None] | None = None
         self._flush_call: IDelayedCall | None = None
         self._listeners: list[Callable[[str, str, dict[str, Any] | None], None]] = []
+        self.queue = QueueJournal(os.path.join(directory, "queue.jsonl"), writer)
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -180,6 +185,7 @@ class AgentSessions:
         if entry is not None and entry.get("sessionId"):
             return entry, False
         now = self.now_ms()
+        previous = entry
         entry = dict(entry or {})
         entry.update({"sessionId": uuid7(now), "sessionStartedAt": now, "updatedAt": now})
         for name, value in (fields or {}).items():
@@ -188,7 +194,18 @@ class AgentSessions:
         header = {"type": "session", "version": TRANSCRIPT_VERSION, "id": entry["sessionId"],
                   "timestamp": iso(now), "cwd": cwd}
         self._leaf[key] = None
-        await self._writer.append(self.transcript_path(entry), (dumps(header) + "\n").encode())
+        try:
+            await self._writer.append(self.transcript_path(entry),
+                                      (dumps(header) + "\n").encode())
+        except BaseException:
+            # not created: the next attempt starts the session again
+            if self.entries.get(key) is entry:
+                if previous is None:
+                    del self.entries[key]
+                else:
+                    self.entries[key] = previous
+                self._leaf.pop(key, None)
+            raise
         await self.flush_index()
         self._notify(key, "create", entry)
         return entry, True
@@ -217,7 +234,9 @@ class AgentSessions:
         for record in records:
             full = {"type": record.get("type", "message"), "id": str(uuid.uuid4()),
                     "parentId": parent, "timestamp": iso(now)}
-            full.update({k: v for k, v in record.items() if k not in full or k == "type"})
+            # a preset id: the user message of a journaled run (see QueueJournal)
+            full.update({k: v for k, v in record.items()
+                         if k not in full or k == "type" or (k == "id" and v)})
             parent = full["id"]
             lines.append(dumps(full))
             written.append(full)
@@ -327,6 +346,77 @@ class AgentSessions:
                 listener(key, what, value)
             except Exception:
                 log.failure("session listener failed")
+
+
+class QueueJournal:
+    """``queue.jsonl``: messages acknowledged while their session was busy, until they are in
+    their transcript.
+
+    ``{"type": "queued", "runId", "sessionKey", "messageId", "ts", "request": {...}}`` is
+    appended (fsync'd) before the acknowledgement; ``{"type": "done", "runId"}`` once the
+    message is in the transcript under ``messageId`` (or the queued run was dropped). A
+    ``done`` lost in a crash is harmless: replay skips a message already in its transcript.
+    When nothing is outstanding and the file holds many records, it is compacted (emptied).
+    """
+
+    COMPACT_AFTER: Final = 256
+
+    def __init__(self, path: str, writer: Writer) -> None:
+        self.path = path
+        self._writer = writer
+        self._open: set[str] = set()     # run ids with a queued record and no done yet
+        self._records = 0                # records appended since the last compaction
+
+    def enqueue(self, run_id: str, session_key: str, message_id: str,
+                request: Mapping[str, Any], ts: int) -> Deferred[None]:
+        record = {"type": "queued", "runId": run_id, "sessionKey": session_key,
+                  "messageId": message_id, "ts": ts, "request": dict(request)}
+        self._open.add(run_id)
+        self._records += 1
+        return self._writer.append(self.path, (dumps(record) + "\n").encode())
+
+    def done(self, run_id: str) -> Deferred[None]:
+        self._open.discard(run_id)
+        self._records += 1
+        written = self._writer.append(self.path, (dumps({"type": "done", "runId": run_id})
+                                                  + "\n").encode())
+        if not self._open and self._records >= self.COMPACT_AFTER:
+            # after the done above (same writer, in order); appends queued later land after
+            self._records = 0
+            self._writer.rewrite(self.path, _take_pending).addErrback(
+                lambda f: log.failure("queue journal {path}: compaction failed", f,
+                                      path=self.path))
+        return written
+
+    def take_pending(self) -> Deferred[list[dict[str, Any]]]:
+        """The ``queued`` records without ``done``, in order; the journal is rewritten to
+        hold just them (one writer operation: appends queued after it land after it)."""
+
+        def taken(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            self._open.update(str(r["runId"]) for r in records)
+            self._records = len(records)
+            return records
+
+        return self._writer.rewrite(self.path, _take_pending).addCallback(taken)
+
+
+def _take_pending(path: str) -> list[dict[str, Any]]:
+    from openclaw.atomic_files import atomic_write_bytes
+
+    if not os.path.exists(path):
+        return []
+    pending: dict[str, dict[str, Any]] = {}
+    for record in read_jsonl(path):
+        run_id = record.get("runId")
+        if not isinstance(run_id, str):
+            continue
+        if record.get("type") == "queued" and isinstance(record.get("request"), dict):
+            pending.setdefault(run_id, record)
+        elif record.get("type") == "done":
+            pending.pop(run_id, None)
+    records = list(pending.values())
+    atomic_write_bytes(path, "".join(dumps(r) + "\n" for r in records).encode())
+    return records
 
 
 _KEPT_ON_RESET: Final = frozenset({

@@ -313,6 +313,8 @@ class GatewayService(MultiService):
                                                self.control_ui])
         self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
+        self.web.site.protocol = self.http_api.channel_factory(  # type: ignore[method-assign]
+            SECURITY_HEADERS)
         self.web.setServiceParent(self)
 
     def readiness(self) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import random
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -30,10 +31,11 @@ from twisted.internet.error import (
     ConnectionRefusedError,
     DNSLookupError,
 )
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from openclaw.providers.types import (
     DEFAULT_RETRIES,
@@ -53,6 +55,18 @@ if TYPE_CHECKING:
 
 MAX_RETRY_WAIT_S: Final = 30.0
 ERROR_BODY_LIMIT: Final = 64 * 1024
+CONNECT_TIMEOUT_S: Final = 30.0
+#: Longest time bytes sent to a provider may stay unacknowledged by its TCP stack before the
+#: connection is given up (``TCP_USER_TIMEOUT``). A connection whose handshake completed on our
+#: side while the server's accept queue was full is black-holed: the request sits unacked in
+#: our send queue and the kernel retransmits with exponential backoff (the run waits 30, 60,
+#: 120 s...). With this bound it fails fast and is retried on a new connection.
+UNACKED_TIMEOUT_S: Final = 5.0
+#: Model requests in flight at once to one origin (scheme, host, port) through one client;
+#: more wait their turn here. 150 runs opening 150 connections at once overflow the accept
+#: queue of a local server (Twisted's listen backlog is 50, llama.cpp's cpp-httplib 5) and
+#: leave connections black-holed (see UNACKED_TIMEOUT_S); fewer, reused connections do not.
+MAX_STREAMS_PER_ORIGIN: Final = 32
 
 
 def make_http_client(reactor: Any, *, persistent: bool = True) -> HTTPClient:
@@ -67,11 +81,103 @@ def make_http_client(reactor: Any, *, persistent: bool = True) -> HTTPClient:
 
     pool = HTTPConnectionPool(reactor, persistent=persistent)
     pool._factory = QuietClientFactory
-    pool.maxPersistentPerHost = 8
+    pool.maxPersistentPerHost = MAX_STREAMS_PER_ORIGIN
     pool.retryAutomatically = False
-    client = HTTPClient(Agent(reactor, pool=pool))
+    agent = Agent.usingEndpointFactory(reactor, _ProviderEndpoints(reactor), pool=pool)
+    client = HTTPClient(agent)
     client.openclaw_pool = pool  # type: ignore[attr-defined]
+    client.openclaw_slots = OriginSlots(MAX_STREAMS_PER_ORIGIN)  # type: ignore[attr-defined]
     return client
+
+
+class OriginSlots:
+    """At most ``limit`` requests in flight per origin; a waiting request can be cancelled."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._semaphores: dict[str, defer.DeferredSemaphore] = {}
+
+    def _semaphore(self, url: str) -> defer.DeferredSemaphore:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        semaphore = self._semaphores.get(origin)
+        if semaphore is None:
+            semaphore = self._semaphores[origin] = defer.DeferredSemaphore(self.limit)
+        return semaphore
+
+    async def acquire(self, url: str) -> Callable[[], None]:
+        """Wait for a slot; returns its release (idempotent)."""
+        semaphore = self._semaphore(url)
+        await semaphore.acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                semaphore.release()
+
+        return release
+
+    def in_flight(self, url: str) -> int:
+        semaphore = self._semaphore(url)
+        return semaphore.limit - semaphore.tokens
+
+
+class _ProviderEndpoints:
+    """``twisted.web.client.Agent``'s standard endpoints (TCP, TCP+TLS), with
+    ``TCP_USER_TIMEOUT`` set on each new connection (see :data:`UNACKED_TIMEOUT_S`)."""
+
+    def __init__(self, reactor: Any) -> None:
+        from twisted.web.client import BrowserLikePolicyForHTTPS
+
+        self._reactor = reactor
+        self._tls = BrowserLikePolicyForHTTPS()
+
+    def endpointForURI(self, uri: Any) -> Any:  # IAgentEndpointFactory
+        from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+        from twisted.web.error import SchemeNotSupported
+
+        try:
+            host = uri.host.decode("ascii")
+        except UnicodeDecodeError:
+            raise ValueError(f"the host of {uri.toBytes()!r} is not ASCII") from None
+        endpoint: Any = HostnameEndpoint(self._reactor, host, uri.port,
+                                         timeout=CONNECT_TIMEOUT_S)
+        if uri.scheme == b"https":
+            endpoint = wrapClientTLS(self._tls.creatorForNetloc(uri.host, uri.port), endpoint)
+        elif uri.scheme != b"http":
+            raise SchemeNotSupported(f"unsupported scheme: {uri.scheme!r}")
+        return _UnackedTimeoutEndpoint(endpoint)
+
+
+@implementer(IStreamClientEndpoint)
+class _UnackedTimeoutEndpoint:
+    def __init__(self, endpoint: Any) -> None:
+        self._endpoint = endpoint
+
+    def connect(self, factory: Any) -> Deferred[Any]:
+        connecting: Deferred[Any] = self._endpoint.connect(factory)
+        return connecting.addCallback(_limit_unacked)
+
+
+def _limit_unacked(protocol: Any) -> Any:
+    import socket
+
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    transport = getattr(protocol, "transport", None)
+    for _ in range(3):          # the TCP transport, under a TLS wrapper if any
+        handle = getattr(transport, "getHandle", lambda: None)()
+        if isinstance(handle, socket.socket):
+            if option is not None:
+                with contextlib.suppress(OSError):
+                    handle.setsockopt(socket.IPPROTO_TCP, option,
+                                      int(UNACKED_TIMEOUT_S * 1000))
+            break
+        transport = getattr(transport, "transport", None)
+    return protocol
 
 
 async def close_http_client(client: HTTPClient) -> None:
@@ -178,6 +284,8 @@ class SseStream:
         self._body: _SseBody | None = None
         self._idle: IDelayedCall | None = None
         self._cancelled = False
+        self.on_end: Callable[[], None] | None = None   # the request's slot, released at the end
+        self._parseable = False     # an event whose data is JSON arrived
 
     # -- feeding (body protocol) -------------------------------------------------------
 
@@ -208,6 +316,8 @@ class SseStream:
     def _push(self, event: SseEvent) -> None:
         if self._done:
             return
+        if not self._parseable and event.data[:1] in ("{", "[") and event.data != "[DONE]":
+            self._parseable = json_or_none(event.data) is not None
         self._events.append(event)
         self._wake()
 
@@ -215,6 +325,9 @@ class SseStream:
         if self._done:
             return
         self._done = True
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end()
         idle, self._idle = self._idle, None
         if idle is not None and idle.active():
             idle.cancel()
@@ -259,6 +372,12 @@ class SseStream:
                 return self._events.popleft()
             if self._done:
                 if self._error is not None:
+                    raise self._error
+                if not self._parseable:
+                    # garbage with a 200 status is a failed call, not an empty answer
+                    self._error = ProviderError(
+                        self.provider, f"{self.provider}: the model stream had no parseable "
+                        "content", model=self.model, failover=True)
                     raise self._error
                 raise StopAsyncIteration
             self._waiter = Deferred()
@@ -342,12 +461,15 @@ async def post_stream(client: HTTPClient, clock: IReactorTime, options: PostStre
         headers[name] = [value]
     attempt = 0
     stale_retried = False
+    slots: OriginSlots | None = getattr(client, "openclaw_slots", None)
     while True:
+        release = await slots.acquire(options.url) if slots is not None else _no_slot
         try:
             response = await client.request(
                 "POST", options.url, data=payload, headers=headers, unbuffered=True,
                 timeout=options.timeout, reactor=clock)  # type: ignore[arg-type]
         except Exception as e:
+            release()
             if cancelled():
                 raise CancelledError() from None
             if _is_timeout(e):
@@ -361,8 +483,17 @@ async def post_stream(client: HTTPClient, clock: IReactorTime, options: PostStre
                     await _sleep(clock, _backoff(attempt), options, attempt, error)
                     continue
                 raise error from e
-            if _is_stale_connection(e) and not stale_retried:
-                stale_retried = True   # a pooled keep-alive connection the server had closed
+            if _is_stale_connection(e) and (not stale_retried or attempt < options.retries):
+                # a pooled keep-alive connection the server had closed, or a new one it never
+                # accepted (lost after UNACKED_TIMEOUT_S): again on a new connection, after a
+                # random pause so a crowd of such requests does not return all at once
+                if stale_retried:
+                    attempt += 1
+                stale_retried = True
+                await deferLater(clock, random.uniform(0.05, 0.5) * (attempt + 1),
+                                 lambda: None)
+                if cancelled():
+                    raise CancelledError() from None
                 continue
             if isinstance(e, ConnectError | ConnectionRefusedError | DNSLookupError):
                 raise ProviderError(
@@ -375,9 +506,13 @@ async def post_stream(client: HTTPClient, clock: IReactorTime, options: PostStre
         status = int(response.code)
         if 200 <= status < 300:
             stream = SseStream(options.provider, options.model, clock, options.timeout)
+            stream.on_end = release
             stream._attach(response)
             return stream, response
-        body = await _read_limited(response, clock)
+        try:
+            body = await _read_limited(response, clock)
+        finally:
+            release()
         kind, failover = classify_status(status)
         message = _error_message(body)
         if status == 400 and any(hint in message.lower() for hint in _CONTEXT_HINTS):
@@ -404,6 +539,10 @@ async def post_stream(client: HTTPClient, clock: IReactorTime, options: PostStre
         raise error
 
 
+def _no_slot() -> None:
+    return None
+
+
 def _is_stale_connection(error: BaseException) -> bool:
     reasons = getattr(error, "reasons", None) or ()
     return bool(reasons) and all(
@@ -411,7 +550,10 @@ def _is_stale_connection(error: BaseException) -> bool:
 
 
 def _is_timeout(error: BaseException) -> bool:
-    if isinstance(error, defer.TimeoutError | CancelledError):
+    from twisted.internet.error import ConnectingCancelledError
+
+    # treq's timeout cancels the request: while connecting, or while awaiting the response
+    if isinstance(error, defer.TimeoutError | CancelledError | ConnectingCancelledError):
         return True
     reasons = getattr(error, "reasons", None) or ()
     return bool(reasons) and all(

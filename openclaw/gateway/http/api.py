@@ -46,6 +46,7 @@ from openclaw.gateway.http.body import (
     RawAnswer,
     body_size,
     bounded_request_factory,
+    json_error_channel,
     read_and_parse,
 )
 from openclaw.gateway.http.common import (
@@ -279,3 +280,8 @@ class HttpApi:
         """The Site's request class with this API's body caps."""
         return bounded_request_factory(self, self.clock, base_headers=base_headers,
                                        timeout_s=self.body_timeout_s)
+
+    def channel_factory(self, base_headers: tuple[tuple[bytes, bytes], ...]
+                        ) -> Callable[[], Any]:
+        """The Site's ``protocol``: channel refusals in the API's JSON error shape."""
+        return json_error_channel(base_headers)

@@ -8,6 +8,14 @@ byte is read, a chunked body is counted as it arrives, and a body that stalls is
 ``408``. The refusal is written raw (status line, the security headers, JSON) and the
 connection closed, as the real gateway does. An unauthorised caller gets its ``401`` rather
 than ``413`` (the gate's ``reject`` decides), so nobody can make the gateway read a large body.
+Form bodies are never parsed by ``twisted.web`` (a malformed multipart body would get its bare
+``400``): the endpoints see the raw body and answer in their own shape.
+
+:func:`json_error_channel` is the Site's HTTP channel: what ``twisted.web`` refuses before any
+resource sees the request (a malformed request line or header, a bad chunk, an oversized or
+too many headers) is answered in the same JSON error shape - ``431`` for header fields too
+large, ``414`` for a request line too long, ``400`` otherwise - instead of a bare status line
+or a silent close.
 
 :func:`parse_json_text` parses like ``JSON.parse`` after ``trim()`` (empty body = ``{}``) and
 words errors the way V8 does (``Expected property name or '}' in JSON at position 1 (line 1
@@ -24,12 +32,14 @@ from typing import IO, Any, Final, Protocol, cast
 
 import attrs
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
 BODY_TIMEOUT_S: Final = 30.0
 INLINE_PARSE_LIMIT: Final = 256 * 1024
 _STATUS_TEXT: Final = {400: b"Bad Request", 401: b"Unauthorized", 408: b"Request Timeout",
-                       413: b"Payload Too Large", 429: b"Too Many Requests"}
+                       413: b"Payload Too Large", 414: b"URI Too Long",
+                       429: b"Too Many Requests", 431: b"Request Header Fields Too Large"}
 
 
 @attrs.frozen
@@ -84,6 +94,8 @@ def bounded_request_factory(
         _timeout_s = timeout_s
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
+            # the endpoints read raw bodies (JSON): no form parsing by twisted.web
+            kwargs["parsePOSTFormSubmission"] = False
             super().__init__(*args, **kwargs)
             self._limit: BodyLimit | None = None
             self._received = 0
@@ -294,3 +306,40 @@ def v8_json_error(text: str, error: json.JSONDecodeError) -> str:
             return f"Unexpected number {_at(text, pos)}"
         return _unexpected_token(text, pos)
     return f"{message} {_at(text, pos)}"
+
+
+def json_error_channel(base_headers: tuple[tuple[bytes, bytes], ...] = ()
+                       ) -> Callable[[], Any]:
+    """The Site's ``protocol``: ``twisted.web``'s generic channel (HTTP/1.1, or HTTP/2 when
+    negotiated) around an ``HTTPChannel`` answering its own refusals in the JSON shape."""
+    from twisted.web.http import _GenericHTTPChannelProtocol
+
+    class JsonErrorChannel(HTTPChannel):
+        def _respondToBadRequestAndDisconnect(self) -> None:
+            header_size = int(getattr(self, "_receivedHeaderSize", 0) or 0)
+            header_count = int(getattr(self, "_receivedHeaderCount", 0) or 0)
+            if header_size > self.totalHeadersSize or header_count > self.maxHeaders:
+                self._refuse(431, "Request header fields too large")
+            else:
+                self._refuse(400, "Bad request: malformed HTTP request")
+
+        def lineLengthExceeded(self, line: bytes) -> None:
+            # only the request line and headers are read as lines
+            if self.requests:
+                self._refuse(431, "Request header fields too large")
+            else:
+                self._refuse(414, "Request line too long")
+
+        def _refuse(self, status: int, message: str) -> None:
+            transport = self.transport
+            if transport is None:
+                return
+            body = json.dumps({"error": {"message": message,
+                                         "type": "invalid_request_error"}}).encode()
+            transport.write(RawAnswer(status, body).encode(base_headers))
+            self.loseConnection()
+
+    def build() -> Any:
+        return _GenericHTTPChannelProtocol(JsonErrorChannel())
+
+    return build

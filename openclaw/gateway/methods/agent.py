@@ -107,6 +107,9 @@ class Dedupe:
                 break
             del self._entries[key]
 
+    def discard(self, key: str) -> None:
+        self._entries.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -521,7 +524,6 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
                     "acceptedAt": runtime.now_ms()}
         gateway.dedupe.set(key, DedupeEntry(gateway.clock.seconds(), True, accepted,
                                             in_flight=True))
-        gateway.send_interim(call, accepted)
         gateway.note_starter(call, session_key)
         try:
             handle = runtime.start(attrs.evolve(request, agent_id=agent_id,
@@ -532,11 +534,22 @@ def make_agent_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
             raise invalid_request(str(e)) from None
         except DuplicateRun as e:
             handle = e.handle
+        stored = True
+
         def remember(result: RunResult) -> RunResult:
-            gateway.dedupe.set(key, _final_entry(gateway, key, result, request))
+            if stored:
+                gateway.dedupe.set(key, _final_entry(gateway, key, result, request))
             return result
 
         handle.result.addCallback(remember)
+        try:
+            # "accepted" once the message is durable (transcript or queue journal)
+            await handle.when_accepted()
+        except Exception as e:
+            stored = False
+            gateway.dedupe.discard(key)
+            raise GatewayError(ErrorCode.UNAVAILABLE, f"agent failed: {e}") from None
+        gateway.send_interim(call, accepted)
         result: RunResult = await _shield(handle.result)
         final = _final_entry(gateway, key, result, request)
         if delivering and result.status == "ok":

@@ -1,10 +1,11 @@
 """Chat family (the WebChat surface): ``chat.send``, ``chat.abort``, ``chat.history``.
 
-``chat.send`` answers ``{runId, status: "started"}`` once the user message is durable in the
-transcript (at once when the session is busy and the message waits its turn); output arrives
-as ``chat`` and ``agent`` events. A retry with the same ``idempotencyKey`` answers
-``{runId, status: "in_flight"}`` while the run lasts, then the cached outcome. ``/stop`` aborts
-the session's runs.
+``chat.send`` answers ``{runId, status: "started"}`` once the user message is durable: in the
+transcript, or - when the session is busy and the message waits its turn - in the session
+store's queue journal (replayed after a restart). A message that could not be stored is
+answered with an error, never ``started``. Output arrives as ``chat`` and ``agent`` events.
+A retry with the same ``idempotencyKey`` answers ``{runId, status: "in_flight"}`` while the
+run lasts, then the cached outcome. ``/stop`` aborts the session's runs.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from openclaw.auth.scopes import READ, WRITE
 from openclaw.gateway.methods.agent import (
     AgentGateway,
     DedupeEntry,
-    _shield,
     replay,
     run_request_from,
 )
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
-from openclaw.gateway.protocol.errors import ErrorCode, ErrorShape, invalid_request
+from openclaw.gateway.protocol.errors import (
+    ErrorCode,
+    ErrorShape,
+    GatewayError,
+    invalid_request,
+)
 from openclaw.gateway.protocol.schema import (
     NON_EMPTY_STRING,
     AnyValue,
@@ -134,13 +139,21 @@ def make_chat_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         gateway.dedupe.set(key, DedupeEntry(gateway.clock.seconds(), True,
                                             {"runId": run_id, "status": "started"},
                                             in_flight=True))
+        stored = True
+
         def remember(result: RunResult) -> RunResult:
-            gateway.dedupe.set(key, _chat_entry(gateway, result))
+            if stored:
+                gateway.dedupe.set(key, _chat_entry(gateway, result))
             return result
 
         handle.result.addCallback(remember)
-        if handle.state == "running" and not handle.started.called:
-            await _shield(handle.started)
+        try:
+            await handle.when_accepted()
+        except Exception as e:
+            # not stored: an error answer (never "started"); a retry may try again
+            stored = False
+            gateway.dedupe.discard(key)
+            raise GatewayError(ErrorCode.UNAVAILABLE, f"chat.send failed: {e}") from None
         return {"runId": run_id, "status": "started"}
 
     def chat_abort(call: MethodCall) -> dict[str, Any]:

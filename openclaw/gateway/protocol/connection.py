@@ -175,6 +175,9 @@ class GatewayConnection:
         self._detached = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
+        # called when an asynchronously answered request finished (the adapter serves the
+        # messages it held back while too many were running)
+        self.request_settled: Callable[[], None] | None = None
 
     # -- IEventRecipient -----------------------------------------------------------------
 
@@ -206,12 +209,25 @@ class GatewayConnection:
         if with_seq:
             self._seq += 1
             seq = self._seq
-        if self.transport.buffered_bytes() > self.context.policy.max_buffered_bytes:
+        frame = event.frame(seq)
+        if self._over_bound(frame):
             if drop_if_slow:
                 return
-            self.close(CLOSE_POLICY_VIOLATION, "slow consumer")
+            self.close_slow_consumer("unsent output over maxBufferedBytes")
             return
-        self.transport.send_frame(event.frame(seq))
+        self.transport.send_frame(frame)
+
+    def close_slow_consumer(self, why: str) -> None:
+        if self._state != _CLOSED:
+            self.log.info("closing slow consumer conn={conn} ({why}, {buffered} bytes unsent)",
+                          conn=self.conn_id, why=why, buffered=self.transport.buffered_bytes())
+        self.close(CLOSE_POLICY_VIOLATION, "slow consumer")
+
+    def _over_bound(self, frame: bytes) -> bool:
+        """Would ``frame`` take the unsent output (what the transport holds, and this frame)
+        over ``maxBufferedBytes``?"""
+        limit = self.context.policy.max_buffered_bytes
+        return self.transport.buffered_bytes() + len(frame) > limit
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -317,8 +333,8 @@ class GatewayConnection:
     def _send(self, data: bytes) -> None:
         if self._state == _CLOSED:
             return
-        if self.transport.buffered_bytes() > self.context.policy.max_buffered_bytes:
-            self.close(CLOSE_POLICY_VIOLATION, "slow consumer")
+        if self._over_bound(data):
+            self.close_slow_consumer("unsent output over maxBufferedBytes")
             return
         self.transport.send_frame(data)
 
@@ -904,10 +920,12 @@ class GatewayConnection:
             if self._state == _OPEN:
                 self._unauthorized_streak = 0
                 self._send(response_ok(request_id, result))
+            self._settled()
 
         def failed(failure: Failure) -> None:
             if self._pending.get(key) is deferred:
                 del self._pending[key]
+            self._settled()
             if self._state != _OPEN:
                 return
             if failure.check(GatewayError):
@@ -922,6 +940,11 @@ class GatewayConnection:
                 self._respond_error(request_id, ErrorShape(ErrorCode.UNAVAILABLE, message))
 
         deferred.addCallbacks(finished, failed)
+
+    def _settled(self) -> None:
+        settled = self.request_settled
+        if settled is not None and self._state != _CLOSED:
+            settled()
 
     def _cancel_request(self, request_id: Any) -> None:
         if isinstance(request_id, str):

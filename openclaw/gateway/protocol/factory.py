@@ -24,6 +24,7 @@ from openclaw.gateway.protocol.constants import HEALTH_REFRESH_INTERVAL_MS
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.dispatch import MethodRegistry
 from openclaw.gateway.protocol.frames import RawJson
+from openclaw.gateway.protocol.memory import MemoryReclaimer
 from openclaw.gateway.protocol.server import GatewayServerProtocol
 
 if TYPE_CHECKING:
@@ -62,8 +63,12 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
             perMessageCompressionAccept=lambda offers: None,
             # Answer a client's close with its own code and reason, like the ws library.
             echoCloseCodeReason=True,
+            # A protocol error or invalid UTF-8 in a text frame is answered with a close frame
+            # (1002 / 1007) before the TCP close, not a bare TCP drop (seen as 1006).
+            failByDrop=False,
         )
         self.live: set[GatewayServerProtocol] = set()
+        self.memory = MemoryReclaimer(context.clock)
         self.connections: dict[str, GatewayConnection] = {}
         self._tick = LoopingCall(self._send_tick)
         self._tick.clock = context.clock
@@ -95,6 +100,7 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
         for loop in (self._tick, self._health_refresh):
             if loop.running:
                 loop.stop()
+        self.memory.stop()
         self.context.event_loop.stop()
 
     def startFactory(self) -> None:

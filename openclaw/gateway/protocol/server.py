@@ -3,15 +3,33 @@
 It captures the peer address and upgrade headers in ``onConnect``, sends frames with
 ``sendMessage``, and closes with ``sendCloseFrame`` because Autobahn's public ``sendClose``
 refuses the codes OpenClaw needs (1002, 1008, 1009, 1012, 1013).
+
+Backpressure: the protocol is the streaming producer of its transport (``registerProducer``).
+When the transport's write buffer fills (a client not reading what it asked for), the
+transport pauses it: it stops reading from the socket and holds the messages already read,
+and answers them, in order, once the buffer has drained. A client that does not read thus
+stops being served instead of making the gateway queue its answers; events still queue up to
+``maxBufferedBytes`` (then 1008), and a client that reads nothing of what it is owed for
+``STALLED_OUTPUT_TIMEOUT_S`` is closed 1008 too (both logged: "closing slow consumer").
+Requests answered asynchronously count: at most ``MAX_PENDING_REQUESTS`` run at once per
+connection. When the connection is gone, the dead
+transport's write buffers are dropped at once (they would otherwise live until the cyclic
+garbage collector reaches the protocol), and when that was a lot the factory's
+:class:`~openclaw.gateway.protocol.memory.MemoryReclaimer` returns the freed memory to the
+system.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from openclaw.autobahn_timers import cancel_close_timer
@@ -20,6 +38,13 @@ from openclaw.gateway.protocol.transport import IConnectionTransport, PeerInfo
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.connection import GatewayConnection
     from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
+
+#: Requests of one connection answered asynchronously that may run at once; more wait (and the
+#: connection is not read) until one finishes.
+MAX_PENDING_REQUESTS: Final = 64
+#: A client whose unread output stays over the transport's buffer size this long, while its
+#: own requests wait to be answered, is closed 1008 ("slow consumer").
+STALLED_OUTPUT_TIMEOUT_S: Final = 10.0
 
 
 def pending_write_bytes(transport: Any) -> int:
@@ -43,6 +68,26 @@ def pending_write_bytes(transport: Any) -> int:
             total += sum(len(chunk) for chunk in app_buffer)
         current = getattr(current, "transport", None)
     return max(total, 0)
+
+
+def release_write_buffers(transport: Any) -> int:
+    """Drop what a closed transport still holds for writing (nothing will be sent now);
+    returns the bytes dropped."""
+    dropped = pending_write_bytes(transport)
+    seen: set[int] = set()
+    current = transport
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(getattr(current, "dataBuffer", None), bytes | bytearray | memoryview):
+            current.dataBuffer = b""
+            current.offset = 0
+        if isinstance(getattr(current, "_tempDataBuffer", None), list):
+            current._tempDataBuffer = []
+            current._tempDataLen = 0
+        if isinstance(getattr(current, "_appSendBuffer", None), list):
+            current._appSendBuffer = []
+        current = getattr(current, "transport", None)
+    return dropped
 
 
 @implementer(IConnectionTransport)
@@ -84,6 +129,7 @@ class _AutobahnTransport:
         self._protocol.maxMessagePayloadSize = size
 
 
+@implementer(IPushProducer)
 class GatewayServerProtocol(WebSocketServerProtocol):
     log = Logger()
     factory: GatewayWebSocketFactory
@@ -92,6 +138,10 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         super().__init__()
         self.connection: GatewayConnection | None = None
         self.peer_info: PeerInfo | None = None
+        self._inbox: deque[tuple[bytes, bool]] = deque()   # read, waiting to be served
+        self._output_paused = False
+        self._reading_paused = False
+        self._stall_timer: Any = None
 
     def onConnect(self, request: Any) -> None:
         headers = {str(name).lower(): str(value) for name, value in request.headers.items()}
@@ -117,10 +167,26 @@ class GatewayServerProtocol(WebSocketServerProtocol):
             on_authenticated=factory.connection_authenticated,
             on_closed=factory.connection_closed,
         )
+        self.connection.request_settled = self._drain
+        transport: Any = self.transport
+        if transport is not None:
+            # twisted.web's HTTPChannel (the upgrade request's) is the transport's producer
+            # until now; from here on this protocol is
+            transport.unregisterProducer()
+            transport.registerProducer(self, True)
         factory.protocol_opened(self)
         self.connection.on_open()
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        if self.connection is None:
+            return
+        if self._inbox or self._held():
+            self._inbox.append((payload, isBinary))
+            self._pause_reading()
+            return
+        self._serve(payload, isBinary)
+
+    def _serve(self, payload: bytes, isBinary: bool) -> None:
         connection = self.connection
         if connection is None:
             return
@@ -130,11 +196,81 @@ class GatewayServerProtocol(WebSocketServerProtocol):
             self.log.failure("unhandled error in message handling")
             connection.close(1011, "internal error")
 
+    def _held(self) -> bool:
+        connection = self.connection
+        return self._output_paused or (
+            connection is not None and connection.pending_requests >= MAX_PENDING_REQUESTS)
+
+    def _drain(self) -> None:
+        """Serve held messages while the output has room; read again once all are served."""
+        while self._inbox and not self._held():
+            connection = self.connection
+            if connection is None or connection.is_closed:
+                self._inbox.clear()
+                return
+            payload, is_binary = self._inbox.popleft()
+            self._serve(payload, is_binary)
+        if not self._inbox and not self._held():
+            self._resume_reading()
+
+    def _pause_reading(self) -> None:
+        transport: Any = self.transport     # TCP or TLS: both IPushProducer
+        if not self._reading_paused and transport is not None:
+            self._reading_paused = True
+            transport.pauseProducing()
+
+    def _resume_reading(self) -> None:
+        transport: Any = self.transport
+        if self._reading_paused and transport is not None:
+            self._reading_paused = False
+            transport.resumeProducing()
+
+    # -- IPushProducer: the transport's write buffer is full / has drained --------------------
+
+    def pauseProducing(self) -> None:
+        self._output_paused = True
+        self._pause_reading()
+        if self._stall_timer is None:
+            self._stall_timer = self.factory.context.clock.callLater(
+                STALLED_OUTPUT_TIMEOUT_S, self._stalled)
+
+    def resumeProducing(self) -> None:
+        self._output_paused = False
+        self._cancel_stall_timer()
+        self._drain()
+
+    def stopProducing(self) -> None:
+        self._inbox.clear()
+        self._cancel_stall_timer()
+
+    def _stalled(self) -> None:
+        self._stall_timer = None
+        connection = self.connection
+        if self._output_paused and self._inbox and connection is not None:
+            connection.close_slow_consumer(
+                f"nothing read for {STALLED_OUTPUT_TIMEOUT_S:g}s while answers are owed")
+
+    def _cancel_stall_timer(self) -> None:
+        timer, self._stall_timer = self._stall_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    # -- closing ------------------------------------------------------------------------------
+
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         cancel_close_timer(self)
+        self._inbox.clear()
+        self._cancel_stall_timer()
         if self.connection is not None:
             self.connection.on_closed()
         self.factory.protocol_closed(self)
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:  # noqa: B008
+        transport = self.transport
+        super().connectionLost(reason)
+        self._inbox.clear()
+        if transport is not None:
+            self.factory.memory.released(release_write_buffers(transport))
 
     def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
         connection = self.connection
