@@ -17,6 +17,7 @@ import attrs
 from twisted.internet.interfaces import IReactorTime
 
 from openclaw.auth.decision import AuthSettings
+from openclaw.auth.preauth import PreauthBudget, preauth_limit_from_env
 from openclaw.auth.ratelimit import AuthRateLimiter
 from openclaw.blocking import BlockingRunner, blocking_runner
 from openclaw.config.loader import ConfigSnapshot
@@ -114,6 +115,9 @@ class GatewayContext:
     worker_pools: Callable[[], dict[str, Any]] | None = None
     # In-flight asynchronous RPC requests over all connections (set by the WS factory).
     active_requests: Callable[[], int] = lambda: 0
+    # Unauthenticated WebSockets per client address, shared with /voiceclaw/realtime.
+    preauth_budget: PreauthBudget = attrs.Factory(
+        lambda: PreauthBudget(preauth_limit_from_env(os.environ)))
 
     @classmethod
     def create(

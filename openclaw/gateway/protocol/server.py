@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
+from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from openclaw.auth.preauth import BUDGET_FULL_TEXT, PreauthSlot, budget_key
 from openclaw.autobahn_timers import cancel_close_timer
 from openclaw.gateway.protocol.transport import IConnectionTransport, PeerInfo
 
@@ -92,6 +94,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         super().__init__()
         self.connection: GatewayConnection | None = None
         self.peer_info: PeerInfo | None = None
+        self.preauth_slot: PreauthSlot | None = None
 
     def onConnect(self, request: Any) -> None:
         headers = {str(name).lower(): str(value) for name, value in request.headers.items()}
@@ -99,7 +102,24 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         if self.transport is not None:
             address = getattr(self.transport.getPeer(), "host", None)
         self.peer_info = PeerInfo(remote_address=address, headers=headers)
+        # One slot of the per-IP pre-auth budget until the handshake passed or the socket
+        # closed (the site answers a full budget before the upgrade; this is the backstop).
+        context = self.factory.context
+        self.preauth_slot = context.preauth_budget.acquire(budget_key(
+            address, headers, context.auth.trusted_proxies,
+            allow_real_ip_fallback=context.auth.allow_real_ip_fallback))
+        if self.preauth_slot is None:
+            raise ConnectionDeny(503, BUDGET_FULL_TEXT)
         return None
+
+    def _authenticated(self, connection: GatewayConnection) -> None:
+        self._release_preauth()
+        self.factory.connection_authenticated(connection)
+
+    def _release_preauth(self) -> None:
+        slot, self.preauth_slot = self.preauth_slot, None
+        if slot is not None:
+            slot.release()
 
     def onOpen(self) -> None:
         # The protocol core (handshake, auth flow, dispatch) loads with the first connection,
@@ -114,7 +134,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
             factory.methods,
             _AutobahnTransport(self),
             peer,
-            on_authenticated=factory.connection_authenticated,
+            on_authenticated=self._authenticated,
             on_closed=factory.connection_closed,
         )
         factory.protocol_opened(self)
@@ -132,6 +152,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         cancel_close_timer(self)
+        self._release_preauth()
         if self.connection is not None:
             self.connection.on_closed()
         self.factory.protocol_closed(self)

@@ -1,0 +1,89 @@
+"""The production gateway tree with a local Gemini Live server behind ``/voiceclaw/realtime``.
+
+:class:`VoiceStack` starts :class:`~tests.builder.GatewayFixture` (real sockets, the global
+reactor) with ``GEMINI_API_KEY`` and the Gemini URL pointing at a
+:class:`~openclaw.testing.gemini_live.GeminiLiveServer` on loopback. The endpoint's timers
+(handshake, auth penalty, Gemini setup, reconnect backoff, watchdog, tool timeout) run on a
+:class:`~twisted.internet.task.Clock` the test advances; sockets stay real.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from openclaw.testing.gemini_live import GeminiLiveServer
+from openclaw.testing.voiceclaw_client import SessionConfig, VoiceClawClient, start_call
+from openclaw.testing.waiting import History
+from openclaw.voiceclaw.session import VoiceClawSession
+from tests.builder import TOKEN, GatewayFixture
+from tests.ws_client import WsClient
+
+GEMINI_KEY = "gemini-test-key"
+
+
+class VoiceStack:
+    """A gateway with the VoiceClaw endpoint, a scripted Gemini Live, and a timer clock."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None, *,
+                 gemini_key: str | None = GEMINI_KEY, accepted_keys: set[str] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.gemini = GeminiLiveServer(reactor, api_keys=accepted_keys or {GEMINI_KEY})
+        self.gemini.listen()
+        extra = {"OPENCLAW_VOICECLAW_GEMINI_URL": self.gemini.url, **dict(env or {})}
+        if gemini_key is not None:
+            extra["GEMINI_API_KEY"] = gemini_key
+        self.gateway = GatewayFixture(config, env=extra)
+        self.clock = Clock()
+        endpoint = self.gateway.service.voiceclaw
+        endpoint.services.clock = self.clock
+        self.sessions: History[VoiceClawSession] = History()
+        endpoint.observers.append(self.sessions.append)
+        self.clients: list[VoiceClawClient] = []
+
+    @property
+    def endpoint(self) -> Any:
+        return self.gateway.service.voiceclaw
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway.port}/voiceclaw/realtime"
+
+    async def start(self) -> VoiceStack:
+        await self.gateway.start()
+        return self
+
+    async def call(self, config: SessionConfig | None = None) -> VoiceClawClient:
+        client = await start_call(reactor, self.url, config or SessionConfig(api_key=TOKEN))
+        self.clients.append(client)
+        return client
+
+    async def operator(self) -> WsClient:
+        client = WsClient(self.gateway.port)
+        await client.open()
+        return client
+
+    async def stop(self) -> None:
+        for client in self.clients:
+            if client.is_open:
+                await client.close()
+        for session in list(self.sessions):
+            await session.done
+        await self.gateway.stop()
+        await self.gemini.stop()
+
+
+def here(*parts: str) -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), *parts)
+
+
+def later(value: Any = None) -> Deferred[Any]:
+    """A Deferred that fires on the reactor's next turn (lets a write reach the socket)."""
+    from twisted.internet.task import deferLater
+
+    return deferLater(reactor, 0, lambda: value)
