@@ -179,10 +179,11 @@ def refuse_upgrade(request: Request, code: int, text: str) -> int:
     request.setHeader(b"connection", b"close")
     request.setHeader(b"content-type", TEXT_CONTENT_TYPE)
     request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    channel = request.channel
     request.write(body)
     request.finish()
-    if request.channel is not None:
-        request.channel.loseConnection()
+    if channel is not None:
+        channel.loseConnection()
     return NOT_DONE_YET
 
 

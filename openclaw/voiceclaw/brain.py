@@ -12,10 +12,11 @@ from typing import Final
 
 from twisted.internet.interfaces import IReactorTime
 
+from openclaw.agents import tools as tools_mod
 from openclaw.agents.direct import DirectTools
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.voiceclaw.recorder import VoiceRecorder
-from openclaw.voiceclaw.tools import ToolOutcome, VoiceToolRuntime
+from openclaw.voiceclaw.tools import ToolOutcome, ToolRunner, VoiceToolRuntime
 
 __all__ = ["BRAIN_AGENT", "VoiceBrain"]
 
@@ -26,6 +27,8 @@ class VoiceBrain:
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
         self.direct = DirectTools(runtime)
+        # How one call runs (the agents' run_tool: policy check, failures as error results).
+        self.run_tool: ToolRunner = tools_mod.run_tool
 
     def resolve(self, session_key: str) -> tuple[str, str]:
         """``(agentId, canonical key)`` of a voice session's store key; raises
@@ -38,7 +41,7 @@ class VoiceBrain:
         return VoiceToolRuntime(self.direct, agent_id, session_key,
                                 clock=clock, timeout_ms=timeout_ms,
                                 max_concurrent=max_concurrent, progress=progress,
-                                finished=finished)
+                                finished=finished, run_tool=self.run_tool)
 
     def recorder(self, agent_id: str, session_key: str, *, model: str) -> VoiceRecorder:
         return VoiceRecorder(self.runtime, agent_id, session_key, model=model,

@@ -103,8 +103,8 @@ class VoiceClawServerProtocol(WebSocketServerProtocol):
     def onOpen(self) -> None:
         session = self.session
         if session is not None:
-            self.factory.endpoint.session_opened(session)
             session.opened()
+            self.factory.endpoint.session_opened(session)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         session = self.session

@@ -146,6 +146,8 @@ class VoiceClawSession:
         self.upstream: GeminiLiveUpstream | None = None
         self.tools: VoiceToolRuntime | None = None
         self.recorder: VoiceRecorder | None = None
+        self.decided: Deferred[AuthDecision] = Deferred()
+        """Fires with the auth decision on ``session.config`` (before any penalty delay)."""
         self.done: Deferred[None] = Deferred()
         """Fires when the session has ended and what it recorded is on disk."""
         self._config_started = False
@@ -221,6 +223,7 @@ class VoiceClawSession:
         self.phase = "authorizing"
         decision = services.authorize(self.remote_address, self.headers,
                                       config.api_key or None)
+        self.decided.callback(decision)
         if not decision.ok and decision.delay_seconds > 0:
             # a wrong secret from loopback is answered late, as on HTTP
             await deferLater(services.clock, decision.delay_seconds, lambda: None)

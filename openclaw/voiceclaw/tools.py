@@ -15,7 +15,7 @@ cancels, or one still running when the session ends, is aborted and nothing is i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Literal, Protocol
 
 import attrs
@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_TOOL_TIMEOUT_MS",
     "REALTIME_TOOL_DENY",
     "ToolOutcome",
+    "ToolRunner",
     "ToolUpstream",
     "VoiceToolRuntime",
     "async_ack",
@@ -139,6 +140,11 @@ def tool_error_context(tool: str, arguments: Mapping[str, Any], message: str,
                     {"error": _truncate(message, MAX_RESULT_TEXT_CHARS)}, ERROR_GUIDANCE)
 
 
+ToolRunner = Callable[[tools_mod.ToolContext, tools_mod.ToolPolicy, ToolCall],
+                      Awaitable[tools_mod.ToolOutput]]
+"""Runs one call under policy: :func:`openclaw.agents.tools.run_tool`."""
+
+
 class ToolUpstream(Protocol):
     """What the runtime needs of the Gemini side."""
 
@@ -180,8 +186,10 @@ class VoiceToolRuntime:
                  clock: IReactorTime, timeout_ms: int = DEFAULT_TOOL_TIMEOUT_MS,
                  max_concurrent: int = DEFAULT_MAX_CONCURRENT_TOOLS,
                  progress: Callable[[str, str], None],
-                 finished: Callable[[ToolOutcome], None] = lambda outcome: None) -> None:
+                 finished: Callable[[ToolOutcome], None] = lambda outcome: None,
+                 run_tool: ToolRunner = tools_mod.run_tool) -> None:
         self._direct = direct
+        self._run_tool = run_tool
         self.agent_id = agent_id
         self.session_key = session_key
         self._clock = clock
@@ -227,8 +235,8 @@ class VoiceToolRuntime:
     async def _execute(self, call: _Running) -> tools_mod.ToolOutput:
         context = await self._direct.context(self.agent_id, self.session_key,
                                              cancelled=lambda: call.reason is not None)
-        return await tools_mod.run_tool(context, self.policy,
-                                        ToolCall(call.call_id, call.tool.name, call.arguments))
+        return await self._run_tool(context, self.policy,
+                                    ToolCall(call.call_id, call.tool.name, call.arguments))
 
     def _time_out(self, call: _Running) -> None:
         call.timer = None

@@ -9,22 +9,51 @@ reactor) with ``GEMINI_API_KEY`` and the Gemini URL pointing at a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import Clock
 
 from openclaw.testing.gemini_live import GeminiLiveServer
-from openclaw.testing.voiceclaw_client import SessionConfig, VoiceClawClient, start_call
+from openclaw.testing.voiceclaw_client import (
+    SessionConfig,
+    VoiceClawClient,
+    connect_voiceclaw,
+    start_call,
+)
 from openclaw.testing.waiting import History
 from openclaw.voiceclaw.session import VoiceClawSession
 from tests.builder import TOKEN, GatewayFixture
 from tests.ws_client import WsClient
 
 GEMINI_KEY = "gemini-test-key"
+
+
+class ObservedClock(Clock):
+    """A :class:`Clock` whose scheduled calls can be waited for: a test advances it only once
+    the timer it means to fire exists (``await clock.scheduled(15)``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled_calls: History[tuple[float, IDelayedCall]] = History()
+
+    def callLater(self, delay: float, callable: Any, *args: Any,
+                  **kw: Any) -> IDelayedCall:
+        call = super().callLater(delay, callable, *args, **kw)
+        self.scheduled_calls.append((delay, call))
+        return call
+
+    async def scheduled(self, delay: float) -> IDelayedCall:
+        """The first pending call scheduled ``delay`` seconds ahead (now or later)."""
+        _, call = await self.scheduled_calls.first(lambda entry: entry[0] == delay and entry[1].active())
+        return call
+
+    async def fire(self, delay: float) -> None:
+        """Wait for a ``delay`` timer, then advance the clock by it."""
+        await self.scheduled(delay)
+        self.advance(delay)
 
 
 class VoiceStack:
@@ -36,10 +65,10 @@ class VoiceStack:
         self.gemini = GeminiLiveServer(reactor, api_keys=accepted_keys or {GEMINI_KEY})
         self.gemini.listen()
         extra = {"OPENCLAW_VOICECLAW_GEMINI_URL": self.gemini.url, **dict(env or {})}
-        if gemini_key is not None:
-            extra["GEMINI_API_KEY"] = gemini_key
+        # "" rather than absent: the caller's own GEMINI_API_KEY must not leak in
+        extra["GEMINI_API_KEY"] = gemini_key or ""
         self.gateway = GatewayFixture(config, env=extra)
-        self.clock = Clock()
+        self.clock = ObservedClock()
         endpoint = self.gateway.service.voiceclaw
         endpoint.services.clock = self.clock
         self.sessions: History[VoiceClawSession] = History()
@@ -58,8 +87,16 @@ class VoiceStack:
         await self.gateway.start()
         return self
 
-    async def call(self, config: SessionConfig | None = None) -> VoiceClawClient:
-        client = await start_call(reactor, self.url, config or SessionConfig(api_key=TOKEN))
+    async def call(self, config: SessionConfig | None = None, *,
+                   headers: Mapping[str, str] | None = None) -> VoiceClawClient:
+        client = await start_call(reactor, self.url, config or SessionConfig(api_key=TOKEN),
+                                  headers=headers)
+        self.clients.append(client)
+        return client
+
+    async def connect(self, *, headers: Mapping[str, str] | None = None) -> VoiceClawClient:
+        """The socket only (no ``session.config``)."""
+        client = await connect_voiceclaw(reactor, self.url, headers=headers)
         self.clients.append(client)
         return client
 
@@ -76,14 +113,3 @@ class VoiceStack:
             await session.done
         await self.gateway.stop()
         await self.gemini.stop()
-
-
-def here(*parts: str) -> str:
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), *parts)
-
-
-def later(value: Any = None) -> Deferred[Any]:
-    """A Deferred that fires on the reactor's next turn (lets a write reach the socket)."""
-    from twisted.internet.task import deferLater
-
-    return deferLater(reactor, 0, lambda: value)
