@@ -173,6 +173,7 @@ class _LinkFactory(WebSocketClientFactory):
     def __init__(self, link: _Link, url: str, reactor: Any) -> None:
         super().__init__(url, reactor=reactor)
         self.link = link
+        self.noisy = False
         self._batched_timer = ReactorTimer(reactor)
         # Gemini's frames (audio, tool results, images) are not ours to cap; no pings.
         self.setProtocolOptions(maxMessagePayloadSize=0, maxFramePayloadSize=0,

@@ -531,7 +531,8 @@ class ToolTests(VoiceTestCase):
         self.assertEqual([p["summary"] for p in progress],
                          ["Running read...", "read cancelled."])
         self.assertEqual(connection.texts, [])            # nothing injected
-        self.assertEqual([call.id for call in gated.calls], ["fc-1"])
+        # the busy and the unknown call never ran (fc-1 may be cancelled before it started)
+        self.assertTrue(all(call.id == "fc-1" for call in gated.calls))
 
     async def test_a_tool_that_times_out(self) -> None:
         stack = await self.stack(env={"OPENCLAW_VOICECLAW_REALTIME_TOOL_TIMEOUT_MS": "5000"})
