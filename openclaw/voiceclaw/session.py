@@ -170,6 +170,11 @@ class VoiceClawSession:
             return
         try:
             self._handle(event)
+        except ValueError as e:
+            # the client's fault (missing or bad base64): upstream answers it like any failure
+            log.warn("voice session {id}: bad {type}: {error}", id=self.id, type=event.type,
+                     error=str(e))
+            self._send(error_event(ERR_INTERNAL, 500))
         except Exception:
             log.failure("voice session {id}: handling {type} failed", id=self.id,
                         type=event.type)
@@ -197,13 +202,13 @@ class VoiceClawSession:
         if kind == "audio.append":
             data = event.fields.get("data")
             if not isinstance(data, str):
-                raise TypeError("audio.append without base64 data")
+                raise ValueError("audio.append without base64 data")
             if upstream is not None:
                 upstream.send_audio(data)
         elif kind == "frame.append":
             data = event.fields.get("data")
             if not isinstance(data, str):
-                raise TypeError("frame.append without base64 data")
+                raise ValueError("frame.append without base64 data")
             if upstream is not None:
                 upstream.send_frame(data, event.text("mimeType"))
         elif kind == "tool.result":

@@ -9,6 +9,7 @@ reactor) with ``GEMINI_API_KEY`` and the Gemini URL pointing at a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +48,8 @@ class ObservedClock(Clock):
 
     async def scheduled(self, delay: float) -> IDelayedCall:
         """The first pending call scheduled ``delay`` seconds ahead (now or later)."""
-        _, call = await self.scheduled_calls.first(lambda entry: entry[0] == delay and entry[1].active())
+        _, call = await self.scheduled_calls.first(
+            lambda entry: entry[0] == delay and entry[1].active())
         return call
 
     async def fire(self, delay: float) -> None:
@@ -113,3 +115,10 @@ class VoiceStack:
             await session.done
         await self.gateway.stop()
         await self.gemini.stop()
+
+
+def write_file(path: str, text: str) -> None:
+    """Put a file in place before the test acts (tiny and synchronous, before any traffic)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)

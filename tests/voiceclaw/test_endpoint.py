@@ -28,11 +28,13 @@ from openclaw.testing.gemini_live import (
     OnText,
     OnToolResponse,
     ParallelToolCalls,
-    ToolCall as ScriptedToolCall,
     Turn,
     conversation_script,
     end_of_user_turn,
     on,
+)
+from openclaw.testing.gemini_live import (
+    ToolCall as ScriptedToolCall,
 )
 from openclaw.testing.voiceclaw_client import (
     FRAME_BYTES,
@@ -50,7 +52,7 @@ from openclaw.voiceclaw.protocol import (
 from openclaw.voiceclaw.tools import REALTIME_TOOL_DENY
 from tests.builder import TOKEN
 from tests.gateway.http.support import parse_response, raw_connect, request_head
-from tests.voiceclaw.support import GEMINI_KEY, VoiceStack
+from tests.voiceclaw.support import GEMINI_KEY, VoiceStack, write_file
 
 NO_AUTH: dict[str, Any] = {"gateway": {"auth": {"mode": "none"}}}
 UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade",
@@ -197,9 +199,12 @@ class AuthTests(VoiceTestCase):
         session = await stack.sessions.nth(0)
         decision = await session.decided
         self.assertFalse(decision.ok)
-        # audio during the auth wait earns one error per frame
+        # a second config while the first is being authorised is ignored; audio during the
+        # auth wait earns one error per frame
+        client.configure(SessionConfig(api_key=TOKEN))
         client.send_audio(speech(100))
-        self.assertEqual((await client.next_event("error"))["code"], 400)
+        self.assertEqual(await client.next_event("error"), {
+            "type": "error", "message": "session.config required before media", "code": 400})
         self.assertEqual(decision.delay_seconds, 0.25)      # loopback: slowed, not locked
         await stack.clock.fire(0.25)
         self.assertEqual(await client.next_event("error"),
@@ -343,6 +348,38 @@ class ConversationTests(VoiceTestCase):
         self.assertEqual(len(connection.messages), 2)
         self.assertEqual(client.errors, [])
 
+    async def test_a_handler_error_is_500_and_the_call_goes_on(self) -> None:
+        stack = await self.stack()
+        client = await stack.call()
+        await client.next_event("session.ready")
+        client.send_event({"type": "audio.append", "data": 42})
+        client.send_event({"type": "audio.append", "data": "not base64!"})
+        for _ in range(2):
+            self.assertEqual(await client.next_event("error"),
+                             {"type": "error", "message": "internal error", "code": 500})
+        client.send_audio(speech(100))
+        connection = await stack.gemini.connection(0)
+        await connection.audio_bytes_at_least(3200)
+        self.assertTrue(client.is_open)
+
+    async def test_the_silence_watchdog(self) -> None:
+        stack = await self.stack()
+        client = await stack.call(SessionConfig(api_key=TOKEN, extra={"watchdog": "enabled"}))
+        await client.next_event("session.ready")
+        await stack.clock.fire(20)
+        connection = await stack.gemini.connection(0)
+        nudge = await connection.text_containing("The user has been silent")
+        self.assertTrue((nudge.text or "").startswith("(The user has been silent."))
+
+    async def test_the_gateway_stopping_closes_the_call(self) -> None:
+        stack = await self.stack()
+        client = await stack.call()
+        await client.next_event("session.ready")
+        connection = await stack.gemini.connection(0)
+        await stack.gateway.service.web.stopService()
+        self.assertEqual(await client.when_closed(), (1001, "gateway stopping"))
+        await connection.when_closed()
+
     async def test_barge_in(self) -> None:
         stack = await self.stack()
         stack.gemini.script(
@@ -445,9 +482,7 @@ class ConversationTests(VoiceTestCase):
 class ToolTests(VoiceTestCase):
     async def test_a_tool_answered_working_run_in_the_background_then_spoken(self) -> None:
         stack = await self.stack()
-        os.makedirs(stack.gateway.workspace, exist_ok=True)
-        with open(os.path.join(stack.gateway.workspace, "notes.txt"), "w") as handle:
-            handle.write("buy milk\n")
+        write_file(os.path.join(stack.gateway.workspace, "notes.txt"), "buy milk\n")
         stack.gemini.script(
             on(end_of_user_turn(chunks=2),
                Turn(heard=["What's in my notes?"], said=["One sec."], complete=False),
@@ -580,6 +615,29 @@ class ToolTests(VoiceTestCase):
         finished = next(i for i, event in enumerate(client.events)
                         if event.get("summary") == "read finished.")
         self.assertLess(finished, types(list(client.events)).index("session.rotating"))
+
+    async def test_hanging_up_aborts_the_tool_and_closes_gemini(self) -> None:
+        stack = await self.stack()
+        gated = GatedTool()
+        stack.endpoint.services.brain.run_tool = gated
+        stack.gemini.script(on(end_of_user_turn(chunks=1),
+                               ScriptedToolCall("read", {"path": "big"}, id="fc-1")))
+        client = await stack.call(SessionConfig(api_key=TOKEN, session_key="hangup"))
+        await client.next_event("session.ready")
+        client.send_audio(speech(100))
+        await gated.started
+        session = await stack.sessions.nth(0)
+        await client.close()
+        connection = await stack.gemini.connection(0)
+        await connection.when_closed()
+        await session.done
+        self.assertEqual(session.phase, "ended")
+        self.assertEqual(len(stack.gateway.context.preauth_budget), 0)
+        self.assertEqual(connection.texts, [])
+        records = stack.gateway.transcript("agent:main:voiceclaw:hangup")
+        result = records[-1]["message"]
+        self.assertEqual((result["role"], result["isError"], result["content"][0]["text"]),
+                         ("toolResult", True, "Tool call cancelled."))
 
     async def test_silence_pcm_frames_are_just_audio(self) -> None:
         stack = await self.stack()

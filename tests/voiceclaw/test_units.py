@@ -10,6 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from openclaw.agents.tools import ToolOutput
 from openclaw.auth.preauth import PreauthBudget, budget_key, preauth_limit_from_env
 from openclaw.config import parse_config_text
+from openclaw.config.schema import OpenClawConfig
 from openclaw.voiceclaw.endpoint import gemini_url_for
 from openclaw.voiceclaw.gemini import (
     DEFAULT_GEMINI_URL,
@@ -220,7 +221,7 @@ class PreauthBudgetTests(SynchronousTestCase):
 
 
 class GeminiUrlTests(SynchronousTestCase):
-    def config(self, document: dict[str, object]) -> object:
+    def config(self, document: dict[str, object]) -> OpenClawConfig:
         return parse_config_text(json.dumps(document), "/tmp/openclaw.json", env={},
                                  home="/tmp").config
 
@@ -229,6 +230,6 @@ class GeminiUrlTests(SynchronousTestCase):
             "google": {"liveUrl": "ws://10.0.0.5:9000/live", "model": "kept"}}}}})
         plain = self.config({})
         env = {"OPENCLAW_VOICECLAW_GEMINI_URL": "ws://127.0.0.1:9/x"}
-        self.assertEqual(gemini_url_for(keyed, env), "ws://10.0.0.5:9000/live")  # type: ignore[arg-type]
-        self.assertEqual(gemini_url_for(plain, env), "ws://127.0.0.1:9/x")  # type: ignore[arg-type]
-        self.assertEqual(gemini_url_for(plain, {}), DEFAULT_GEMINI_URL)  # type: ignore[arg-type]
+        self.assertEqual(gemini_url_for(keyed, env), "ws://10.0.0.5:9000/live")
+        self.assertEqual(gemini_url_for(plain, env), "ws://127.0.0.1:9/x")
+        self.assertEqual(gemini_url_for(plain, {}), DEFAULT_GEMINI_URL)
