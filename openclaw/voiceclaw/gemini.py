@@ -416,7 +416,7 @@ class GeminiLiveUpstream:
         if error is None:
             setup.callback(None)
         else:
-            setup.errback(Failure(error))
+            setup.errback(error)
         return True
 
     def _setup_failed(self, link: _Link, message: str) -> None:

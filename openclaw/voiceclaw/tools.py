@@ -275,7 +275,7 @@ class VoiceToolRuntime:
             if call.reason == "timeout":
                 message = f"OpenClaw tool timed out after {self.timeout_ms}ms"
             elif isinstance(result, Failure):
-                if not result.check(CancelledError):
+                if not isinstance(result.value, CancelledError):
                     log.failure("voice tool {tool} ({call}) failed", result, tool=name,
                                 call=call.call_id)
                 message = str(result.value) or type(result.value).__name__
