@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from array import array
 from typing import Any, cast
 
 from twisted.internet import reactor
@@ -15,7 +16,7 @@ from twisted.trial.unittest import TestCase
 
 from openclaw.agents import tools as tools_mod
 from openclaw.providers.types import ToolCall
-from openclaw.testing.audio import silence_pcm16, sine_pcm16
+from openclaw.testing.audio import pcm_of, samples_of, silence_pcm16, sine_pcm16
 from openclaw.testing.gemini_live import (
     INVALID_KEY_REASON,
     CancelToolCalls,
@@ -65,6 +66,11 @@ def types(events: list[dict[str, Any]]) -> list[str]:
 
 def speech(ms: int = 300) -> bytes:
     return sine_pcm16(300, ms)
+
+
+def constant_frame(level: int) -> bytes:
+    """A 100 ms frame whose every sample is ``level`` (it stays ``level`` at 16 kHz)."""
+    return pcm_of(array("h", [level] * (FRAME_BYTES // 2)))
 
 
 class GatedTool:
@@ -430,6 +436,33 @@ class ConversationTests(VoiceTestCase):
         self.assertEqual(client.errors, [])
         self.assertEqual(stack.gemini.violations, [])
 
+    async def test_input_is_queued_while_rotating(self) -> None:
+        stack = await self.stack()
+        held: Deferred[None] = Deferred()
+        stack.gemini.plan(ConnectionPlan(), ConnectionPlan(hold_ack=held))
+        stack.gemini.script(on(end_of_user_turn(chunks=1), Turn(heard=["hi"], said=["Yes?"]),
+                               GoAway()))
+        client = await stack.call()
+        await client.next_event("session.ready")
+        client.send_audio(speech(100))
+        await client.next_event("session.rotating")
+        # 55 frames while Gemini has not acknowledged the new connection: the newest 50 are kept
+        for level in range(1, 56):
+            client.send_audio(constant_frame(level))
+        client.send_frame(b"jpeg")
+        client.send_raw("barrier")                     # answered after the frames before it
+        await client.next_event("error")
+        held.callback(None)
+        await client.next_event("session.rotated")
+        gemini_session = await stack.gemini.session(0)
+        resumed = await gemini_session.when_connection(1)
+        await resumed.audio_bytes_at_least(50 * 3200)
+        levels = [samples_of(chunk)[0] for chunk in resumed.audio_chunks]
+        self.assertEqual(levels, list(range(6, 56)))
+        await resumed.message(lambda m: "video" in m.body)
+        kinds = [next(iter(m.body)) for m in resumed.messages]
+        self.assertEqual(kinds, ["audio"] * 50 + ["video"])   # audio flushed before video
+
     async def test_a_resumable_close_reconnects(self) -> None:
         stack = await self.stack()
         stack.gemini.script(
@@ -615,6 +648,25 @@ class ToolTests(VoiceTestCase):
         finished = next(i for i, event in enumerate(client.events)
                         if event.get("summary") == "read finished.")
         self.assertLess(finished, types(list(client.events)).index("session.rotating"))
+
+    async def test_gemini_lost_while_a_tool_runs(self) -> None:
+        stack = await self.stack()
+        gated = GatedTool()
+        stack.endpoint.services.brain.run_tool = gated
+        stack.gemini.script(
+            on(end_of_user_turn(chunks=1), ScriptedToolCall("read", {"path": "x"}, id="fc-1")),
+            on(OnToolResponse("fc-1"), Close(1011, "Internal error occurred.")))
+        client = await stack.call()
+        await client.next_event("session.ready")
+        client.send_audio(speech(100))
+        self.assertEqual(await client.next_event("tool.cancelled"),
+                         {"type": "tool.cancelled", "callIds": ["fc-1"]})
+        self.assertEqual(await client.next_event("error"), {
+            "type": "error", "code": 502,
+            "message": "Gemini Live closed while a tool call was in flight"})
+        await client.next_event("session.ended")
+        self.assertEqual(await client.when_closed(), (1011, "upstream error"))
+        self.assertEqual(len(stack.gemini.connections), 1)    # no resumption with a tool out
 
     async def test_hanging_up_aborts_the_tool_and_closes_gemini(self) -> None:
         stack = await self.stack()
