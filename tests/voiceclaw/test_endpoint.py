@@ -407,6 +407,7 @@ class ConversationTests(VoiceTestCase):
         await client.stream_audio(speech(200))
         await client.collect_until("turn.ended")
         self.assertEqual(client.transcripts[-2:], [("user", "Stop."), ("assistant", "Okay.")])
+        await client.next_event("usage.metrics")        # sent after turnComplete
         self.assertEqual(client.unread(), [])
 
     async def test_go_away_resumes_with_the_handle(self) -> None:
