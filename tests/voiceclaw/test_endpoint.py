@@ -42,6 +42,7 @@ from openclaw.testing.voiceclaw_client import (
     SessionConfig,
     VoiceClawConnectError,
     check_health,
+    connect_voiceclaw,
 )
 from openclaw.voiceclaw.protocol import (
     ERR_AUTH_FAILED,
@@ -158,6 +159,20 @@ class HandshakeTests(VoiceTestCase):
         self.assertEqual(await client.when_closed(), (1000, "handshake timeout"))
         self.assertEqual(client.errors, [])
         self.assertEqual(len(stack.gateway.context.preauth_budget), 0)
+
+    async def test_the_query_string_is_ignored_and_other_paths_are_the_control_protocol(
+            self) -> None:
+        stack = await self.stack()
+        client = await connect_voiceclaw(reactor, stack.url + "?token=ignored")
+        stack.clients.append(client)
+        client.send_raw("{")
+        self.assertEqual(await client.next_event("error"),
+                         {"type": "error", "message": "invalid JSON event", "code": 400})
+        control = await connect_voiceclaw(reactor, stack.url.replace("/voiceclaw/realtime",
+                                                                     "/voiceclaw"))
+        stack.clients.append(control)
+        challenge = await control.next_event("event")
+        self.assertEqual(challenge["event"], "connect.challenge")
 
     async def test_frames_before_config_and_bad_json(self) -> None:
         stack = await self.stack()
