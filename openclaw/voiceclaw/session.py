@@ -18,7 +18,6 @@ session with ``session.ended`` and close 1011 ``upstream error``.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
@@ -379,8 +378,3 @@ class VoiceClawSession:
         if self.phase != "ended" and self.socket.is_open():
             self.socket.send_event(event)
 
-
-def gemini_api_key_from(env: Mapping[str, str] | None = None) -> Callable[[], str | None]:
-    """``GEMINI_API_KEY`` of ``env`` (default: the process environment), read per session."""
-    source = os.environ if env is None else env
-    return lambda: source.get("GEMINI_API_KEY")
