@@ -34,6 +34,9 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("openclaw.gateway.http", "openclaw.gateway.methods", "HTTP and the RPC methods are siblings"),
     ("openclaw.gateway.reload", "openclaw.gateway.service",
      "the reload machinery serves the tree; it does not build it"),
+    ("openclaw.voiceclaw", "openclaw.gateway",
+     "the voice endpoint is handed what it needs by the gateway's wiring"),
+    ("openclaw.agents", "openclaw.voiceclaw", "voice sessions use agents, not the reverse"),
 )
 
 

@@ -84,6 +84,9 @@ __all__ = [
     "SecretInput",
     "SecretRef",
     "ShellEnvConfig",
+    "TalkConfig",
+    "TalkRealtimeConfig",
+    "TalkRealtimeProviderConfig",
     "TrustedProxyConfig",
     "config_json_schema",
     "normalize_agent_id",
@@ -1564,6 +1567,41 @@ class HooksConfig(ConfigObject):
     )
 
 
+# --------------------------------------------------------------------------- talk
+
+
+@attrs.frozen(repr=False)
+class TalkRealtimeProviderConfig(ConfigObject):
+    """One provider's real-time voice settings (``talk.realtime.providers.<id>``)."""
+
+    live_url: str | None = setting(
+        "liveUrl", Str(min_length=1), default=None,
+        description="openclaw-twisted: the Gemini Live WebSocket URL the VoiceClaw endpoint "
+        "(/voiceclaw/realtime) connects to (provider id google; the key is appended as ?key=). "
+        "Default: Google's BidiGenerateContent endpoint.",
+    )
+
+
+@attrs.frozen(repr=False)
+class TalkRealtimeConfig(ConfigObject):
+    """Real-time voice."""
+
+    providers: Mapping[str, TalkRealtimeProviderConfig] = setting(
+        "providers", MapOf(Section(TalkRealtimeProviderConfig)), default=FrozenDict(),
+        description="Provider-owned real-time voice settings keyed by provider id.",
+    )
+
+
+@attrs.frozen(repr=False)
+class TalkConfig(ConfigObject):
+    """Talk mode and real-time voice."""
+
+    realtime: TalkRealtimeConfig = setting(
+        "realtime", Section(TalkRealtimeConfig), factory=TalkRealtimeConfig,
+        description="Real-time voice.",
+    )
+
+
 # --------------------------------------------------------------------------- root
 
 
@@ -1621,6 +1659,9 @@ class OpenClawConfig(ConfigObject):
     )
     commands: CommandsConfig = setting(
         "commands", Section(CommandsConfig), factory=CommandsConfig, description="Commands."
+    )
+    talk: TalkConfig = setting(
+        "talk", Section(TalkConfig), factory=TalkConfig, description="Talk and real-time voice."
     )
     extra: Mapping[str, Any] = attrs.field(factory=FrozenDict, kw_only=True)
     """Real top-level sections not implemented here (``channels``, ``hooks``, ...), verbatim."""

@@ -13,7 +13,7 @@ import errno
 import json
 import os
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, cast
 
 from twisted.application.service import MultiService, Service
@@ -137,6 +137,9 @@ class WebService(Service):
         self.ports: list[IListeningPort] = []
         self.shutdown_reason = "gateway stopping"
         self.restart_expected_ms: int | None = None
+        # Called once listening stopped, before the control clients are drained (other
+        # WebSocket endpoints close their sockets).
+        self.stopping_hooks: list[Callable[[], None]] = []
 
     def privilegedStartService(self) -> None:
         for address in self.plan.listen:
@@ -184,6 +187,11 @@ class WebService(Service):
         stopping = [maybeDeferred(p.stopListening) for p in self.ports]
         self.ports = []
         await DeferredList(stopping, consumeErrors=True)
+        for hook in self.stopping_hooks:
+            try:
+                hook()
+            except Exception:
+                log.failure("web stopping hook failed")
         try:
             await self.ws_factory.shutdown(
                 self.shutdown_reason, self.restart_expected_ms, self._stop_timeout_s
@@ -309,9 +317,16 @@ class GatewayService(MultiService):
         # spec http.md §1: probes, then hooks .. chat completions, then the Control UI
         self.http_api = build_http_api(self, ws_factory)
         self.control_ui = build_control_ui(self, ws_factory, self.http_api)
-        root = GatewayRootResource(websocket, [probes, *self.http_api.stages(), *extra_stages,
-                                               self.control_ui])
+        from openclaw.gateway.voiceclaw_wiring import build_voiceclaw, upgrade_admission
+
+        # /voiceclaw/realtime: routed before the control protocol's WebSocket
+        self.voiceclaw = build_voiceclaw(self, ws_factory.context, self.http_api.auth)
+        root = GatewayRootResource(
+            websocket, [probes, *self.http_api.stages(), *extra_stages, self.control_ui],
+            websocket_routes={self.voiceclaw.path.encode(): self.voiceclaw.resource},
+            admit_upgrade=upgrade_admission(ws_factory.context))
         self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s)
+        self.web.stopping_hooks.append(self.voiceclaw.shutdown)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
         self.web.site.protocol = self.http_api.channel_factory(  # type: ignore[method-assign]
             SECURITY_HEADERS)

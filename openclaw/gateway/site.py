@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from twisted.web.http import Request
 from twisted.web.resource import IResource, Resource
-from twisted.web.server import Site
+from twisted.web.server import NOT_DONE_YET, Site
 from zope.interface import implementer
 
 from openclaw.auth.decision import safe_equal_secret
+from openclaw.auth.preauth import BUDGET_FULL_TEXT
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -171,20 +172,50 @@ def shared_secret_checker(secrets: Sequence[str]) -> Callable[[bytes], bool]:
     return check
 
 
+def refuse_upgrade(request: Request, code: int, text: str) -> int:
+    """Answer a WebSocket upgrade with a plain-text HTTP error and drop the connection."""
+    body = text.encode("utf-8")
+    request.setResponseCode(code)
+    request.setHeader(b"connection", b"close")
+    request.setHeader(b"content-type", TEXT_CONTENT_TYPE)
+    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    channel = request.channel
+    request.write(body)
+    request.finish()
+    if channel is not None:
+        channel.loseConnection()
+    return NOT_DONE_YET
+
+
 @implementer(IResource)
 class GatewayRootResource(Resource):
-    """Routes every request on the port: WebSocket first, then the HTTP stages, then 404."""
+    """Routes every request on the port: WebSocket first, then the HTTP stages, then 404.
+
+    A WebSocket upgrade first needs a slot of the pre-auth budget (``admit_upgrade``; 503
+    ``Too many unauthenticated sockets`` when its address has none left), then goes to the
+    endpoint of its path (``websocket_routes``: ``/voiceclaw/realtime``) or, on any other
+    path, to the control protocol.
+    """
 
     isLeaf = True
 
-    def __init__(self, websocket: IResource, stages: Sequence[Stage]) -> None:
+    def __init__(self, websocket: IResource, stages: Sequence[Stage], *,
+                 websocket_routes: Mapping[bytes, IResource] | None = None,
+                 admit_upgrade: Callable[[Request], bool] | None = None) -> None:
         super().__init__()
         self._websocket = websocket
         self.stages: list[Stage] = list(stages)
+        self.websocket_routes: dict[bytes, IResource] = dict(websocket_routes or {})
+        self.admit_upgrade = admit_upgrade
 
     def render(self, request: Request) -> bytes | int:
         if wants_websocket(request):
-            return self._websocket.render(request)
+            if self.admit_upgrade is not None and not self.admit_upgrade(request):
+                return refuse_upgrade(request, 503, BUDGET_FULL_TEXT)
+            # request.path carries no query string: the query is ignored, as upstream.
+            endpoint = self.websocket_routes.get(request.path, self._websocket)
+            rendered: bytes | int = endpoint.render(request)
+            return rendered
         apply_security_headers(request)
         path = request.path
         for stage in self.stages:

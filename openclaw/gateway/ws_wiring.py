@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from autobahn.twisted.resource import WebSocketResource
 
 from openclaw import __version__
+from openclaw.auth.preauth import PreauthBudget, preauth_limit_from_env
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.factory import GatewayWebSocketFactory, make_ws_factory
 from openclaw.gateway.startup import auth_settings_for
@@ -33,6 +34,8 @@ def build_websocket(gateway: GatewayService) -> tuple[Any, GatewayWebSocketFacto
         local_addresses=frozenset(a.host for a in plan.listen),
         instance_id=f"gw-{os.getpid()}",
     )
+    # the per-IP pre-auth budget of every WebSocket on the port (read from the gateway's env)
+    context.preauth_budget = PreauthBudget(preauth_limit_from_env(gateway.env))
     context.shutdown_budget = lambda: shutdown_budget(gateway)
     context.worker_pools = lambda: worker_pools(gateway)
     from openclaw.gateway.methods.agent import AgentGateway

@@ -386,7 +386,7 @@ class UnsupportedKeyTests(ConfigTestCase):
                 "models.providers.openai.request",
                 "plugins",
                 "session.sendPolicy",
-                "talk",
+                "talk.provider",
             ),
         )
         self.assertEqual(snapshot.parsed["gateway"]["tls"], {"enabled": True})
@@ -394,7 +394,7 @@ class UnsupportedKeyTests(ConfigTestCase):
         self.assertEqual(config.section("plugins"), {"enabled": True, "allow": ["h"]})
         self.assertEqual(config.section("channels")["telegram"]["botToken"], "t")
         self.assertEqual(config.section("secrets"), {})
-        self.assertEqual(sorted(config.extra), ["channels", "plugins", "talk"])
+        self.assertEqual(sorted(config.extra), ["channels", "plugins"])
 
     def test_unsupported_values_are_not_validated(self) -> None:
         snapshot = self.load({"gateway": {"tls": "whatever"}})

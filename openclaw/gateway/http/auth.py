@@ -23,7 +23,7 @@ callers no scopes at all, as 2026.9.6 does.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -207,10 +207,22 @@ class HttpAuthenticator:
 
     def _decide(self, request: Request, settings: AuthSettings, token: str | None,
                 count_failures: bool) -> AuthDecision:
-        headers = request_headers(request)
+        return self._decide_for(peer_host(request), request_headers(request), settings, token,
+                                count_failures)
+
+    def decide_credentials(self, remote_address: str | None, headers: Mapping[str, str],
+                           secret: str | None) -> AuthDecision:
+        """The same decision for a credential that did not come in ``Authorization`` (the
+        VoiceClaw ``session.config.apiKey``): counts failures; the caller applies
+        ``delay_seconds``. ``headers`` are the upgrade request's, names lowercase."""
+        return self._decide_for(remote_address, headers, self._source.settings(), secret, True)
+
+    def _decide_for(self, remote_address: str | None, headers: Mapping[str, str],
+                    settings: AuthSettings, token: str | None,
+                    count_failures: bool) -> AuthDecision:
         decision = decide_auth(
             settings,
-            AuthRequest(remote_address=peer_host(request), headers=headers, token=token,
+            AuthRequest(remote_address=remote_address, headers=headers, token=token,
                         password=token, local_addresses=self._source.local_addresses()),
             self._source.limiter() if count_failures else None,
         )

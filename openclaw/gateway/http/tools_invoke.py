@@ -26,8 +26,8 @@ from twisted.logger import Logger
 from twisted.web.http import Request
 
 from openclaw.agents import tools as tools_mod
+from openclaw.agents.direct import DirectTools
 from openclaw.agents.runtime import AgentRequestError
-from openclaw.agents.workspace import ensure_workspace
 from openclaw.config.schema import GatewayToolsConfig
 from openclaw.gateway.http.auth import HttpAuth, is_owner
 from openclaw.gateway.http.common import Exchange, invalid_request_body
@@ -73,8 +73,7 @@ def _error(status: int, kind: str, message: str) -> tuple[int, dict[str, Any]]:
 class ToolsInvoke:
     def __init__(self, api: HttpApi) -> None:
         self.api = api
-        self._processes: dict[str, tools_mod.ProcessRegistry] = {}
-        self._workspaces: set[str] = set()
+        self._direct: DirectTools | None = None
 
     def __call__(self, request: Request, path: bytes) -> bytes | int | None:
         if path != PATH:
@@ -119,10 +118,10 @@ class ToolsInvoke:
         except AgentRequestError as e:
             return _error(400, "invalid_request", str(e))
         owner = is_owner(request, auth)
-        view = runtime.view()
-        agent = view.agent(agent_id)
-        policy = tools_mod.resolve_policy(view.tools, agent.tools if agent else None,
-                                          is_main=runtime.is_main_session(agent_id, canonical))
+        if self._direct is None or self._direct.runtime is not runtime:
+            self._direct = DirectTools(runtime)
+        direct = self._direct
+        policy = direct.policy(agent_id, canonical)
         normalized = tools_mod.normalize_tool_name(name)
         tool = tools_mod.TOOLS_BY_NAME.get(normalized)
         if tool is None or policy.check(normalized) is not None or http_denied(
@@ -134,17 +133,7 @@ class ToolsInvoke:
         if isinstance(action, str) and action.strip() and "action" not in args and \
                 isinstance(properties, Mapping) and "action" in properties:
             args["action"] = action.strip()
-        processes = self._processes.setdefault(agent_id, tools_mod.ProcessRegistry())
-        workspace = agent.workspace if agent else runtime.default_workspace
-        if workspace not in self._workspaces:
-            await runtime.run_blocking(ensure_workspace, workspace,
-                                       skip_bootstrap=view.skip_bootstrap)
-            self._workspaces.add(workspace)
-        context = tools_mod.ToolContext(
-            workspace=workspace,
-            agent_id=agent_id, session_key=canonical, reactor=runtime.reactor,
-            run_blocking=runtime.run_blocking, sessions=runtime, processes=processes,
-            cancelled=gone)
+        context = await direct.context(agent_id, canonical, cancelled=gone)
         idempotency = body.get("idempotencyKey")
         call_id = (f"http-direct-operator-{idempotency.strip()}"
                    if isinstance(idempotency, str) and idempotency.strip()

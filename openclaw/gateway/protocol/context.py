@@ -17,6 +17,7 @@ import attrs
 from twisted.internet.interfaces import IReactorTime
 
 from openclaw.auth.decision import AuthSettings
+from openclaw.auth.preauth import PreauthBudget, preauth_limit_from_env
 from openclaw.auth.ratelimit import AuthRateLimiter
 from openclaw.blocking import BlockingRunner, blocking_runner
 from openclaw.config.loader import ConfigSnapshot
@@ -122,6 +123,9 @@ class GatewayContext:
     # Called after ``hello-ok`` (and the presence broadcast) with the session and the
     # connect params: per-connection follow-ups such as the ``models.snapshot`` event.
     hello_hooks: list[Callable[[ClientSession, Mapping[str, Any]], None]] = attrs.Factory(list)
+    # Unauthenticated WebSockets per client address, shared with /voiceclaw/realtime.
+    preauth_budget: PreauthBudget = attrs.Factory(
+        lambda: PreauthBudget(preauth_limit_from_env(os.environ)))
 
     @classmethod
     def create(

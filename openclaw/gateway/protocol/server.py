@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
+from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from openclaw.auth.preauth import BUDGET_FULL_TEXT, PreauthSlot, budget_key
 from openclaw.autobahn_timers import cancel_close_timer
 from openclaw.gateway.protocol.transport import IConnectionTransport, PeerInfo
 
@@ -142,6 +144,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         self._output_paused = False
         self._reading_paused = False
         self._stall_timer: Any = None
+        self.preauth_slot: PreauthSlot | None = None
 
     def onConnect(self, request: Any) -> None:
         headers = {str(name).lower(): str(value) for name, value in request.headers.items()}
@@ -149,7 +152,24 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         if self.transport is not None:
             address = getattr(self.transport.getPeer(), "host", None)
         self.peer_info = PeerInfo(remote_address=address, headers=headers)
+        # One slot of the per-IP pre-auth budget until the handshake passed or the socket
+        # closed (the site answers a full budget before the upgrade; this is the backstop).
+        context = self.factory.context
+        self.preauth_slot = context.preauth_budget.acquire(budget_key(
+            address, headers, context.auth.trusted_proxies,
+            allow_real_ip_fallback=context.auth.allow_real_ip_fallback))
+        if self.preauth_slot is None:
+            raise ConnectionDeny(503, BUDGET_FULL_TEXT)
         return None
+
+    def _authenticated(self, connection: GatewayConnection) -> None:
+        self._release_preauth()
+        self.factory.connection_authenticated(connection)
+
+    def _release_preauth(self) -> None:
+        slot, self.preauth_slot = self.preauth_slot, None
+        if slot is not None:
+            slot.release()
 
     def onOpen(self) -> None:
         # The protocol core (handshake, auth flow, dispatch) loads with the first connection,
@@ -164,7 +184,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
             factory.methods,
             _AutobahnTransport(self),
             peer,
-            on_authenticated=factory.connection_authenticated,
+            on_authenticated=self._authenticated,
             on_closed=factory.connection_closed,
         )
         self.connection.request_settled = self._drain
@@ -261,6 +281,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         cancel_close_timer(self)
         self._inbox.clear()
         self._cancel_stall_timer()
+        self._release_preauth()
         if self.connection is not None:
             self.connection.on_closed()
         self.factory.protocol_closed(self)
