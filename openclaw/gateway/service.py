@@ -18,11 +18,18 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, TimeoutError, maybeDeferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTCP, IReactorTime
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IReactorCore,
+    IReactorSocket,
+    IReactorTCP,
+    IReactorTime,
+)
 from twisted.logger import Logger, globalLogPublisher
 
 from openclaw import __version__
 from openclaw.config import ConfigSnapshot
+from openclaw.gateway.listeners import Listener, ListenerPool
 from openclaw.gateway.lock import GatewayLock, GatewayLockError, lock_path_for
 from openclaw.gateway.ports import ForceError, force_free_port
 from openclaw.gateway.site import (
@@ -45,7 +52,7 @@ log = Logger(namespace="gateway")
 DEFAULT_STOP_TIMEOUT_S = 5.0
 
 
-class GatewayReactor(IReactorTCP, IReactorTime, IReactorCore):
+class GatewayReactor(IReactorTCP, IReactorSocket, IReactorTime, IReactorCore):
     """What the gateway needs of a reactor (typing only)."""
 
 
@@ -114,7 +121,13 @@ class ConfigService(Service):
 
 
 class WebService(Service):
-    """Owns the listening sockets, the Site and the WebSocket factory."""
+    """Serves the listening sockets with the Site and the WebSocket factory.
+
+    With a :class:`~openclaw.gateway.listeners.ListenerPool` (the supervisor's) the sockets
+    belong to the pool and are served through ``adoptStreamPort``: stopping this service
+    stops serving them but does not close them, so an in-process restart never refuses a
+    connection. Without one it binds with ``listenTCP`` and closes on stop.
+    """
 
     name = "web"  # type: ignore[assignment]
 
@@ -125,9 +138,11 @@ class WebService(Service):
         root: GatewayRootResource,
         ws_factory: GatewayWebSocketFactory,
         stop_timeout_s: float,
+        listeners: ListenerPool | None = None,
     ) -> None:
         self.plan = plan
         self._reactor = reactor
+        self.listeners = listeners
         self.root = root
         self.site = GatewaySite(root, reactor=reactor)
         self.site.noisy = False
@@ -138,6 +153,10 @@ class WebService(Service):
         self.restart_expected_ms: int | None = None
 
     def privilegedStartService(self) -> None:
+        if self.listeners is not None:
+            self._serve_pool(self.listeners)
+            super().privilegedStartService()
+            return
         for address in self.plan.listen:
             try:
                 port = self._reactor.listenTCP(
@@ -147,20 +166,50 @@ class WebService(Service):
                     backlog=511,
                 )
             except CannotListenError as e:
-                url = f"ws://{_url_host(address.host)}:{self.plan.port}"
-                if not address.required:
-                    log.info("not listening on {url}: {reason}", url=url, reason=_reason(e))
-                    continue
-                self._close_ports()
-                if _is_address_in_use(e):
-                    raise StartupRefused(
-                        f"another gateway instance is already listening on {url}", 1
-                    ) from None
-                raise StartupRefused(
-                    f"failed to bind gateway socket on {url}: {_reason(e)}", 1
-                ) from None
+                self._refuse(address.host, address.required, e)
+                continue
             self.ports.append(port)
         super().privilegedStartService()
+
+    def _serve_pool(self, pool: ListenerPool) -> None:
+        """Claim the plan's addresses from the pool (or serve what systemd passed), then
+        adopt them; raises StartupRefused, serving nothing, when a required one fails."""
+        activated = pool.activated
+        if activated:
+            claimed = activated
+            host, port = activated[0].address()
+            if port != self.plan.port:
+                log.info("socket activation: serving the socket systemd passed "
+                         "({host}:{port}); the configured port {configured} is not bound",
+                         host=_url_host(host), port=port, configured=self.plan.port)
+        else:
+            claimed = []
+            for address in self.plan.listen:
+                try:
+                    claimed.append(pool.claim(address.host, self.plan.port))
+                except CannotListenError as e:
+                    self._refuse(address.host, address.required, e)
+        pool.retain(claimed)
+        for listener in claimed:
+            self.ports.append(self._adopt(listener))
+
+    def _adopt(self, listener: Listener) -> IListeningPort:
+        return self._reactor.adoptStreamPort(
+            listener.fileno(), listener.family, self.site)  # type: ignore[arg-type]
+
+    def _refuse(self, host: str, required: bool, error: CannotListenError) -> None:
+        """Log a skipped optional address, or raise StartupRefused for a required one."""
+        url = f"ws://{_url_host(host)}:{self.plan.port}"
+        if not required:
+            log.info("not listening on {url}: {reason}", url=url, reason=_reason(error))
+            return
+        self._close_ports()
+        if _is_address_in_use(error):
+            raise StartupRefused(
+                f"another gateway instance is already listening on {url}", 1
+            ) from None
+        raise StartupRefused(f"failed to bind gateway socket on {url}: {_reason(error)}", 1
+                             ) from None
 
     def startService(self) -> None:
         if not self.ports:
@@ -227,6 +276,7 @@ class GatewayService(MultiService):
         env: MutableMapping[str, str] | None = None,
         scrubber: SecretScrubber | None = None,
         local_model: LocalModelInstall | None = None,
+        listeners: ListenerPool | None = None,
     ) -> None:
         super().__init__()
         self.setName("gateway")
@@ -299,7 +349,7 @@ class GatewayService(MultiService):
         # spec http.md §1: probes, then hooks .. chat completions, then the Control UI
         self.http_api = build_http_api(self, ws_factory)
         root = GatewayRootResource(websocket, [probes, *self.http_api.stages(), *extra_stages])
-        self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s)
+        self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s, listeners)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
         self.web.setServiceParent(self)
 
