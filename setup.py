@@ -35,6 +35,8 @@ setup(
         "psutil>=5.9",
         # The CLI's synchronous gateway client (no reactor: `openclaw health` starts fast).
         "websockets>=15",
+        # /api/diagnostics/prometheus: the gateway's metrics (its own CollectorRegistry).
+        "prometheus_client>=0.20",
     ],
     extras_require={
         "test": [

@@ -34,6 +34,14 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("openclaw.gateway.http", "openclaw.gateway.methods", "HTTP and the RPC methods are siblings"),
     ("openclaw.gateway.reload", "openclaw.gateway.service",
      "the reload machinery serves the tree; it does not build it"),
+    ("openclaw.gateway.metrics", "openclaw.gateway.service",
+     "the metrics observe the tree they are given; they do not build it"),
+    ("openclaw.gateway.metrics", "openclaw.gateway.methods",
+     "the metrics wrap the registry they are given"),
+    ("openclaw.gateway.protocol", "openclaw.gateway.metrics",
+     "the protocol is observed through its hooks; it does not know the metrics"),
+    ("openclaw.gateway.http", "openclaw.gateway.metrics",
+     "HTTP is observed through the Site's hook; it does not know the metrics"),
 )
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "AuthRateLimitConfig",
     "ChatCompletionsEndpointConfig",
     "ControlUiConfig",
+    "DiagnosticsConfig",
     "EnvConfig",
     "GatewayAuthConfig",
     "GatewayConfig",
@@ -1276,6 +1277,16 @@ class ModelsConfig(ConfigObject):
 
 
 @attrs.frozen(repr=False)
+class DiagnosticsConfig(ConfigObject):
+    """Diagnostics: the Prometheus metrics at ``/api/diagnostics/prometheus``."""
+
+    enabled: bool = setting(
+        "enabled", Bool(), default=True,
+        description="Record diagnostics (metrics); false: the metrics endpoint answers empty.",
+    )
+
+
+@attrs.frozen(repr=False)
 class LoggingConfig(ConfigObject):
     """Console and file logging."""
 
@@ -1559,6 +1570,10 @@ class OpenClawConfig(ConfigObject):
     )
     commands: CommandsConfig = setting(
         "commands", Section(CommandsConfig), factory=CommandsConfig, description="Commands."
+    )
+    diagnostics: DiagnosticsConfig = setting(
+        "diagnostics", Section(DiagnosticsConfig), factory=DiagnosticsConfig,
+        description="Diagnostics and metrics.",
     )
     extra: Mapping[str, Any] = attrs.field(factory=FrozenDict, kw_only=True)
     """Real top-level sections not implemented here (``channels``, ``hooks``, ...), verbatim."""

@@ -43,6 +43,7 @@ from openclaw.gateway.startup import EXIT_CONFIG_ERROR, GatewayPlan, StartupRefu
 from openclaw.logs import DailyJsonLogFile, JsonLinesLogObserver, SecretScrubber, parse_level
 
 if TYPE_CHECKING:
+    from openclaw.gateway.metrics import GatewayMetrics
     from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
     from openclaw.gateway.reload.runtime import ConfigUpdate, ReloadRuntime
     from openclaw.providers.registry import LocalModelInstall
@@ -277,6 +278,7 @@ class GatewayService(MultiService):
         scrubber: SecretScrubber | None = None,
         local_model: LocalModelInstall | None = None,
         listeners: ListenerPool | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         super().__init__()
         self.setName("gateway")
@@ -299,6 +301,13 @@ class GatewayService(MultiService):
             else None
         )
         self._bound = False
+        from openclaw.gateway.metrics import GatewayMetrics
+
+        # The supervisor's (one registry per process, kept across in-process restarts), or
+        # one of this tree's own. diagnostics.enabled is read once: changing it restarts.
+        self.metrics = metrics if metrics is not None else GatewayMetrics()
+        self.metrics_enabled = bool(plan.snapshot.config.diagnostics.enabled)
+        self._sources: object = None
 
         self.logs = LogService(plan, self.scrubber)
         self.logs.setServiceParent(self)
@@ -344,14 +353,20 @@ class GatewayService(MultiService):
             bearer_ok=lambda presented: shared_secret_checker(self.plan.auth.secrets)(presented),
         )
         from openclaw.gateway.http import build_http_api
+        from openclaw.gateway.metrics import MetricsStage, instrument_tree
         from openclaw.gateway.site import SECURITY_HEADERS
 
-        # spec http.md §1: probes, then hooks .. chat completions, then the Control UI
+        # spec http.md §1: probes, then hooks .. chat completions, then the Control UI; the
+        # metrics route (an operator API) right after the probes.
         self.http_api = build_http_api(self, ws_factory)
-        root = GatewayRootResource(websocket, [probes, *self.http_api.stages(), *extra_stages])
+        metrics_stage = MetricsStage(self.metrics, self.http_api, lambda: self.metrics_enabled)
+        root = GatewayRootResource(
+            websocket, [probes, metrics_stage, *self.http_api.stages(), *extra_stages])
         self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s, listeners)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
         self.web.setServiceParent(self)
+        if self.metrics_enabled:
+            instrument_tree(self, self.metrics)
 
     def readiness(self) -> list[str]:
         """Names of child services that are not running (empty = ready)."""
@@ -403,6 +418,10 @@ class GatewayService(MultiService):
         self._bound = True
 
     def startService(self) -> None:
+        if self.metrics_enabled:
+            from openclaw.gateway.metrics import sources_of
+
+            self._sources = self.metrics.live.sources = sources_of(self)
         for warning in self.plan.warnings:
             log.warn("{text}", text=warning)
         if self.plan.auth.generated_token:
@@ -433,6 +452,8 @@ class GatewayService(MultiService):
         finally:
             self._bound = False
             self.release_lock()
+            if self.metrics.live.sources is self._sources:
+                self.metrics.live.sources = None
 
     async def _stop_children(self) -> None:
         """Stop the children one after the other, last started first: ``MultiService`` would

@@ -146,6 +146,10 @@ class GatewaySupervisor(MultiService):
         self.reexec_argv = reexec_argv
         self._execute = execute
         self._reload_notices = _ReloadNotices(self)
+        from openclaw.gateway.metrics import GatewayMetrics
+
+        # One metrics registry for the process: counters survive in-process restarts.
+        self.metrics = GatewayMetrics()
         self.gateway = self._make(plan)
         self.gateway.setServiceParent(self)
 
@@ -156,7 +160,7 @@ class GatewaySupervisor(MultiService):
             from openclaw.gateway.service import GatewayService
 
             return GatewayService(plan, self.reactor, env=self.env, scrubber=self.scrubber,
-                                  listeners=self.listeners)
+                                  listeners=self.listeners, metrics=self.metrics)
 
     def _default_prepare(self, options: GatewayRunOptions,
                          env: MutableMapping[str, str]) -> GatewayPlan:
@@ -394,7 +398,7 @@ class GatewaySupervisor(MultiService):
             self._install_signal_handlers()
         if self.watchdog is not None:
             self.watchdog.start()
-        await self._start_replacement(old, plan)
+        await self._start_replacement(old, plan, mode="exec-fallback")
 
     async def _plan_or_none(self) -> GatewayPlan | None:
         try:
@@ -421,7 +425,8 @@ class GatewaySupervisor(MultiService):
             return  # stopped while restarting
         await self._start_replacement(old, plan)
 
-    async def _start_replacement(self, old: Any, plan: GatewayPlan | None) -> None:
+    async def _start_replacement(self, old: Any, plan: GatewayPlan | None,
+                                 mode: str = IN_PROCESS) -> None:
         """Start the tree of ``plan`` after ``old`` stopped (``old``'s own plan again when
         ``plan`` is None or refuses); exit 1 when neither starts."""
         try:
@@ -442,6 +447,7 @@ class GatewaySupervisor(MultiService):
             return  # stopped while restarting
         self.gateway = gateway
         self.generation += 1
+        self.metrics.gateway_restarts.labels(mode).inc()
         log.info("gateway restarted in-process (generation {n}) on {url}",
                  n=self.generation, url=self.gateway.plan.ws_url)
         self.notifier.ready(self.serving_status())
