@@ -215,7 +215,7 @@ class GatewaySupervisor(MultiService):
         self.notifier.stopping("stopping")
         if self.watchdog is not None:
             self.watchdog.stop()
-        stopped = super().stopService()
+        stopped: Deferred[None] | None = super().stopService()
         if stopped is None:
             self.listeners.close()
             return None
