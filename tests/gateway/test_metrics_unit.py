@@ -122,9 +122,16 @@ class MeteredDispatchTests(SynchronousTestCase):
         with self.assertRaises(GatewayError) as raised:
             spec.handler(call("models.list", {"bogus": 1}))
         self.assertIn("invalid models.list params", str(raised.exception))
+        self.assertEqual(spec.handler(call("models.list", {})), {"models": []})
         samples = scrape(self.metrics)
         self.assertEqual(value(samples, "openclaw_gateway_rpc_responses_total",
                                method="models.list", outcome="invalid_params"), 1)
+        self.assertEqual(value(samples, "openclaw_gateway_rpc_responses_total",
+                               method="models.list", outcome="ok"), 1)
+        self.assertIsNone(value(samples, "openclaw_gateway_rpc_responses_total",
+                                method="models.list", outcome="error"))
+        self.assertEqual(value(samples, "openclaw_gateway_rpc_requests_total",
+                               method="models.list"), 2)
 
 
 class LabelTests(SynchronousTestCase):

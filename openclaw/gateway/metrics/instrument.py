@@ -63,13 +63,13 @@ class _Timed:
     def __call__(self, call: MethodCall) -> Any:
         start = perf_counter()
         spec = self._spec
+        if spec.params is not None:
+            try:
+                spec.check_params(call.params)
+            except GatewayError:
+                self._finished(start, "invalid_params")
+                raise
         try:
-            if spec.params is not None:
-                try:
-                    spec.check_params(call.params)
-                except GatewayError:
-                    self._finished(start, "invalid_params")
-                    raise
             result = spec.handler(call)
         except GatewayError:
             self._finished(start, "error")
