@@ -401,9 +401,11 @@ class GatewayService(MultiService):
         """
         if self._bound:
             return
-        if self.plan.options.force:
+        listeners = self.web.listeners
+        if self.plan.options.force and not (listeners is not None and listeners.activated):
             # Blocks for up to 2 s waiting for the killed listeners: start-up only (the
-            # supervisor never restarts with --force), before the reactor runs.
+            # supervisor never restarts with --force), before the reactor runs. Never with
+            # socket activation: the other holder of the port is systemd itself.
             self._free_port()
         if self._lock is not None and not self._lock.held:
             try:

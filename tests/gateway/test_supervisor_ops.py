@@ -189,3 +189,35 @@ class NoNotifySocketTests(SynchronousTestCase):
         self.assertFalse(supervisor.notifier.enabled)
         self.assertIsNone(supervisor.watchdog)
         self.assertEqual(len(supervisor.listeners), 0)
+
+
+class ActivatedTreeTests(SynchronousTestCase):
+    """A tree on a socket systemd passed: served as is, and --force never hunts for the
+    port's other holder (systemd itself)."""
+
+    def test_serves_the_passed_socket_and_never_forces(self) -> None:
+        from openclaw.gateway import service as service_module
+        from openclaw.gateway.listeners import Listener, ListenerPool
+        from openclaw.gateway.service import GatewayService
+
+        base = tempfile.mkdtemp(prefix="oc-activated-")
+        self.addCleanup(shutil.rmtree, base, True)
+        env = isolated_env(base)
+        write_config(env, {"gateway": {"mode": "local"}})
+        plan = prepare_gateway(GatewayRunOptions(allow_unconfigured=True, port="1",
+                                                 force=True), env)
+        passed = socket.socket()
+        passed.bind(("127.0.0.1", 0))
+        passed.listen(8)
+        pool = ListenerPool([Listener(passed, "openclaw-gateway.socket")])
+        self.addCleanup(pool.close)
+
+        def refuse(port: int) -> None:
+            raise AssertionError("--force looked for the port's other holder")
+
+        self.patch(service_module, "force_free_port", refuse)
+        reactor = MemoryReactorClock()
+        tree = GatewayService(plan, reactor, env=env, use_lock=False, listeners=pool)
+        tree.privilegedStartService()
+        self.assertEqual([fileno for fileno, *_ in reactor.adoptedPorts], [passed.fileno()])
+        self.assertEqual(pool.listeners()[0].sock, passed)
