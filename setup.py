@@ -65,6 +65,8 @@ setup(
         # `openclaw tui`: the full-screen terminal chat (asyncio-native, pure Python, no
         # compiled parts; imported only by that command).
         "prompt_toolkit>=3.0.40",
+        # /api/diagnostics/prometheus: the gateway's metrics (its own CollectorRegistry).
+        "prometheus_client>=0.20",
     ],
     extras_require={
         "test": [

@@ -37,6 +37,14 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("openclaw.voiceclaw", "openclaw.gateway",
      "the voice endpoint is handed what it needs by the gateway's wiring"),
     ("openclaw.agents", "openclaw.voiceclaw", "voice sessions use agents, not the reverse"),
+    ("openclaw.gateway.metrics", "openclaw.gateway.service",
+     "the metrics observe the tree they are given; they do not build it"),
+    ("openclaw.gateway.metrics", "openclaw.gateway.methods",
+     "the metrics wrap the registry they are given"),
+    ("openclaw.gateway.protocol", "openclaw.gateway.metrics",
+     "the protocol is observed through its hooks; it does not know the metrics"),
+    ("openclaw.gateway.http", "openclaw.gateway.metrics",
+     "HTTP is observed through the Site's hook; it does not know the metrics"),
 )
 
 

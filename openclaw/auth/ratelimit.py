@@ -10,7 +10,7 @@ loopback is answered after ~250 ms.
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 from twisted.internet.interfaces import IReactorTime
@@ -45,6 +45,16 @@ class RateLimitCheck:
     retry_after_ms: int
 
 
+class RateLimitObserver(Protocol):
+    """Told of recorded failures, lock-outs and refusals (the gateway's metrics)."""
+
+    def auth_failed(self, scope: str) -> None: ...
+
+    def locked_out(self, scope: str) -> None: ...
+
+    def refused(self, scope: str) -> None: ...
+
+
 @attrs.define
 class _Entry:
     attempts: list[float] = attrs.Factory(list)
@@ -65,6 +75,7 @@ class AuthRateLimiter:
         self.settings = settings or RateLimitSettings()
         self._max_entries = max_entries
         self._entries: dict[str, _Entry] = {}
+        self.observer: RateLimitObserver | None = None
 
     def _now_ms(self) -> float:
         return self._clock.seconds() * 1000.0
@@ -95,12 +106,18 @@ class AuthRateLimiter:
         self._refresh(entry, now)
         if entry.locked_until is None and len(entry.attempts) >= max_attempts:
             entry.locked_until = now + self.settings.lockout_ms
+            if self.observer is not None:
+                self.observer.locked_out(scope)
         if entry.locked_until is not None and now < entry.locked_until:
+            if self.observer is not None:
+                self.observer.refused(scope)
             return RateLimitCheck(False, 0, math.ceil(entry.locked_until - now))
         remaining = max(0, max_attempts - len(entry.attempts))
         return RateLimitCheck(remaining > 0, remaining, 0)
 
     def record_failure(self, client_ip: str | None, scope: str) -> None:
+        if self.observer is not None:
+            self.observer.auth_failed(scope)
         key, ip = self._key(client_ip, scope)
         exempt = self.is_exempt(ip)
         now = self._now_ms()
@@ -120,6 +137,8 @@ class AuthRateLimiter:
             del entry.attempts[:-_LOOPBACK_HISTORY_LIMIT]
         elif len(entry.attempts) >= self.settings.max_attempts:
             entry.locked_until = now + self.settings.lockout_ms
+            if self.observer is not None:
+                self.observer.locked_out(scope)
 
     def record_failure_delay(self, client_ip: str | None, scope: str) -> float:
         """Record a failure; return the penalty delay (seconds) to wait before answering."""

@@ -67,11 +67,13 @@ def run_gateway(run: GatewayRunOptions, env: MutableMapping[str, str]) -> int:
     from twisted.internet import reactor
     from twisted.logger import LogLevel, globalLogBeginner
 
+    from openclaw.gateway.handover import reexec_argv
     from openclaw.gateway.supervisor import GatewaySupervisor
     from openclaw.logs import ConsoleLogObserver
 
-    # The supervisor owns the GatewayService tree and rebuilds it on an in-process restart.
-    gateway = GatewaySupervisor(plan, reactor, env)
+    # The supervisor owns the GatewayService tree and rebuilds it on an in-process restart;
+    # `openclaw gateway restart` may ask it to run this command line again (re-exec).
+    gateway = GatewaySupervisor(plan, reactor, env, reexec_argv=reexec_argv())
     console = ConsoleLogObserver(
         level=LogLevel.debug if run.verbose else LogLevel.info, scrub=gateway.scrubber
     )

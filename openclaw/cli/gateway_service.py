@@ -9,7 +9,13 @@ The real CLI's lifecycle contract (``src/cli/daemon-cli/lifecycle-core.ts``):
 * ``stop [--disable]`` on an absent service is a successful no-op;
 * ``restart`` checks the config first, restarts, then waits for ``/readyz`` on the service's
   port with a progress indicator: healthy -> 0, the service died -> 1
-  (``restart-health-failed``), still starting when the wait ends -> 2 (``still-starting``);
+  (``restart-health-failed``), still starting when the wait ends -> 2 (``still-starting``).
+  A gateway no service manager runs (started by hand, in a container, under another
+  supervisor) is found by its lock and asked for a process restart by re-exec: it hands its
+  listening socket to the new image, so no connection attempt is refused
+  (:mod:`openclaw.gateway.handover`);
+* ``install --socket-activation`` (systemd) adds a ``.socket`` unit on the gateway's
+  addresses: systemd holds the listening socket across restarts and upgrades;
 * ``--json`` prints ``{"action", "ok", "result"?, "message"?, "service", "error"?, "hints"?}``.
 
 Failures print the message on stderr and each hint as ``Tip: <hint>`` on stdout.
@@ -38,6 +44,8 @@ INSTALL = Command(
                "<runtime>"),
         Option("--token", "Gateway token (token auth)", "<token>"),
         Option("--force", "Reinstall/overwrite if already installed"),
+        Option("--socket-activation", "systemd holds the listening socket (a .socket unit on "
+               "the gateway's address): restarts and upgrades never refuse a connection"),
         JSON,
     ),
 )
@@ -199,9 +207,19 @@ def install_command(args: list[str], env: MutableMapping[str, str]) -> int:
 
         set_config_value(paths, env, "gateway.mode", "local")
         action.warn("No gateway.mode found. Set gateway.mode=local for managed gateway install.")
+    listen_streams: tuple[str, ...] = ()
+    if values.get("socketActivation"):
+        if manager.kind != "systemd":
+            return action.fail("Gateway install failed: --socket-activation needs systemd "
+                               f"(the service manager here is {manager.label}).")
+        try:
+            listen_streams = socket_addresses(config.bind, config.custom_bind_host, port)
+        except ValueError as e:
+            return action.fail(f"Gateway install failed: {e}")
     spec = build_gateway_spec(
         env, port=port, platform=current_platform(), state_dir=paths.state_dir,
         token=(values.get("token") or None), source_root=package_source_root(),
+        listen_streams=listen_streams,
     )
     out: list[str] = []
     try:
@@ -229,6 +247,19 @@ def install_command(args: list[str], env: MutableMapping[str, str]) -> int:
         "Gateway service installed. Runtime readiness has not been checked; startup may still "
         "be in progress. Check with openclaw gateway status and openclaw health.",
     )
+
+
+def socket_addresses(bind: str, custom_host: str | None, port: int) -> tuple[str, ...]:
+    """``ListenStream=`` values for the addresses the gateway itself would bind (the
+    optional ones, like loopback's ``::1``, left out: a socket unit fails when one does)."""
+    from openclaw.gateway.startup import StartupRefused, resolve_listen_addresses
+
+    try:
+        listen, _ = resolve_listen_addresses(bind, custom_host)
+    except StartupRefused as e:
+        raise ValueError(e.message) from None
+    return tuple(f"[{a.host}]:{port}" if ":" in a.host else f"{a.host}:{port}"
+                 for a in listen if a.required)
 
 
 def uninstall_command(args: list[str], env: MutableMapping[str, str]) -> int:
@@ -392,17 +423,30 @@ def restart_command(args: list[str], env: MutableMapping[str, str]) -> int:
         wait_s = parse_duration_s(values.get("wait"), DEFAULT_RESTART_WAIT_S)
     except InvalidValue as e:
         return action.fail(f"Gateway restart failed: {e}")
-    loaded = _loaded_or_fail(action)
-    if not isinstance(loaded, bool):
-        return loaded
+    try:
+        loaded: bool | None = bool(manager.is_loaded())
+        unavailable = None
+    except ServiceManagerUnavailable as e:
+        loaded, unavailable = None, e
+    running: int | None = None
     if not loaded:
-        return action.fail(f"Gateway service {manager.not_loaded_text}.", manager.start_hints())
+        running = running_gateway_pid(paths, resolve_local_port(env, config)[0])
+        if running is None and unavailable is not None:
+            return action.fail(f"Gateway service check failed: {unavailable}",
+                               _unavailable_hints(manager))
+        if running is None:
+            return action.fail(f"Gateway service {manager.not_loaded_text}.",
+                               manager.start_hints())
     try:
         load_config(paths.config_path, env=env, home=paths.home)
     except ConfigError as e:
         return action.fail(
             f"Gateway aborted: config is invalid.\n{e}\nFix: run `openclaw doctor --fix`, then "
             "`openclaw gateway restart`.")
+    if not loaded:
+        assert running is not None
+        return restart_unmanaged(action, paths, running, resolve_local_port(env, config)[0],
+                                 wait_s)
     command = manager.read_command()
     port = (command.port if command else None) or resolve_local_port(env, config)[0]
     out: list[str] = []
@@ -435,6 +479,92 @@ def restart_command(args: list[str], env: MutableMapping[str, str]) -> int:
                 "gateway status --deep.", None, "still-starting")
         progress.update(elapsed)
         time.sleep(READY_POLL_S)
+
+
+def running_gateway_pid(paths: Any, port: int) -> int | None:
+    """The gateway of this config that no service manager runs: the holder of its lock, or
+    (``OPENCLAW_ALLOW_MULTI_GATEWAY``: no lock) the openclaw process listening on its port."""
+    from openclaw.config.paths import lock_file_path
+    from openclaw.gateway.lock import lock_holder
+    from openclaw.gateway.ports import listener_pids, process_command
+
+    pid = lock_holder(lock_file_path(paths))
+    if pid is not None:
+        return pid
+    for candidate in listener_pids(port):
+        command = process_command(candidate) or ""
+        if "openclaw" in command and "gateway" in command:
+            return candidate
+    return None
+
+
+def _readiness(port: int) -> tuple[bool, int | None]:
+    """``/readyz`` from loopback: ready or not, and the serving tree's uptime (ms)."""
+    import http.client
+    import json
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
+    try:
+        connection.request("GET", "/readyz")
+        response = connection.getresponse()
+        body = response.read()
+    except OSError:
+        return False, None
+    finally:
+        connection.close()
+    try:
+        uptime = json.loads(body).get("uptimeMs")
+    except (ValueError, AttributeError):
+        uptime = None
+    return response.status == 200, uptime if isinstance(uptime, int) else None
+
+
+def restart_unmanaged(action: Action, paths: Any, pid: int, port: int, wait_s: float) -> int:
+    """Ask the gateway ``pid`` for a process restart by re-exec (it keeps its listening
+    socket), then wait until a tree started after the request is ready on ``port``."""
+    import signal
+
+    from openclaw.config.paths import lock_file_path
+    from openclaw.gateway.handover import (
+        RestartRequest,
+        request_path_for,
+        write_restart_request,
+    )
+
+    requested_at = time.time()
+    try:
+        write_restart_request(request_path_for(lock_file_path(paths)),
+                              RestartRequest(pid=pid, requested_at=requested_at))
+        os.kill(pid, signal.SIGUSR2)
+    except OSError as e:
+        return action.fail(f"Gateway restart failed: cannot signal the gateway (pid {pid}): "
+                           f"{e.strerror or e}")
+    action.lines([f"Restarting the gateway (pid {pid}; its listening socket is handed over)"])
+    progress = Progress(not action.json, f"Waiting for the gateway on port {port} to be ready…")
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        ready, uptime_ms = _readiness(port)
+        if ready and uptime_ms is not None and uptime_ms <= (time.time() - requested_at) * 1000:
+            progress.done()
+            return action.ok("restarted", False, f"Gateway ready on port {port} "
+                                                 f"({elapsed:.1f}s).")
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            progress.done()
+            return action.fail("Gateway did not come back after restart (the process "
+                               "exited).", ["openclaw logs --limit 200"],
+                               "restart-health-failed")
+        except PermissionError:
+            pass
+        if elapsed >= wait_s:
+            progress.done()
+            return action.fail(
+                f"Gateway is still restarting after {round(elapsed)}s. Run openclaw "
+                "gateway status --deep.", None, "still-starting")
+        progress.update(elapsed)
+        time.sleep(READY_POLL_S / 5)
 
 
 DAEMON_SUBCOMMANDS = {

@@ -59,6 +59,7 @@ __all__ = [
     "ChatCompletionsEndpointConfig",
     "ControlUiConfig",
     "ControlUiEnvironmentConfig",
+    "DiagnosticsConfig",
     "EnvConfig",
     "GatewayAuthConfig",
     "GatewayConfig",
@@ -1341,6 +1342,16 @@ class ModelsConfig(ConfigObject):
 
 
 @attrs.frozen(repr=False)
+class DiagnosticsConfig(ConfigObject):
+    """Diagnostics: the Prometheus metrics at ``/api/diagnostics/prometheus``."""
+
+    enabled: bool = setting(
+        "enabled", Bool(), default=True,
+        description="Record diagnostics (metrics); false: the metrics endpoint answers empty.",
+    )
+
+
+@attrs.frozen(repr=False)
 class LoggingConfig(ConfigObject):
     """Console and file logging."""
 
@@ -1662,6 +1673,10 @@ class OpenClawConfig(ConfigObject):
     )
     talk: TalkConfig = setting(
         "talk", Section(TalkConfig), factory=TalkConfig, description="Talk and real-time voice."
+    )
+    diagnostics: DiagnosticsConfig = setting(
+        "diagnostics", Section(DiagnosticsConfig), factory=DiagnosticsConfig,
+        description="Diagnostics and metrics.",
     )
     extra: Mapping[str, Any] = attrs.field(factory=FrozenDict, kw_only=True)
     """Real top-level sections not implemented here (``channels``, ``hooks``, ...), verbatim."""

@@ -14,7 +14,7 @@ from openclaw import __version__
 from openclaw.daemon.launchd import render_plist
 from openclaw.daemon.schtasks import render_startup_launcher, render_task_script, render_task_xml
 from openclaw.daemon.spec import ServiceSpec
-from openclaw.daemon.systemd import render_unit
+from openclaw.daemon.systemd import render_socket_unit, render_unit
 
 PORT = 18789
 MARKERS = {
@@ -94,6 +94,10 @@ def packaged_files() -> dict[str, str]:
     return {
         "systemd/openclaw-gateway.service": render_unit(user),
         "systemd/openclaw-gateway-system.service": render_unit(system, system_user="openclaw"),
+        # Optional: enable it beside either service for socket activation (docs/operations.md).
+        "systemd/openclaw-gateway.socket": render_socket_unit(
+            ServiceSpec(description="OpenClaw Gateway", program_arguments=(),
+                        listen_streams=(f"127.0.0.1:{PORT}",))),
         "launchd/ai.openclaw.gateway.plist": render_plist("ai.openclaw.gateway", mac),
         "windows/gateway.cmd": render_task_script(windows),
         "windows/OpenClaw Gateway.xml": render_task_xml("OpenClaw Gateway", script),

@@ -43,6 +43,9 @@ class ServiceSpec:
     working_directory: str | None = None
     stdout_path: str | None = None
     stderr_path: str | None = None
+    # Socket activation: the addresses (``127.0.0.1:18789``, ``[::1]:18789``) the service
+    # manager listens on and passes to the gateway. Empty: the gateway binds itself.
+    listen_streams: tuple[str, ...] = ()
 
     @property
     def port(self) -> int | None:
@@ -136,8 +139,10 @@ def build_gateway_spec(
     token: str | None = None,
     python: str | None = None,
     source_root: str | None = None,
+    listen_streams: tuple[str, ...] = (),
 ) -> ServiceSpec:
-    """The gateway service for this environment (profile, state dir, config path, port)."""
+    """The gateway service for this environment (profile, state dir, config path, port);
+    ``listen_streams`` asks for socket activation on those addresses."""
     python = python or sys.executable
     profile = names.normalize_profile(env.get("OPENCLAW_PROFILE"))
     home = (env.get("HOME") or "").strip() or None
@@ -174,4 +179,5 @@ def build_gateway_spec(
         working_directory=None,
         stdout_path=os.path.join(logs, f"{prefix}.log"),
         stderr_path=os.path.join(logs, f"{prefix}.err.log"),
+        listen_streams=listen_streams,
     )

@@ -8,6 +8,14 @@ restart-loop). It lives in ``~/.config/systemd/user/`` and is controlled with
 ``systemctl --user``. A *system* unit of the same name under ``/etc/systemd/system`` owns the
 profile: we refuse to add a user unit next to it unless ``OPENCLAW_SERVICE_REPAIR_POLICY`` is
 ``external``.
+
+Beyond the runbook (docs/operations.md): ``Type=notify`` (the gateway says ``READY=1`` once it
+serves, ``RELOADING=1``/``READY=1`` around reloads, ``STOPPING=1``), ``ExecReload=`` sending
+``SIGHUP`` (``systemctl reload`` re-reads the config), ``WatchdogSec=`` (a reactor that stops
+turning is restarted), sandboxing as Synapse ships it (the full set for a system unit with its
+own account; for a user unit the options that need no user namespace), and, with
+``--socket-activation``, an ``openclaw-gateway[-<profile>].socket`` beside the service: systemd
+holds the listening socket, so a restart or an upgrade never refuses a connection.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ UNIT_POLICY: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("StartLimitIntervalSec", "300"),
     )),
     ("Service", (
+        ("Type", "notify"),
+        ("NotifyAccess", "main"),
+        ("ExecReload", "/bin/kill -HUP $MAINPID"),
+        ("WatchdogSec", "30"),
         ("Restart", "always"),
         ("RestartSec", "5"),
         ("RestartPreventExitStatus", "78"),
@@ -47,6 +59,55 @@ UNIT_POLICY: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("KillMode", "control-group"),
     )),
     ("Install", (("WantedBy", "default.target"),)),
+)
+
+# A user manager applies what needs no user namespace (PrivateUsers= would be implied, and
+# hosts that restrict unprivileged namespaces would refuse to start the unit): no new
+# privileges, seccomp filters, a private umask.
+USER_HARDENING: tuple[tuple[str, str], ...] = (
+    ("NoNewPrivileges", "true"),
+    ("LockPersonality", "true"),
+    ("RestrictRealtime", "true"),
+    ("RestrictSUIDSGID", "true"),
+    ("SystemCallArchitectures", "native"),
+    ("UMask", "0077"),
+)
+
+# A system unit runs as its own account: Synapse's sandbox (contrib/systemd/
+# override-hardened.conf), the state directory (the account's home) writable. /proc stays
+# whole (no ProcSubset=pid): `status` reports host CPU from /proc/stat. MemoryDenyWriteExecute
+# stays off: libffi closures need writable code pages.
+SYSTEM_HARDENING: tuple[tuple[str, str], ...] = (
+    ("PrivateTmp", "true"),
+    ("PrivateDevices", "true"),
+    ("CapabilityBoundingSet", ""),
+    ("AmbientCapabilities", ""),
+    ("ProtectSystem", "strict"),
+    ("ProtectKernelTunables", "true"),
+    ("ProtectKernelModules", "true"),
+    ("ProtectControlGroups", "true"),
+    ("ProtectClock", "true"),
+    ("ProtectHostname", "true"),
+    ("ProtectHome", "true"),
+    ("ProtectKernelLogs", "true"),
+    ("ProtectProc", "invisible"),
+    ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6 AF_NETLINK"),
+    ("SystemCallArchitectures", "native"),
+    ("SystemCallFilter", "@system-service"),
+    ("SystemCallFilter", "~@privileged @resources @obsolete"),
+    ("RestrictSUIDSGID", "true"),
+    ("RemoveIPC", "true"),
+    ("NoNewPrivileges", "true"),
+    ("RestrictRealtime", "true"),
+    ("RestrictNamespaces", "true"),
+    ("LockPersonality", "true"),
+    ("PrivateUsers", "true"),
+    ("UMask", "0077"),
+)
+
+SOCKET_POLICY: tuple[tuple[str, str], ...] = (
+    ("Backlog", "511"),
+    ("NoDelay", "true"),
 )
 
 _UNAVAILABLE = re.compile(
@@ -78,21 +139,38 @@ def _policy(section: str) -> list[str]:
     return []
 
 
-def render_unit(spec: ServiceSpec, *, system_user: str | None = None) -> str:
+def socket_unit_name(service_unit: str) -> str:
+    """``openclaw-gateway-work.service`` -> ``openclaw-gateway-work.socket``."""
+    base = service_unit[:-len(".service")] if service_unit.endswith(".service") else service_unit
+    return f"{base}.socket"
+
+
+def render_unit(spec: ServiceSpec, *, system_user: str | None = None,
+                unit_name: str | None = None) -> str:
     """The unit file text for `spec` (pure; ``%`` is escaped as ``%%``).
 
     With `system_user` it is a *system* unit (``/etc/systemd/system``): it runs as that
-    (non-root) account and is wanted by ``multi-user.target`` instead of ``default.target``.
+    (non-root) account, gets the full sandbox with its working directory (the account's
+    home) writable, and is wanted by ``multi-user.target`` instead of ``default.target``.
+    With ``spec.listen_streams`` it requires its socket unit (``unit_name`` names the
+    service, ``openclaw-gateway.service`` by default).
     """
     exec_start = " ".join(escape_arg(arg.replace("%", "%%")) for arg in spec.program_arguments)
     description = _no_line_breaks(spec.description.strip() or "OpenClaw Gateway", "Description")
-    lines = ["[Unit]", f"Description={description}", *_policy("Unit"), "",
-             "[Service]", f"ExecStart={exec_start}", *_policy("Service")]
+    lines = ["[Unit]", f"Description={description}", *_policy("Unit")]
+    if spec.listen_streams:
+        socket = socket_unit_name(unit_name or "openclaw-gateway.service")
+        lines.extend([f"Requires={socket}", f"After={socket}"])
+    lines.extend(["", "[Service]", f"ExecStart={exec_start}", *_policy("Service")])
+    hardening = SYSTEM_HARDENING if system_user else USER_HARDENING
+    lines.extend(f"{key}={value}" for key, value in hardening)
     if system_user:
         lines.append(f"User={_no_line_breaks(system_user, 'User')}")
     if spec.working_directory:
         wd = _no_line_breaks(spec.working_directory, "WorkingDirectory")
         lines.append(f"WorkingDirectory={wd.replace('%', '%%')}")
+        if system_user:
+            lines.append(f"ReadWritePaths={wd.replace('%', '%%')}")
     for key, value in spec.environment.items():
         if not value.strip():
             continue
@@ -101,6 +179,34 @@ def render_unit(spec: ServiceSpec, *, system_user: str | None = None) -> str:
     install = ["WantedBy=multi-user.target"] if system_user else _policy("Install")
     lines.extend(["", "[Install]", *install, ""])
     return "\n".join(lines)
+
+
+def render_socket_unit(spec: ServiceSpec) -> str:
+    """The ``.socket`` unit of a socket-activated gateway: systemd listens on
+    ``spec.listen_streams`` and passes the sockets to the service of the same name."""
+    if not spec.listen_streams:
+        raise ValueError("socket activation needs at least one ListenStream address")
+    description = _no_line_breaks(spec.description.strip() or "OpenClaw Gateway", "Description")
+    lines = ["[Unit]", f"Description={description} (socket)", "", "[Socket]"]
+    for address in spec.listen_streams:
+        lines.append(f"ListenStream={_no_line_breaks(address, 'ListenStream')}")
+    lines.extend(f"{key}={value}" for key, value in SOCKET_POLICY)
+    if any(not _wildcard_or_loopback(address) for address in spec.listen_streams):
+        # A tailnet or custom address may come up after the socket unit starts.
+        lines.append("FreeBind=true")
+    lines.extend(["", "[Install]", "WantedBy=sockets.target", ""])
+    return "\n".join(lines)
+
+
+def _wildcard_or_loopback(address: str) -> bool:
+    import ipaddress
+
+    host = address.rsplit(":", 1)[0].strip("[]")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return ip.is_loopback or ip.is_unspecified
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -217,8 +323,16 @@ class SystemdUserService(GatewayServiceManager):
                 return path
         return None
 
+    @property
+    def socket_unit_name(self) -> str:
+        return socket_unit_name(self.unit_name)
+
+    @property
+    def socket_path(self) -> str:
+        return os.path.join(self.unit_dir, self.socket_unit_name)
+
     def render(self, spec: ServiceSpec) -> str:
-        return render_unit(spec)
+        return render_unit(spec, unit_name=self.unit_name)
 
     def read_command(self) -> ServiceCommand | None:
         try:
@@ -300,16 +414,41 @@ class SystemdUserService(GatewayServiceManager):
                 "unit with sudo systemctl, or set OPENCLAW_SERVICE_REPAIR_POLICY=external when "
                 "the system unit owns the lifecycle."
             )
+        had_socket = os.path.exists(self.socket_path)
         write_service_file(self.definition_path, self.render(spec))
+        if spec.listen_streams:
+            write_service_file(self.socket_path, render_socket_unit(spec))
+        elif had_socket:
+            self.systemctl("disable", "--now", self.socket_unit_name)
+            os.unlink(self.socket_path)
+            out.append(f"Removed systemd socket: {self.socket_path}")
         self._checked("daemon-reload")
         self._checked("enable", self.unit_name)
+        if spec.listen_streams:
+            # The running gateway holds the port: stop it, let systemd take the address,
+            # then start the gateway on the socket systemd passes.
+            self._checked("stop", self.unit_name)
+            self._checked("enable", self.socket_unit_name)
+            self._checked("restart", self.socket_unit_name)
         self._checked("restart", self.unit_name)
         out.append(f"Installed systemd service: {self.definition_path}")
+        if spec.listen_streams:
+            out.append(f"Installed systemd socket: {self.socket_path} "
+                       f"({', '.join(spec.listen_streams)})")
 
     def uninstall(self, out: list[str]) -> None:
-        result = self.systemctl("disable", "--now", self.unit_name)
-        if result.code == 127 or (not result.ok and is_unavailable_detail(result.detail)):
-            raise ServiceManagerUnavailable(f"systemctl --user unavailable: {result.detail}")
+        socket_path = self.socket_path
+        # The socket first: while it listens, a connection would start the service again.
+        units = ([self.socket_unit_name] if os.path.exists(socket_path) else []) + [
+            self.unit_name]
+        for unit in units:
+            result = self.systemctl("disable", "--now", unit)
+            if result.code == 127 or (not result.ok and is_unavailable_detail(result.detail)):
+                raise ServiceManagerUnavailable(
+                    f"systemctl --user unavailable: {result.detail}")
+        if os.path.exists(socket_path):
+            os.unlink(socket_path)
+            out.append(f"Removed systemd socket: {socket_path}")
         path = self.definition_path
         if os.path.exists(path):
             os.unlink(path)

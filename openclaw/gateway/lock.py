@@ -198,3 +198,31 @@ class GatewayLock:
         return GatewayLockError(
             f"failed to acquire gateway lock at {self.path}: {error.strerror or error}"
         )
+
+
+def lock_holder(path: str) -> int | None:
+    """The pid of the gateway holding the lock at ``path`` now, None when nobody holds it.
+
+    Never takes the lock: a shared, non-blocking ``flock`` on a read-only descriptor only
+    tells whether an exclusive holder exists (for ``openclaw gateway restart``, which looks
+    for the gateway it must restart).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held
+        else:
+            return None
+        try:
+            owner = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        except (OSError, ValueError):
+            return None
+    finally:
+        os.close(fd)
+    pid = owner.get("pid") if isinstance(owner, dict) else None
+    return pid if isinstance(pid, int) else None

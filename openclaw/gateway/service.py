@@ -19,11 +19,18 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, TimeoutError, maybeDeferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTCP, IReactorTime
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IReactorCore,
+    IReactorSocket,
+    IReactorTCP,
+    IReactorTime,
+)
 from twisted.logger import Logger, globalLogPublisher
 
 from openclaw import __version__
 from openclaw.config import ConfigSnapshot
+from openclaw.gateway.listeners import Listener, ListenerPool
 from openclaw.gateway.lock import GatewayLock, GatewayLockError, lock_path_for
 from openclaw.gateway.ports import ForceError, force_free_port
 from openclaw.gateway.site import (
@@ -37,6 +44,7 @@ from openclaw.gateway.startup import EXIT_CONFIG_ERROR, GatewayPlan, StartupRefu
 from openclaw.logs import DailyJsonLogFile, JsonLinesLogObserver, SecretScrubber, parse_level
 
 if TYPE_CHECKING:
+    from openclaw.gateway.metrics import GatewayMetrics
     from openclaw.gateway.protocol.factory import GatewayWebSocketFactory
     from openclaw.gateway.reload.runtime import ConfigUpdate, ReloadRuntime
     from openclaw.providers.registry import LocalModelInstall
@@ -46,7 +54,7 @@ log = Logger(namespace="gateway")
 DEFAULT_STOP_TIMEOUT_S = 5.0
 
 
-class GatewayReactor(IReactorTCP, IReactorTime, IReactorCore):
+class GatewayReactor(IReactorTCP, IReactorSocket, IReactorTime, IReactorCore):
     """What the gateway needs of a reactor (typing only)."""
 
 
@@ -115,7 +123,13 @@ class ConfigService(Service):
 
 
 class WebService(Service):
-    """Owns the listening sockets, the Site and the WebSocket factory."""
+    """Serves the listening sockets with the Site and the WebSocket factory.
+
+    With a :class:`~openclaw.gateway.listeners.ListenerPool` (the supervisor's) the sockets
+    belong to the pool and are served through ``adoptStreamPort``: stopping this service
+    stops serving them but does not close them, so an in-process restart never refuses a
+    connection. Without one it binds with ``listenTCP`` and closes on stop.
+    """
 
     name = "web"  # type: ignore[assignment]
 
@@ -126,9 +140,11 @@ class WebService(Service):
         root: GatewayRootResource,
         ws_factory: GatewayWebSocketFactory,
         stop_timeout_s: float,
+        listeners: ListenerPool | None = None,
     ) -> None:
         self.plan = plan
         self._reactor = reactor
+        self.listeners = listeners
         self.root = root
         self.site = GatewaySite(root, reactor=reactor)
         self.site.noisy = False
@@ -142,6 +158,10 @@ class WebService(Service):
         self.stopping_hooks: list[Callable[[], None]] = []
 
     def privilegedStartService(self) -> None:
+        if self.listeners is not None:
+            self._serve_pool(self.listeners)
+            super().privilegedStartService()
+            return
         for address in self.plan.listen:
             try:
                 port = self._reactor.listenTCP(
@@ -151,20 +171,50 @@ class WebService(Service):
                     backlog=511,
                 )
             except CannotListenError as e:
-                url = f"ws://{_url_host(address.host)}:{self.plan.port}"
-                if not address.required:
-                    log.info("not listening on {url}: {reason}", url=url, reason=_reason(e))
-                    continue
-                self._close_ports()
-                if _is_address_in_use(e):
-                    raise StartupRefused(
-                        f"another gateway instance is already listening on {url}", 1
-                    ) from None
-                raise StartupRefused(
-                    f"failed to bind gateway socket on {url}: {_reason(e)}", 1
-                ) from None
+                self._refuse(address.host, address.required, e)
+                continue
             self.ports.append(port)
         super().privilegedStartService()
+
+    def _serve_pool(self, pool: ListenerPool) -> None:
+        """Claim the plan's addresses from the pool (or serve what systemd passed), then
+        adopt them; raises StartupRefused, serving nothing, when a required one fails."""
+        activated = pool.activated
+        if activated:
+            claimed = activated
+            host, port = activated[0].address()
+            if port != self.plan.port:
+                log.info("socket activation: serving the socket systemd passed "
+                         "({host}:{port}); the configured port {configured} is not bound",
+                         host=_url_host(host), port=port, configured=self.plan.port)
+        else:
+            claimed = []
+            for address in self.plan.listen:
+                try:
+                    claimed.append(pool.claim(address.host, self.plan.port))
+                except CannotListenError as e:
+                    self._refuse(address.host, address.required, e)
+        pool.retain(claimed)
+        for listener in claimed:
+            self.ports.append(self._adopt(listener))
+
+    def _adopt(self, listener: Listener) -> IListeningPort:
+        return self._reactor.adoptStreamPort(
+            listener.fileno(), listener.family, self.site)  # type: ignore[arg-type]
+
+    def _refuse(self, host: str, required: bool, error: CannotListenError) -> None:
+        """Log a skipped optional address, or raise StartupRefused for a required one."""
+        url = f"ws://{_url_host(host)}:{self.plan.port}"
+        if not required:
+            log.info("not listening on {url}: {reason}", url=url, reason=_reason(error))
+            return
+        self._close_ports()
+        if _is_address_in_use(error):
+            raise StartupRefused(
+                f"another gateway instance is already listening on {url}", 1
+            ) from None
+        raise StartupRefused(f"failed to bind gateway socket on {url}: {_reason(error)}", 1
+                             ) from None
 
     def startService(self) -> None:
         if not self.ports:
@@ -236,6 +286,8 @@ class GatewayService(MultiService):
         env: MutableMapping[str, str] | None = None,
         scrubber: SecretScrubber | None = None,
         local_model: LocalModelInstall | None = None,
+        listeners: ListenerPool | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         super().__init__()
         self.setName("gateway")
@@ -258,6 +310,13 @@ class GatewayService(MultiService):
             else None
         )
         self._bound = False
+        from openclaw.gateway.metrics import GatewayMetrics
+
+        # The supervisor's (one registry per process, kept across in-process restarts), or
+        # one of this tree's own. diagnostics.enabled is read once: changing it restarts.
+        self.metrics = metrics if metrics is not None else GatewayMetrics()
+        self.metrics_enabled = bool(plan.snapshot.config.diagnostics.enabled)
+        self._sources: object = None
 
         self.logs = LogService(plan, self.scrubber)
         self.logs.setServiceParent(self)
@@ -312,25 +371,31 @@ class GatewayService(MultiService):
             bearer_ok=lambda presented: shared_secret_checker(self.plan.auth.secrets)(presented),
         )
         from openclaw.gateway.http import build_control_ui, build_http_api
+        from openclaw.gateway.metrics import MetricsStage, instrument_tree
         from openclaw.gateway.site import SECURITY_HEADERS
 
-        # spec http.md §1: probes, then hooks .. chat completions, then the Control UI
+        # spec http.md §1: probes, then hooks .. chat completions, then the Control UI; the
+        # metrics route (an operator API) right after the probes.
         self.http_api = build_http_api(self, ws_factory)
         self.control_ui = build_control_ui(self, ws_factory, self.http_api)
         from openclaw.gateway.voiceclaw_wiring import build_voiceclaw, upgrade_admission
 
         # /voiceclaw/realtime: routed before the control protocol's WebSocket
         self.voiceclaw = build_voiceclaw(self, ws_factory.context, self.http_api.auth)
+        metrics_stage = MetricsStage(self.metrics, self.http_api, lambda: self.metrics_enabled)
         root = GatewayRootResource(
-            websocket, [probes, *self.http_api.stages(), *extra_stages, self.control_ui],
+            websocket,
+            [probes, metrics_stage, *self.http_api.stages(), *extra_stages, self.control_ui],
             websocket_routes={self.voiceclaw.path.encode(): self.voiceclaw.resource},
             admit_upgrade=upgrade_admission(ws_factory.context))
-        self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s)
+        self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s, listeners)
         self.web.stopping_hooks.append(self.voiceclaw.shutdown)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
         self.web.site.protocol = self.http_api.channel_factory(  # type: ignore[method-assign]
             SECURITY_HEADERS)
         self.web.setServiceParent(self)
+        if self.metrics_enabled:
+            instrument_tree(self, self.metrics)
 
     def readiness(self) -> list[str]:
         """Names of child services that are not running (empty = ready)."""
@@ -365,9 +430,11 @@ class GatewayService(MultiService):
         """
         if self._bound:
             return
-        if self.plan.options.force:
+        listeners = self.web.listeners
+        if self.plan.options.force and not (listeners is not None and listeners.activated):
             # Blocks for up to 2 s waiting for the killed listeners: start-up only (the
-            # supervisor never restarts with --force), before the reactor runs.
+            # supervisor never restarts with --force), before the reactor runs. Never with
+            # socket activation: the other holder of the port is systemd itself.
             self._free_port()
         if self._lock is not None and not self._lock.held:
             try:
@@ -382,6 +449,10 @@ class GatewayService(MultiService):
         self._bound = True
 
     def startService(self) -> None:
+        if self.metrics_enabled:
+            from openclaw.gateway.metrics import sources_of
+
+            self._sources = self.metrics.live.sources = sources_of(self)
         for warning in self.plan.warnings:
             log.warn("{text}", text=warning)
         from openclaw.gateway.startup import seeded_control_ui_origins
@@ -421,6 +492,8 @@ class GatewayService(MultiService):
         finally:
             self._bound = False
             self.release_lock()
+            if self.metrics.live.sources is self._sources:
+                self.metrics.live.sources = None
 
     async def _stop_children(self) -> None:
         """Stop the children one after the other, last started first: ``MultiService`` would

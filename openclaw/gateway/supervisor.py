@@ -19,6 +19,16 @@ Supervised deployments can opt out of the in-process rebuild with
 ``SIGHUP`` re-reads the config now (the same reload path as a file edit). Handlers do no work
 in signal context: they hand over with ``reactor.callFromThread`` and chain any previous
 handler (twistd rotates its log file on ``SIGUSR1``).
+
+Process-level things live here, not in the tree, because they outlive trees:
+
+* the listening sockets (:class:`~openclaw.gateway.listeners.ListenerPool`): an in-process
+  restart serves the same sockets, so no connection attempt is refused while it runs;
+* systemd's notifications (:mod:`openclaw.gateway.notify`): ``READY=1`` once the tree
+  started, ``RELOADING=1``/``READY=1`` around config reloads and in-process restarts,
+  ``STOPPING=1``, ``STATUS=`` lines, and the watchdog's pings;
+* the process restart by re-exec that ``openclaw gateway restart`` asks for when no service
+  manager runs the gateway (:mod:`openclaw.gateway.handover`).
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ from twisted.internet.interfaces import IDelayedCall, IReactorThreads
 from twisted.logger import Logger
 
 from openclaw.config.loader import ConfigSnapshot
+from openclaw.gateway.listeners import ListenerPool
+from openclaw.gateway.notify import SystemdNotifier, Watchdog, watchdog_interval_s
 from openclaw.gateway.startup import GatewayPlan, GatewayRunOptions, StartupRefused
 from openclaw.logs import SecretScrubber
 
@@ -63,8 +75,10 @@ def gc_paused() -> Iterator[None]:
 
 RESTART_EXPECTED_MS: Final = 1500
 SUPERVISOR_RESTART_EXPECTED_MS: Final = 5000
+EXEC_RESTART_EXPECTED_MS: Final = 3000
 IN_PROCESS: Final = "in-process"
 SUPERVISOR: Final = "supervisor"
+EXEC: Final = "exec"
 
 
 def restart_mode_from_env(env: MutableMapping[str, str]) -> str:
@@ -97,6 +111,10 @@ class GatewaySupervisor(MultiService):
         | None = None,
         restart_mode: str | None = None,
         install_signals: bool = True,
+        listeners: ListenerPool | None = None,
+        notifier: SystemdNotifier | None = None,
+        reexec_argv: list[str] | None = None,
+        execute: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
         self.setName("supervisor")
@@ -114,6 +132,24 @@ class GatewaySupervisor(MultiService):
         self.restarting: Deferred[None] | None = None
         self.generation = 1
         self.exit_code = 0
+        # The sockets systemd (or a re-exec) passed are consumed from the environment here,
+        # before anything can start a child process that would inherit the variables.
+        self.listeners = listeners if listeners is not None else (
+            ListenerPool.from_environment(env))
+        self.notifier = notifier if notifier is not None else (
+            SystemdNotifier.from_environment(env))
+        watchdog_s = watchdog_interval_s(env) if self.notifier.enabled else None
+        self.watchdog = (Watchdog(self.notifier, reactor, watchdog_s)
+                         if watchdog_s is not None else None)
+        # How to run this process again for a restart by re-exec (None: not possible, e.g.
+        # under twistd, which would refuse its own pid file; such requests run in-process).
+        self.reexec_argv = reexec_argv
+        self._execute = execute
+        self._reload_notices = _ReloadNotices(self)
+        from openclaw.gateway.metrics import GatewayMetrics
+
+        # One metrics registry for the process: counters survive in-process restarts.
+        self.metrics = GatewayMetrics()
         self.gateway = self._make(plan)
         self.gateway.setServiceParent(self)
 
@@ -123,7 +159,8 @@ class GatewaySupervisor(MultiService):
         with gc_paused():
             from openclaw.gateway.service import GatewayService
 
-            return GatewayService(plan, self.reactor, env=self.env, scrubber=self.scrubber)
+            return GatewayService(plan, self.reactor, env=self.env, scrubber=self.scrubber,
+                                  listeners=self.listeners, metrics=self.metrics)
 
     def _default_prepare(self, options: GatewayRunOptions,
                          env: MutableMapping[str, str]) -> GatewayPlan:
@@ -134,6 +171,9 @@ class GatewaySupervisor(MultiService):
     def _make(self, plan: GatewayPlan) -> Any:
         gateway = self._build_tree(plan)
         gateway.supervisor = self
+        runtime = getattr(getattr(gateway, "config", None), "reload", None)
+        if runtime is not None:
+            runtime.coordinator.observers.append(self._reload_notices)
         return gateway
 
     async def _start_tree(self, plan: GatewayPlan) -> Any | None:
@@ -163,13 +203,34 @@ class GatewaySupervisor(MultiService):
         super().startService()
         if self._install_signals:
             self._install_signal_handlers()
+        self.notifier.ready(self.serving_status())
+        if self.watchdog is not None:
+            self.watchdog.start()
 
     def stopService(self) -> Deferred[None] | None:
         if self._pending is not None and self._pending.active():
             self._pending.cancel()
         self._pending = None
         self._uninstall_signal_handlers()
-        return super().stopService()
+        self.notifier.stopping("stopping")
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        stopped: Deferred[None] | None = super().stopService()
+        if stopped is None:
+            self.listeners.close()
+            return None
+
+        def close_listeners(result: object) -> object:
+            self.listeners.close()
+            return result
+
+        stopped.addBoth(close_listeners)
+        return stopped
+
+    def serving_status(self) -> str:
+        plan = getattr(self.gateway, "plan", None)
+        url = plan.ws_url if plan is not None else "?"
+        return f"serving on {url} (generation {self.generation})"
 
     def _install_signal_handlers(self) -> None:
         handlers = {"SIGHUP": self._on_sighup, "SIGUSR1": self._on_restart_signal,
@@ -208,16 +269,36 @@ class GatewaySupervisor(MultiService):
 
     def _on_restart_signal(self, name: str) -> None:
         log.info("signal {name} received", name=name)
+        request = self._consume_restart_request()
         if not _restart_allowed_by_config(self.gateway.config.snapshot):
             log.warn("restart via {name} ignored: commands.restart is false", name=name)
             return
+        if request is not None:
+            self.request_restart(f"{request.reason} ({name})", delay_ms=0, source="signal",
+                                 mode=EXEC)
+            return
         self.request_restart(f"signal {name}", delay_ms=0, source="signal")
+
+    def _consume_restart_request(self) -> Any:
+        """The request ``openclaw gateway restart`` left before signalling, if any."""
+        from openclaw.gateway.handover import consume_restart_request, request_path_for
+        from openclaw.gateway.lock import lock_path_for
+
+        paths = getattr(self.gateway.plan, "paths", None)
+        if paths is None:
+            return None
+        lock = lock_path_for(paths.lock_dir, paths.config_path)
+        return consume_restart_request(request_path_for(lock))
 
     # -- restarts ------------------------------------------------------------------------
 
-    def request_restart(self, reason: str, *, delay_ms: int = 0, source: str = "config"
-                        ) -> dict[str, Any]:
-        """Schedule a restart; requests while one is pending or running coalesce."""
+    def request_restart(self, reason: str, *, delay_ms: int = 0, source: str = "config",
+                        mode: str | None = None) -> dict[str, Any]:
+        """Schedule a restart; requests while one is pending or running coalesce.
+
+        ``mode`` EXEC asks for a process restart by re-exec (``openclaw gateway restart``);
+        otherwise the supervisor's own mode applies.
+        """
         result: dict[str, Any] = {
             "ok": True, "pid": os.getpid(), "signal": "SIGUSR1", "reason": reason,
             "mode": self.restart_mode, "cooldownMsApplied": 0,
@@ -229,12 +310,13 @@ class GatewaySupervisor(MultiService):
             return {**result, "delayMs": 0, "coalesced": True}
         delay_ms = max(0, int(delay_ms))
         self._pending_reason = reason
-        self._pending = self.reactor.callLater(delay_ms / 1000.0, self._begin_restart, reason)
+        self._pending = self.reactor.callLater(delay_ms / 1000.0, self._begin_restart, reason,
+                                               mode)
         return {**result, "delayMs": delay_ms, "coalesced": False}
 
-    def _begin_restart(self, reason: str) -> None:
+    def _begin_restart(self, reason: str, mode: str | None = None) -> None:
         self._pending = None
-        restarting = Deferred.fromCoroutine(self._restart(reason))
+        restarting = Deferred.fromCoroutine(self._restart(reason, mode))
         restarting.addErrback(lambda f: log.failure("gateway restart failed", f))
         if not restarting.called:  # a restart that finished at once is not in progress
             self.restarting = restarting
@@ -243,8 +325,20 @@ class GatewaySupervisor(MultiService):
     def _restart_done(self, result: object) -> None:
         self.restarting = None
 
-    async def _restart(self, reason: str) -> None:
-        if self.restart_mode == SUPERVISOR:
+    @property
+    def busy(self) -> bool:
+        """A restart is scheduled or running."""
+        return (self._pending is not None and self._pending.active()) or (
+            self.restarting is not None)
+
+    async def _restart(self, reason: str, mode: str | None = None) -> None:
+        if mode == EXEC:
+            if self.reexec_argv is not None:
+                await self._restart_by_exec(reason)
+                return
+            log.info("a process restart cannot re-exec this process (not started by "
+                     "`openclaw gateway`); restarting in-process instead")
+        elif self.restart_mode == SUPERVISOR:
             await self._exit_for_supervisor(reason)
             return
         await self._restart_in_process(reason)
@@ -268,13 +362,58 @@ class GatewaySupervisor(MultiService):
                                            self._prepare, options, self.env)
         return self._prepare(options, self.env)
 
-    async def _restart_in_process(self, reason: str) -> None:
-        log.info("restart mode: in-process restart; reason: {reason}", reason=reason)
+    async def _restart_by_exec(self, reason: str) -> None:
+        """Stop the tree, then ``execve`` this process's command line with the listening
+        sockets passed on (:mod:`openclaw.gateway.handover`). The config is resolved first:
+        one that would refuse to start keeps the current tree serving. If the exec fails,
+        the new plan starts in-process."""
+        from openclaw.gateway.handover import exec_with_listeners
+
+        log.info("restart mode: full process restart (re-exec, listening sockets handed "
+                 "over); reason: {reason}", reason=reason)
+        self.notifier.reloading(f"restarting: {reason}")
+        plan = await self._plan_or_none()
+        if plan is None:
+            self.notifier.ready(self.serving_status())
+            return
+        old = self.gateway
+        web = getattr(old, "web", None)
+        if web is not None:
+            web.shutdown_reason = "gateway restarting"
+            web.restart_expected_ms = EXEC_RESTART_EXPECTED_MS
+        await old.disownServiceParent()
+        if not self.running:
+            return  # stopped while restarting
+        assert self.reexec_argv is not None
+        self._uninstall_signal_handlers()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         try:
-            plan = await self._new_plan()
+            execute = self._execute or exec_with_listeners
+            execute(self.reexec_argv, self.env, self.listeners.listeners())
+        except OSError as e:
+            log.error("re-exec failed ({reason}); restarting in-process instead",
+                      reason=e.strerror or str(e))
+        if self._install_signals:
+            self._install_signal_handlers()
+        if self.watchdog is not None:
+            self.watchdog.start()
+        await self._start_replacement(old, plan, mode="exec-fallback")
+
+    async def _plan_or_none(self) -> GatewayPlan | None:
+        try:
+            return await self._new_plan()
         except StartupRefused as e:
             log.error("config restart failed: {reason}; still serving the current config",
                       reason=e.message)
+            return None
+
+    async def _restart_in_process(self, reason: str) -> None:
+        log.info("restart mode: in-process restart; reason: {reason}", reason=reason)
+        self.notifier.reloading(f"restarting: {reason}")
+        plan = await self._plan_or_none()
+        if plan is None:
+            self.notifier.ready(self.serving_status())
             return
         old = self.gateway
         web = getattr(old, "web", None)
@@ -284,7 +423,15 @@ class GatewaySupervisor(MultiService):
         await old.disownServiceParent()
         if not self.running:
             return  # stopped while restarting
+        await self._start_replacement(old, plan)
+
+    async def _start_replacement(self, old: Any, plan: GatewayPlan | None,
+                                 mode: str = IN_PROCESS) -> None:
+        """Start the tree of ``plan`` after ``old`` stopped (``old``'s own plan again when
+        ``plan`` is None or refuses); exit 1 when neither starts."""
         try:
+            if plan is None:
+                raise StartupRefused("the new config did not resolve", 1)
             gateway = await self._start_tree(plan)
         except StartupRefused as e:
             log.error("gateway restart failed: {reason}; starting again with the previous "
@@ -300,5 +447,24 @@ class GatewaySupervisor(MultiService):
             return  # stopped while restarting
         self.gateway = gateway
         self.generation += 1
+        self.metrics.gateway_restarts.labels(mode).inc()
         log.info("gateway restarted in-process (generation {n}) on {url}",
                  n=self.generation, url=self.gateway.plan.ws_url)
+        self.notifier.ready(self.serving_status())
+
+
+class _ReloadNotices:
+    """``RELOADING=1`` when a config reload pass begins, ``READY=1`` when it ends, unless a
+    restart it asked for (or one already running) will say ``READY=1`` itself."""
+
+    def __init__(self, supervisor: GatewaySupervisor) -> None:
+        self._supervisor = supervisor
+
+    def reload_started(self, source: str) -> None:
+        if not self._supervisor.busy:
+            self._supervisor.notifier.reloading(f"reloading config ({source})")
+
+    def reload_finished(self, outcome: str) -> None:
+        supervisor = self._supervisor
+        if not supervisor.busy:
+            supervisor.notifier.ready(supervisor.serving_status())

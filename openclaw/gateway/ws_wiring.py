@@ -45,7 +45,12 @@ def build_websocket(gateway: GatewayService) -> tuple[Any, GatewayWebSocketFacto
     context.health.collector = lambda: collect_health(context)
     bridge = AgentGateway(gateway.agents.runtime, context)
     gateway.agent_gateway = bridge
-    factory = make_ws_factory(context, build_registry(agent_method_specs(bridge)))
+    registry = build_registry(agent_method_specs(bridge))
+    if gateway.metrics_enabled:
+        from openclaw.gateway.metrics import meter_registry
+
+        registry = meter_registry(registry, gateway.metrics)
+    factory = make_ws_factory(context, registry)
     factory.noisy = False
     return WebSocketResource(factory), factory
 

@@ -139,6 +139,36 @@ class SystemdLifecycleTests(SynchronousTestCase):
                                       "start\nTip: systemctl --user start "
                                       "openclaw-gateway.service\n")
 
+    def test_socket_activation_install_and_uninstall(self) -> None:
+        installed = run_cli(["gateway", "install", "--socket-activation", "--json"], self.env)
+        self.assertEqual(installed.code, 0, installed.out + installed.err)
+        socket_unit = self.unit[:-len(".service")] + ".socket"
+        with open(socket_unit) as f:
+            self.assertIn(f"\nListenStream=127.0.0.1:{self.port}\n", f.read())
+        with open(self.unit) as f:
+            unit = f.read()
+        self.assertIn("\nRequires=openclaw-gateway.socket\n", unit)
+        self.assertIn("\nType=notify\n", unit)
+        calls = read_state(self.state)["calls"]
+        self.assertLess(calls.index(["stop", "openclaw-gateway.service"]),
+                        calls.index(["restart", "openclaw-gateway.socket"]))
+        self.assertLess(calls.index(["restart", "openclaw-gateway.socket"]),
+                        calls.index(["restart", "openclaw-gateway.service"]))
+        self.assertIn(["enable", "openclaw-gateway.socket"], calls)
+        wait_ready(self.port)
+        # Reinstalled without the flag: the socket unit goes away.
+        plain = run_cli(["gateway", "install", "--force"], self.env)
+        self.assertEqual(plain.code, 0, plain.err)
+        self.assertIn(f"Removed systemd socket: {socket_unit}\n", plain.out)
+        self.assertFalse(os.path.exists(socket_unit))
+        run_cli(["gateway", "install", "--force", "--socket-activation"], self.env)
+        removed = run_cli(["gateway", "uninstall"], self.env)
+        self.assertEqual(removed.out, f"Removed systemd socket: {socket_unit}\n"
+                                      f"Removed systemd service: {self.unit}\n")
+        calls = read_state(self.state)["calls"]
+        self.assertLess(calls.index(["disable", "--now", "openclaw-gateway.socket"]),
+                        calls.index(["disable", "--now", "openclaw-gateway.service"]))
+
     def write_unit(self, code: str) -> None:
         spec = ServiceSpec("OpenClaw Gateway",
                            (sys.executable, "-c", code, "--port", str(self.port)),
@@ -244,6 +274,18 @@ class SystemUnitConflictTests(SynchronousTestCase):
         self.assertEqual([c[2:] for c in runner.calls], [
             ["daemon-reload"], ["enable", "openclaw-gateway-work.service"],
             ["restart", "openclaw-gateway-work.service"]])
+
+
+class SocketAddressesTests(SynchronousTestCase):
+    def test_the_addresses_the_gateway_would_bind(self) -> None:
+        from openclaw.cli.gateway_service import socket_addresses
+
+        self.assertEqual(socket_addresses("loopback", None, 18789), ("127.0.0.1:18789",))
+        self.assertEqual(socket_addresses("lan", None, 1), ("0.0.0.0:1",))
+        self.assertEqual(socket_addresses("custom", "10.1.2.3", 5),
+                         ("10.1.2.3:5", "127.0.0.1:5"))
+        with self.assertRaises(ValueError):
+            socket_addresses("custom", None, 5)
 
 
 class LaunchdControlTests(SynchronousTestCase):

@@ -12,6 +12,7 @@ import warnings
 import xml.dom.minidom
 from unittest import SkipTest
 
+import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.daemon import build_gateway_spec, names
@@ -24,7 +25,14 @@ from openclaw.daemon.schtasks import (
     render_task_xml,
 )
 from openclaw.daemon.spec import ServiceSpec
-from openclaw.daemon.systemd import command_from_unit, escape_arg, render_unit
+from openclaw.daemon.systemd import (
+    command_from_unit,
+    escape_arg,
+    parse_unit,
+    render_socket_unit,
+    render_unit,
+    socket_unit_name,
+)
 from tests.support import REPO_ROOT
 
 SPEC = ServiceSpec(
@@ -46,6 +54,10 @@ StartLimitIntervalSec=300
 
 [Service]
 ExecStart="/opt/py 3/bin/python" -m openclaw gateway --port 19005
+Type=notify
+NotifyAccess=main
+ExecReload=/bin/kill -HUP $MAINPID
+WatchdogSec=30
 Restart=always
 RestartSec=5
 RestartPreventExitStatus=78
@@ -53,6 +65,12 @@ TimeoutStopSec=30
 TimeoutStartSec=30
 SuccessExitStatus=0 143
 KillMode=control-group
+NoNewPrivileges=true
+LockPersonality=true
+RestrictRealtime=true
+RestrictSUIDSGID=true
+SystemCallArchitectures=native
+UMask=0077
 Environment=HOME=/home/al
 Environment=OPENCLAW_PROFILE=work
 Environment=OPENCLAW_GATEWAY_PORT=19005
@@ -182,9 +200,38 @@ class SystemdTests(SynchronousTestCase):
             render_unit(ServiceSpec("x\ny", ("/bin/true",)))
 
     def test_system_unit(self) -> None:
-        unit = render_unit(SPEC, system_user="openclaw")
+        unit = render_unit(attrs.evolve(SPEC, working_directory="/var/lib/openclaw"),
+                           system_user="openclaw")
         self.assertIn("\nUser=openclaw\n", unit)
         self.assertTrue(unit.endswith("[Install]\nWantedBy=multi-user.target\n"))
+        service = parse_unit(unit)["Service"]
+        # Synapse's sandbox, the account's home writable.
+        for key, value in (("ProtectSystem", "strict"), ("ProtectHome", "true"),
+                           ("PrivateTmp", "true"), ("NoNewPrivileges", "true"),
+                           ("CapabilityBoundingSet", ""), ("RestrictNamespaces", "true"),
+                           ("ReadWritePaths", "/var/lib/openclaw"), ("Type", "notify"),
+                           ("ExecReload", "/bin/kill -HUP $MAINPID")):
+            self.assertEqual(service[key], [value], key)
+        self.assertEqual(service["SystemCallFilter"],
+                         ["@system-service", "~@privileged @resources @obsolete"])
+
+    def test_socket_activation(self) -> None:
+        spec = attrs.evolve(SPEC, listen_streams=("127.0.0.1:19005",))
+        unit = parse_unit(render_unit(spec, unit_name="openclaw-gateway-work.service"))
+        self.assertEqual(unit["Unit"]["Requires"], ["openclaw-gateway-work.socket"])
+        self.assertIn("openclaw-gateway-work.socket", unit["Unit"]["After"])
+        self.assertEqual(render_socket_unit(spec), (
+            "[Unit]\nDescription=OpenClaw Gateway (profile: work) (socket)\n\n"
+            "[Socket]\nListenStream=127.0.0.1:19005\nBacklog=511\nNoDelay=true\n\n"
+            "[Install]\nWantedBy=sockets.target\n"))
+        tailnet = render_socket_unit(attrs.evolve(
+            SPEC, listen_streams=("100.101.102.103:19005", "127.0.0.1:19005")))
+        self.assertIn("ListenStream=100.101.102.103:19005\nListenStream=127.0.0.1:19005\n",
+                      tailnet)
+        self.assertIn("FreeBind=true\n", tailnet)
+        self.assertEqual(socket_unit_name("openclaw-gateway.service"), "openclaw-gateway.socket")
+        with self.assertRaises(ValueError):
+            render_socket_unit(SPEC)
 
     def test_systemd_analyze_verify(self) -> None:
         """Debian's systemd accepts the unit: no errors, no warnings."""
@@ -201,15 +248,24 @@ class SystemdTests(SynchronousTestCase):
                                    state_dir="/var/lib/openclaw/.openclaw", python=real_python),
                 system_user="openclaw"),
         }
+        activated = build_gateway_spec(
+            {"HOME": "/home/al", "OPENCLAW_PROFILE": "sock"}, port=19006, platform="linux",
+            state_dir="/home/al/.openclaw-sock", python=real_python,
+            listen_streams=("127.0.0.1:19006", "[::1]:19006"))
+        units["openclaw-gateway-sock.service"] = render_unit(
+            activated, unit_name="openclaw-gateway-sock.service")
+        units["openclaw-gateway-sock.socket"] = render_socket_unit(activated)
         for name, relative in (("openclaw-gateway.service", "systemd/openclaw-gateway.service"),
                                ("openclaw-gateway-pkg.service",
-                                "systemd/openclaw-gateway-system.service")):
+                                "systemd/openclaw-gateway-system.service"),
+                               ("openclaw-gateway.socket", "systemd/openclaw-gateway.socket")):
             with open(os.path.join(REPO_ROOT, "packaging", relative)) as f:
                 units[name] = f.read().replace("/usr/local/bin/openclaw", real_python)
-        for name, text in units.items():
-            path = os.path.join(directory, name)
-            with open(path, "w") as f:
+        for name, text in units.items():  # all first: a service refers to its socket
+            with open(os.path.join(directory, name), "w") as f:
                 f.write(text)
+        for name in units:
+            path = os.path.join(directory, name)
             done = subprocess.run([analyze, "verify", path], capture_output=True, text=True,
                                   timeout=60, check=False)
             self.assertEqual((done.returncode, done.stdout + done.stderr), (0, ""), name)

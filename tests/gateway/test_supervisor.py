@@ -27,6 +27,7 @@ from openclaw.gateway.supervisor import (
     GatewaySupervisor,
     restart_mode_from_env,
 )
+from openclaw.net import free_loopback_port
 from tests.support import isolated_env
 
 
@@ -209,8 +210,14 @@ class RealTreeRestartTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
+        # The supervisor's listener pool binds real sockets (which outlive each tree), so
+        # the ports are free ones.
+        self.first_port = free_loopback_port()
+        self.second_port = free_loopback_port()
+        while self.second_port == self.first_port:
+            self.second_port = free_loopback_port()
         # No --force at start-up here: it would really kill whatever listens on the port.
-        self.plan = self.plan_in("first", 20001, force=False)
+        self.plan = self.plan_in("first", self.first_port, force=False)
         self.next_plans: list[GatewayPlan] = []
 
         def prepare(options: GatewayRunOptions, env: Any) -> GatewayPlan:
@@ -255,11 +262,14 @@ class RealTreeRestartTests(SynchronousTestCase):
         return lock
 
     def listening_ports(self) -> set[int]:
-        return {port for port, *_ in self.reactor.tcpServers}
+        """The ports served now: the pool's sockets adopted by the running tree."""
+        adopted = {fileno for fileno, *_ in self.reactor.adoptedPorts}
+        return {listener.address()[1] for listener in self.supervisor.listeners.listeners()
+                if listener.fileno() in adopted}
 
     def test_restart_waits_for_the_lock_on_the_reactor_clock(self) -> None:
         first = self.supervisor.gateway
-        moved = self.plan_in("moved", 20002)
+        moved = self.plan_in("moved", self.second_port)
         holder = self.lock_of(moved)  # the previous owner of that config, on its way out
         self.assertTrue(holder.try_acquire())
         self.next_plans.append(moved)  # with --force, which a restart must not act on
@@ -273,18 +283,18 @@ class RealTreeRestartTests(SynchronousTestCase):
         self.reactor.advance(0.1)
         gateway = self.supervisor.gateway
         self.assertIsNot(gateway, first)
-        self.assertEqual((self.supervisor.generation, gateway.plan.port), (2, 20002))
+        self.assertEqual((self.supervisor.generation, gateway.plan.port), (2, self.second_port))
         self.assertTrue(gateway.running)
         self.assertFalse(gateway.plan.options.force)
         self.assertIs(gateway.parent, self.supervisor)
         self.assertEqual(list(self.supervisor), [gateway])
         self.assertIs(self.supervisor.getServiceNamed("gateway"), gateway)
-        self.assertIn(20002, self.listening_ports())
+        self.assertIn(self.second_port, self.listening_ports())
         self.assertFalse(self.lock_of(moved).try_acquire())  # the new tree holds it
         self.assertIsNone(self.supervisor.restarting)
 
     def test_lock_still_held_after_the_wait_falls_back_to_the_previous_plan(self) -> None:
-        moved = self.plan_in("moved", 20002)
+        moved = self.plan_in("moved", self.second_port)
         self.assertTrue(self.lock_of(moved).try_acquire())  # never let go
         self.next_plans.append(moved)
         with capturedLogs() as events:
@@ -294,7 +304,7 @@ class RealTreeRestartTests(SynchronousTestCase):
             self.assertEqual(self.supervisor.generation, 1)
             self.reactor.advance(0.1)
         gateway = self.supervisor.gateway
-        self.assertEqual((self.supervisor.generation, gateway.plan.port), (2, 20001))
+        self.assertEqual((self.supervisor.generation, gateway.plan.port), (2, self.first_port))
         self.assertTrue(gateway.running)
         self.assertFalse(self.reactor.hasStopped)
         messages = [formatEvent(event) for event in events]

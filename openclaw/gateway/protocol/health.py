@@ -50,6 +50,8 @@ class EventLoopMonitor:
         self._interval_ms = SAMPLE_INTERVAL_S * 1000.0
         self._degraded_since: float | None = None
         self._snapshot: dict[str, Any] | None = None
+        # Told of every sample: (delay of this 1 s timer, seconds it covered); the metrics.
+        self.on_sample: Callable[[float, float], None] | None = None
 
     def start(self) -> None:
         if not self._loop.running:
@@ -86,6 +88,8 @@ class EventLoopMonitor:
             self._interval_ms = elapsed * 1000.0
             self._delays.append(max(0.0, (elapsed - SAMPLE_INTERVAL_S) * 1000.0))
             del self._delays[:-60]
+            if self.on_sample is not None:
+                self.on_sample(self._delays[-1] / 1000.0, elapsed)
             cpu_ratio = max(0.0, cpu - self._last_cpu) / elapsed
             if self._last_main_cpu is not None:
                 breakdown["mainThreadCoreRatio"] = _round(

@@ -87,6 +87,15 @@ class ReloadHooks(Protocol):
     def reload_state_changed(self) -> None: ...
 
 
+class ReloadObserver(Protocol):
+    """Told when a reload pass begins and how it ended (systemd's ``RELOADING=1``/
+    ``READY=1``, the reload metrics). Called on the reactor; must not raise."""
+
+    def reload_started(self, source: str) -> None: ...
+
+    def reload_finished(self, outcome: str) -> None: ...
+
+
 @attrs.define
 class _Waiter:
     hash: str
@@ -143,6 +152,8 @@ class ReloadCoordinator:
         self.reloads = 0
         self.last_outcome: str | None = None
         self.idle: Deferred[None] | None = None
+        self.observers: list[ReloadObserver] = []
+        self._source = "watcher"
 
     # -- triggers ------------------------------------------------------------------------
 
@@ -157,6 +168,7 @@ class ReloadCoordinator:
             self._timer.reset(delay)
         else:
             self._timer = self._clock.callLater(delay, self._fire)
+        self._source = source
         log.debug("config reload requested by {source} (in {ms}ms)", source=source,
                   ms=delay_ms)
 
@@ -204,6 +216,7 @@ class ReloadCoordinator:
                 self._again = False
                 self._run_id += 1
                 run_id = self._run_id
+                self._tell("reload_started", self._source)
                 try:
                     seen_hash, outcome = await self._pass()
                 except Exception:
@@ -211,11 +224,19 @@ class ReloadCoordinator:
                     seen_hash, outcome = None, FAILED
                 self.passes += 1
                 self.last_outcome = outcome
+                self._tell("reload_finished", outcome)
                 self._settle(run_id, seen_hash, outcome)
                 if not self._again or self._stopped:
                     break
         finally:
             self._running = False
+
+    def _tell(self, event: str, value: str) -> None:
+        for observer in list(self.observers):
+            try:
+                getattr(observer, event)(value)
+            except Exception:
+                log.failure("reload observer failed")
 
     def _settle(self, run_id: int, seen_hash: str | None, outcome: str) -> None:
         for waiter in list(self._waiters):
