@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from openclaw.agents import tools as tools_mod
 from openclaw.agents.runtime import AgentRuntime
+from openclaw.agents.session_access import RuntimeSessions
 from openclaw.agents.workspace import ensure_workspace
 
 __all__ = ["DirectTools"]
@@ -57,5 +58,6 @@ class DirectTools:
         processes = self._processes.setdefault(agent_id, tools_mod.ProcessRegistry())
         return tools_mod.ToolContext(
             workspace=workspace, agent_id=agent_id, session_key=session_key,
-            reactor=runtime.reactor, run_blocking=runtime.run_blocking, sessions=runtime,
+            reactor=runtime.reactor, run_blocking=runtime.run_blocking,
+            sessions=RuntimeSessions(runtime),
             processes=processes, cancelled=cancelled)

@@ -175,6 +175,10 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+class WriterStopped(RuntimeError):
+    """An operation submitted after :meth:`DurableWriter.stop` (the gateway is stopping)."""
+
+
 class InlineWriter:
     """Synchronous writer (same semantics, no thread): for tests and tools."""
 
@@ -233,7 +237,7 @@ class DurableWriter:
 
     def _submit(self, op: tuple[Any, ...]) -> Deferred[Any]:
         if self._stopped:
-            return fail(RuntimeError("durable writer stopped"))
+            return fail(WriterStopped("durable writer stopped"))
         deferred: Deferred[Any] = Deferred()
         self._queue.put((deferred, *op))
         if self._thread is None:

@@ -84,6 +84,10 @@ class Usage:
         return {"input": self.input, "output": self.output, "cacheRead": self.cache_read,
                 "cacheWrite": self.cache_write, "totalTokens": self.total}
 
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.input + other.input, self.output + other.output,
+                     self.cache_read + other.cache_read, self.cache_write + other.cache_write)
+
 
 @attrs.frozen
 class ModelRequest:
