@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, DeferredLock
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -36,6 +36,39 @@ log = Logger(namespace="channels")
 
 TYPING_INTERVAL_S: Final = 6.0
 DEFAULT_HISTORY_LIMIT: Final = 50
+
+
+def observe(deferred: Deferred[Any]) -> Deferred[Any]:
+    """A Deferred with ``deferred``'s result that leaves the result in place for others
+    (awaiting a Deferred consumes its result)."""
+    copy: Deferred[Any] = Deferred()
+
+    def relay(result: Any) -> Any:
+        copy.callback(result)
+        return result
+
+    deferred.addCallback(relay)
+    return copy
+
+
+class _Serial:
+    """FIFO per key: messages of one account are stored in arrival order, and those of one
+    conversation pass policy and start their run in order (history, pairing)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Any, DeferredLock] = {}
+
+    async def acquire(self, key: Any) -> None:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = DeferredLock()
+        await lock.acquire()
+
+    def release(self, key: Any) -> None:
+        lock = self._locks[key]
+        lock.release()
+        if not lock.locked and not lock.waiting:
+            del self._locks[key]
 
 
 def is_silent(text: str) -> bool:
@@ -61,6 +94,7 @@ class InboundPipeline:
         self._in_flight: set[int] = set()
         self._tasks: set[Deferred[None]] = set()
         self._history: dict[tuple[str, str, str], deque[str]] = {}
+        self._serial = _Serial()
         self.stopping = False
 
     def now_ms(self) -> int:
@@ -70,14 +104,20 @@ class InboundPipeline:
 
     async def accept(self, message: InboundMessage) -> None:
         """Make ``message`` durable, then process it (a duplicate event is ignored)."""
-        row_id = await self._run(self._db.ingress_add, message.channel, message.account_id,
-                                 message.event_id, message.to_json(), self.now_ms())
+        key = (message.channel, message.account_id)
+        await self._serial.acquire(key)
+        try:
+            row_id = await self._run(self._db.ingress_add, message.channel,
+                                     message.account_id, message.event_id, message.to_json(),
+                                     self.now_ms())
+            if row_id is not None:
+                self._spawn(row_id, message)
+        finally:
+            self._serial.release(key)
         if row_id is None:
             log.debug("{channel}:{account} duplicate event {event} ignored",
                       channel=message.channel, account=message.account_id,
                       event=message.event_id)
-            return
-        self._spawn(row_id, message)
 
     async def resume(self, channel: str, account_id: str) -> None:
         """Process what a previous run of this account accepted but did not finish."""
@@ -125,15 +165,28 @@ class InboundPipeline:
     # -- processing ---------------------------------------------------------------------
 
     async def _process(self, row_id: int, message: InboundMessage) -> None:
+        key = (message.channel, message.account_id, message.conversation_id.lower())
+        await self._serial.acquire(key)
+        run: Deferred[Any] | None = None
+        try:
+            run = await self._decide(row_id, message)
+        finally:
+            self._serial.release(key)
+        if run is not None:
+            await run
+
+    async def _decide(self, row_id: int, message: InboundMessage) -> Deferred[Any] | None:
+        """Policy up to the start of the run (in conversation order); the rest of a
+        dispatched message (waiting for the run, queueing the reply) is returned."""
         account = self._account_of(message.channel, message.account_id)
         if account is None:
             log.info("{channel}:{account} is not running; message kept for its next start",
                      channel=message.channel, account=message.account_id)
-            return
+            return None
         done = await self._run(self._db.outbox_by_key_prefix, f"in:{row_id}:")
         if done:   # answered before a restart: the reply is queued already
             await self._finish(row_id, "done", "replayed")
-            return
+            return None
         access = account.access_policy()
         store_allow: list[str] = []
         if not message.is_group:
@@ -145,7 +198,7 @@ class InboundPipeline:
             await self._pairing(row_id, message, account)
             log.info("{prefix}: drop DM sender {sender} (dmPolicy={mode})", prefix=prefix,
                      sender=message.sender_id, mode=access.dm_policy)
-            return
+            return None
         if decision.action == policy.DROP:
             if message.is_group:
                 what = (f"drop group sender {message.sender_id} ({decision.reason})"
@@ -155,14 +208,14 @@ class InboundPipeline:
                 what = f"drop DM sender {message.sender_id} ({decision.reason})"
             log.info("{prefix}: {what}", prefix=prefix, what=what)
             await self._finish(row_id, "dropped", decision.reason)
-            return
+            return None
         if decision.action == policy.SKIP:
             self._remember(message, account)
             log.info("{prefix}: drop channel {target} (missing-mention)", prefix=prefix,
                      target=message.conversation_id)
             await self._finish(row_id, "dropped", "missing-mention")
-            return
-        await self._dispatch(row_id, message, account, decision)
+            return None
+        return await self._dispatch(row_id, message, account, decision)
 
     async def _pairing(self, row_id: int, message: InboundMessage, account: Any) -> None:
         sender, meta = account.pairing_sender(message)
@@ -207,18 +260,20 @@ class InboundPipeline:
                              dm_peer_override=account.dm_session_peer(message))
 
     async def _dispatch(self, row_id: int, message: InboundMessage, account: Any,
-                        decision: policy.Decision) -> None:
+                        decision: policy.Decision) -> Deferred[Any] | None:
+        """Route and start the run; the returned Deferred waits for it and queues the
+        reply."""
         if self._start_run is None:
             log.warn("{channel}: no agent runtime; message {event} kept",
                      channel=message.channel, event=message.event_id)
-            return
+            return None
         try:
             route = self.route(message, account)
         except AgentRequestError as e:
             log.warn("{channel}: cannot route {event}: {error}", channel=message.channel,
                      event=message.event_id, error=str(e))
             await self._finish(row_id, "dropped", f"route: {e}")
-            return
+            return None
         body = message.text
         history = self._take_history(message) if message.is_group else []
         if history:
@@ -245,10 +300,17 @@ class InboundPipeline:
             log.warn("{channel}: agent run refused for {event}: {error}",
                      channel=message.channel, event=message.event_id, error=str(e))
             await self._finish(row_id, "dropped", f"run: {e}")
-            return
+            return None
         typing.start()
+        return Deferred.fromCoroutine(self._reply(row_id, message, account, handle, typing,
+                                                  (target, thread_id, reply_to)))
+
+    async def _reply(self, row_id: int, message: InboundMessage, account: Any,
+                     handle: RunHandle, typing: _Typing,
+                     plan: tuple[str, str | None, str | None]) -> None:
+        target, thread_id, reply_to = plan
         try:
-            result = await handle.result
+            result = await observe(handle.result)
         finally:
             typing.stop()
         if result.status == "aborted" and self.stopping:

@@ -110,3 +110,21 @@ class GatewayStack:
         out, err, code = await getProcessOutputAndValue(
             sys.executable, ["-m", "openclaw", *args], env=self.env, path=REPO_ROOT)
         return int(code), out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def file_hash(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+async def config_applied(stack: GatewayStack) -> str:
+    """Wait until the running gateway applied the config file as it is now."""
+    assert stack.gateway is not None
+    reload = stack.gateway.config.reload
+    assert reload is not None
+    waiting = reload.coordinator.expect(file_hash(stack.config_path), origin="test")
+    waiting.addTimeout(20, reactor)
+    outcome: str = await waiting
+    return outcome

@@ -14,8 +14,8 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.channels.irc_client import IrcPerson
 from tests.channels.servers import Ngircd, missing_reason, ngircd_path
-from tests.channels.stack import GatewayStack
-from tests.upstream import openai_text
+from tests.channels.stack import GatewayStack, config_applied
+from tests.upstream import Reply, openai_text
 
 CODE = re.compile(r"```\n([A-Z2-9]{8})\n```")
 
@@ -77,3 +77,152 @@ class IrcLiveTests(TestCase):
         self.assertEqual(reply.text, "Hi alice!")
         sent = stack.upstream.requests[-1].json["messages"]
         self.assertEqual(sent[-1]["content"], "what's up?")
+
+    async def test_group_message_needs_a_mention(self) -> None:
+        stack, server = await self.boot()
+        alice = await self.person(server, "alice", ("#test",))
+        watcher = await self.person(server, "watcher", ("#test",))
+        alice.say("#test", "anyone around?")
+        await watcher.wait_message(lambda m: m.text == "anyone around?")
+        stack.upstream.script(openai_text("pong"))
+        alice.say("#test", "ocbot: ping")
+        reply = await alice.wait_message(lambda m: m.nick == "ocbot")
+        self.assertEqual((reply.target, reply.text), ("#test", "pong"))
+        self.assertEqual(len(stack.upstream.requests), 1)
+        prompt = stack.upstream.requests[0].json["messages"][-1]["content"]
+        self.assertIn("alice: anyone around?", prompt)       # pending history, as context
+        self.assertTrue(prompt.endswith("alice: ocbot: ping"), prompt)
+        notes = [row[0] for row in stack.channels.db.query(
+            "SELECT note FROM ingress ORDER BY id")]
+        self.assertEqual(notes, ["missing-mention", "replied"])
+
+    async def test_server_outage_delivers_the_reply_once_after_reconnect(self) -> None:
+        stack, server = await self.boot(dmPolicy="allowlist",
+                                        allowFrom=["alice!~alice@127.0.0.1"])
+        alice = await self.person(server, "alice")
+        started: Deferred[Any] = Deferred()
+        gate: Deferred[None] = Deferred()
+        reply = openai_text("written while the server was down")
+        reply.started, reply.gate = started, gate
+        stack.upstream.script(reply, openai_text("second"))
+        first_connection = stack.account("irc").connection_id
+        alice.say("ocbot", "tell me something")
+        await started
+        await server.kill()
+        await alice.disconnected
+        gate.callback(None)
+        run = await stack.gateway.agents.runtime.wait("irc-default-1", 20)
+        self.assertEqual(run.status, "ok")
+        await server.start()
+        await alice.connect()
+        connection = await stack.connected("irc")
+        self.assertNotEqual(connection, first_connection)
+        got = await alice.wait_message(lambda m: m.nick == "ocbot", timeout=30)
+        self.assertEqual(got.text, "written while the server was down")
+        alice.say("ocbot", "and now?")
+        await alice.wait_message(lambda m: m.text == "second", timeout=30)
+        self.assertEqual([m.text for m in alice.from_nick("ocbot")],
+                         ["written while the server was down", "second"])
+
+    async def test_approving_a_code_while_a_reply_is_in_flight_loses_nothing(self) -> None:
+        stack, server = await self.boot(allowFrom=["alice!~alice@127.0.0.1"])
+        alice = await self.person(server, "alice")
+        bob = await self.person(server, "bob")
+        bob.say("ocbot", "let me in")
+        pairing = await bob.wait_message(lambda m: m.nick == "ocbot")
+        code = re.search(r"``` ([A-Z2-9]{8}) ```", pairing.text).group(1)  # type: ignore
+        started: Deferred[Any] = Deferred()
+        gate: Deferred[None] = Deferred()
+        reply = openai_text("answer for alice")
+        reply.started, reply.gate = started, gate
+        stack.upstream.script(reply, openai_text("welcome bob"))
+        alice.say("ocbot", "a long question")
+        await started
+        rc, out, err = await stack.cli("pairing", "approve", "irc", code)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Command owner configured irc:bob!~bob@127.0.0.1", out)
+        self.assertIn(await config_applied(stack), ("applied", "unchanged"))
+        gate.callback(None)
+        got = await alice.wait_message(lambda m: m.nick == "ocbot")
+        self.assertEqual(got.text, "answer for alice")
+        bob.say("ocbot", "hello again")
+        welcome = await bob.wait_message(lambda m: m.text == "welcome bob")
+        self.assertEqual(welcome.nick, "ocbot")
+        self.assertEqual([m.text for m in alice.from_nick("ocbot")], ["answer for alice"])
+        self.assertEqual(stack.read_config()["commands"]["ownerAllowFrom"],
+                         ["irc:bob!~bob@127.0.0.1"])
+
+    async def test_reload_of_one_account_restarts_only_that_account(self) -> None:
+        if ngircd_path() is None:
+            raise SkipTest(missing_reason("ngircd"))
+        server = Ngircd()
+        await server.start()
+        self.addCleanup(server.stop)
+        stack = GatewayStack()
+        self.addCleanup(stack.close)
+        base = {"host": "127.0.0.1", "port": server.port, "tls": False, "dmPolicy": "open",
+                "allowFrom": ["*"],
+                "accounts": {"first": {"nick": "botone"}, "second": {"nick": "bottwo"}}}
+        config = stack.base_config({"irc": base})
+        stack.write_config(config)
+        await stack.start()
+        first_id = await stack.connected("irc", "first")
+        second_id = await stack.connected("irc", "second")
+        first = stack.account("irc", "first")
+        alice = await self.person(server, "alice")
+        started: Deferred[Any] = Deferred()
+        gate: Deferred[None] = Deferred()
+        reply: Reply = openai_text("survives the reload")
+        reply.started, reply.gate = started, gate
+        stack.upstream.script(reply)
+        alice.say("bottwo", "question for the second bot")
+        await started
+        config["channels"]["irc"]["accounts"]["second"]["realname"] = "Second Bot"
+        stack.write_config(config)
+        self.assertEqual(await config_applied(stack), "applied")
+        self.assertIs(stack.account("irc", "first"), first)
+        self.assertEqual(first.connection_id, first_id)
+        new_second = await stack.connected("irc", "second")
+        self.assertNotEqual(new_second, second_id)
+        gate.callback(None)
+        got = await alice.wait_message(lambda m: m.nick == "bottwo")
+        self.assertEqual(got.text, "survives the reload")
+        self.assertEqual(first.connection_id, first_id)
+        self.assertEqual(len(alice.from_nick("bottwo")), 1)
+
+    async def test_gateway_restart_delivers_a_queued_reply(self) -> None:
+        stack, server = await self.boot(dmPolicy="allowlist",
+                                        allowFrom=["alice!~alice@127.0.0.1"])
+        alice = await self.person(server, "alice")
+        started: Deferred[Any] = Deferred()
+        gate: Deferred[None] = Deferred()
+        reply = openai_text("kept across a gateway restart")
+        reply.started, reply.gate = started, gate
+        stack.upstream.script(reply)
+        alice.say("ocbot", "hi")
+        await started
+        await server.kill()
+        await alice.disconnected
+        gate.callback(None)
+        await stack.gateway.agents.runtime.wait("irc-default-1", 20)
+        await stack.stop()
+        rows = stack_rows(stack, "SELECT state FROM outbox")
+        self.assertEqual(rows, [("pending",)])
+        await server.start()
+        await alice.connect()
+        await stack.start()
+        await stack.connected("irc")
+        got = await alice.wait_message(lambda m: m.nick == "ocbot", timeout=30)
+        self.assertEqual(got.text, "kept across a gateway restart")
+        sent = await stack.channels.outbox.wait(1)
+        self.assertEqual((sent.state, sent.key), ("sent", "in:1:reply:0"))
+
+
+def stack_rows(stack: GatewayStack, sql: str) -> list[tuple[Any, ...]]:
+    from openclaw.channels.store import ChannelDatabase, database_path
+
+    db = ChannelDatabase(database_path(stack.state_dir))
+    try:
+        return db.query(sql)
+    finally:
+        db.close()
