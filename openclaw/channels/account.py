@@ -252,7 +252,6 @@ class ChannelAccount(Service):
             "reconnectAttempts": self.reconnect_attempts,
             "restartPending": False,
             "lastStartAt": self.last_start_at,
-            "lastStopAt": self.last_stop_at,
             "lastConnectedAt": self.last_connected_at,
             "lastInboundAt": self.last_inbound_at,
             "lastOutboundAt": self.last_outbound_at,

@@ -64,6 +64,7 @@ class MatrixPerson:
         self._loop: Deferred[None] | None = None
         self._call: Deferred[Any] | None = None
         self.invites: list[str] = []
+        self._stopped = False
 
     async def api(self, method: str, path: str, body: Any = None,
                   query: Mapping[str, Any] | None = None, timeout: float = 20.0) -> Any:
@@ -72,11 +73,15 @@ class MatrixPerson:
             url += "?" + urlencode(query)
         return await http_json(method, url, body, self.token, timeout)
 
-    async def login(self) -> MatrixPerson:
-        answer = await self.api("POST", "/login", {
-            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": self.user},
-            "password": self.password})
-        self.token = answer["access_token"]
+    async def login(self, token: str | None = None) -> MatrixPerson:
+        """Log in with the password (or use ``token``), then start the sync loop."""
+        if token is None:
+            answer = await self.api("POST", "/login", {
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": self.user},
+                "password": self.password})
+            token = str(answer["access_token"])
+        self.token = token
         first = await self.api("GET", "/sync", query={"timeout": 0})
         self._since = first["next_batch"]
         self._loop = Deferred.fromCoroutine(self._sync_loop())
@@ -84,7 +89,7 @@ class MatrixPerson:
         return self
 
     async def _sync_loop(self) -> None:
-        while True:
+        while not self._stopped:
             try:
                 self._call = Deferred.fromCoroutine(self.api(
                     "GET", "/sync", query={"timeout": 5000, "since": self._since},
@@ -118,6 +123,7 @@ class MatrixPerson:
                     self.events.append({**event, "room_id": room_id, "ephemeral": True})
 
     async def stop(self) -> None:
+        self._stopped = True
         call = self._call
         if call is not None and not call.called:
             call.cancel()

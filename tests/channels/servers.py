@@ -206,6 +206,7 @@ c["report_stats"] = False
 c["enable_registration"] = False
 c["url_preview_enabled"] = False
 c["presence"] = {"enabled": False}
+c["bcrypt_rounds"] = 4
 big = {"per_second": 1000, "burst_count": 1000}
 for k in ("rc_message", "rc_registration", "rc_joins", "rc_invites", "rc_3pid_validation",
           "rc_admin_redaction", "rc_joins_per_room", "rc_room_creation", "rc_presence"):
@@ -229,6 +230,10 @@ class Synapse(ServerProcess):
     """Synapse with SQLite, server_name ``localhost``, registration by shared secret."""
 
     name = "synapse"
+
+    def __init__(self, base_dir: str | None = None, port: int | None = None) -> None:
+        super().__init__(base_dir, port)
+        self.tokens: dict[str, str] = {}
 
     def command(self) -> list[str]:
         return [SYNAPSE_PYTHON, "-m", "synapse.app.homeserver", "-c",
@@ -263,7 +268,8 @@ class Synapse(ServerProcess):
 
     async def register(self, user: str, password: str, *, admin: bool = False
                        ) -> dict[str, Any]:
-        """Create ``@user:localhost`` through the shared-secret admin API."""
+        """Create ``@user:localhost`` through the shared-secret admin API; the answer
+        carries an access token (kept in :attr:`tokens`)."""
         from tests.channels.matrix_client import http_json
 
         url = f"{self.base_url}/_synapse/admin/v1/register"
@@ -271,9 +277,11 @@ class Synapse(ServerProcess):
         mac = hmac.new(self.shared_secret.encode(), digestmod=hashlib.sha1)
         mac.update(b"\x00".join([nonce.encode(), user.encode(), password.encode(),
                                  b"admin" if admin else b"notadmin"]))
-        return await http_json("POST", url, {"nonce": nonce, "username": user,
-                                             "password": password, "admin": admin,
-                                             "mac": mac.hexdigest()})
+        answer: dict[str, Any] = await http_json(
+            "POST", url, {"nonce": nonce, "username": user, "password": password,
+                          "admin": admin, "mac": mac.hexdigest()})
+        self.tokens[user] = str(answer["access_token"])
+        return answer
 
 
 async def _run(command: list[str], cwd: str) -> None:

@@ -8,7 +8,8 @@
   durable ingress queue (a restart neither loses nor repeats messages: a batch accepted but
   not yet acknowledged is deduplicated by event id); the first sync of a new account skips
   the history;
-* after an error it waits 1 s, 2 s, 4 s ... at most 30 s (with jitter) on the reactor clock;
+* after an error it waits 0.5 s, then 1.6 times longer each time, at most 30 s (with
+  jitter), on the reactor clock;
 * invites are joined per ``autoJoin`` (``always``, ``allowlist`` of room ids and aliases --
   aliases resolved against the homeserver -- or ``off``);
 * a room is a DM when the invite said ``is_direct`` or it has two members; messages in
@@ -59,8 +60,11 @@ log = Logger(namespace="channels.matrix")
 
 MATRIX_META: Final = ChannelMeta("matrix", "Matrix", detail_label="Matrix")
 SYNC_TIMEOUT_MS: Final = 30_000
+RETRY_FIRST_S: Final = 0.5
+RETRY_FACTOR: Final = 1.6
+RETRY_MAX_S: Final = 30.0
 BLOCKED_PRIVATE: Final = "Blocked hostname or private/internal/special-use IP address"
-_FIRST_SYNC_FILTER: Final = json.dumps({"room": {"timeline": {"limit": 0}}})
+_FIRST_SYNC_FILTER: Final = json.dumps({"room": {"timeline": {"limit": 1}}})
 
 
 def normalize_allow_entry(raw: str) -> str:
@@ -104,6 +108,7 @@ class _Room:
     encrypted: bool = False
     aliases: tuple[str, ...] = ()
     names: dict[str, str] = attrs.Factory(dict)      # user id -> display name
+    loaded: bool = False                             # full state fetched once
 
 
 class MatrixAccount(ChannelAccount):
@@ -123,9 +128,11 @@ class MatrixAccount(ChannelAccount):
         self._loop: Deferred[None] | None = None
         self._sync_call: Deferred[Any] | None = None
         self._own_events: set[str] = set()
+        self._history_floor = 0     # ms: older events came before this account's first start
 
     @property
     def scope(self) -> str:
+        """The store key of this account's login, ``since`` token and history floor."""
         return f"matrix:{self.account_id}:{self.mx.homeserver}:{self.mx.user_id}"
 
     # -- connection loop ----------------------------------------------------------------
@@ -154,11 +161,11 @@ class MatrixAccount(ChannelAccount):
             await client.close()
 
     async def _run(self) -> None:
-        delay = 1.0
+        delay = RETRY_FIRST_S
         while self.active:
             try:
                 since = await self._connect()
-                delay = 1.0
+                delay = RETRY_FIRST_S
                 while self.active:
                     since = await self._sync_once(since)
             except CancelledError:
@@ -173,8 +180,8 @@ class MatrixAccount(ChannelAccount):
                 self._failed(str(e) or type(e).__name__)
             if not self.active:
                 return
-            wait = min(30.0, delay) * (0.8 + 0.4 * random.random())
-            delay = min(30.0, delay * 2)
+            wait = min(RETRY_MAX_S, delay) * (0.8 + 0.4 * random.random())
+            delay = min(RETRY_MAX_S, delay * RETRY_FACTOR)
             self._sync_call = deferLater(self.context.reactor, wait, lambda: None)
             try:
                 await self._sync_call
@@ -225,10 +232,14 @@ class MatrixAccount(ChannelAccount):
             self.display_name = None
         since = await run(db.kv_get, self.scope, "since")
         if since is None:
+            # A new account does not answer history: what was said before its first start.
+            floor = self.now_ms()
+            await run(db.kv_set, self.scope, "floor", str(floor))
             first = await self._call(client.sync(None, 0, _FIRST_SYNC_FILTER))
             await self._handle(first, history=False)
             since = first.get("next_batch")
             await run(db.kv_set, self.scope, "since", since)
+        self._history_floor = int(await run(db.kv_get, self.scope, "floor") or 0)
         self.health_state = "healthy"
         self.connection_made()
         return since
@@ -327,6 +338,25 @@ class MatrixAccount(ChannelAccount):
                     return True
         return False
 
+    async def _load_room(self, room: _Room) -> None:
+        """The room's current state (members, DM flag, aliases, encryption): a room first
+        seen after a restart comes without it in an incremental sync."""
+        assert self.client is not None
+        try:
+            state = await self.client.room_state(room.room_id)
+        except MatrixApiError as e:
+            log.info("{name}: state of {room} unavailable: {error}", name=self.spec.name,
+                     room=room.room_id, error=str(e))
+            return
+        members = 0
+        for event in state if isinstance(state, list) else ():
+            self._state(room, event)
+            if event.get("type") == "m.room.member" and (event.get("content") or {}).get(
+                    "membership") == "join":
+                members += 1
+        room.members = members or room.members
+        room.loaded = True
+
     def _is_direct(self, room: _Room) -> bool:
         if self._group_rule_keys(room) and not room.direct:
             return False
@@ -342,6 +372,8 @@ class MatrixAccount(ChannelAccount):
         event_id = str(event.get("event_id") or "")
         if not sender or not event_id or sender == self.user_id:
             return
+        if int(event.get("origin_server_ts") or 0) < self._history_floor:
+            return
         kind = event.get("type")
         if kind == "m.room.encrypted":
             room.encrypted = True
@@ -353,6 +385,8 @@ class MatrixAccount(ChannelAccount):
         content = event.get("content") or {}
         if content.get("msgtype") not in ("m.text", "m.emote"):
             return
+        if not room.loaded:
+            await self._load_room(room)
         relates = content.get("m.relates_to") or {}
         if relates.get("rel_type") == "m.replace":
             log.debug("{name}: edit {event} in {room} is not a new message",

@@ -65,7 +65,7 @@ class MatrixClient:
             headers["Content-Type"] = ["application/json"]
             data = json.dumps(body).encode("utf-8")
         sending: Deferred[Any] = self._http.request(method, url, headers=headers, data=data)
-        sending.addCallback(self._decode)
+        sending.addCallback(lambda response: Deferred.fromCoroutine(self._decode(response)))
         sending.addTimeout(timeout_s, self.reactor)
         return sending
 
@@ -120,6 +120,9 @@ class MatrixClient:
         if typing:
             body["timeout"] = timeout_ms
         return self.request("PUT", f"{API}/rooms/{q(room_id)}/typing/{q(user_id)}", body)
+
+    def room_state(self, room_id: str) -> Deferred[Any]:
+        return self.request("GET", f"{API}/rooms/{q(room_id)}/state")
 
     def resolve_alias(self, alias: str) -> Deferred[Any]:
         return self.request("GET", f"{API}/directory/room/{q(alias)}")
