@@ -38,7 +38,9 @@ class IrcPlugin:
                                   "port": settings.port, "tls": settings.tls,
                                   "nick": settings.nick,
                                   "passwordSource": spec.sources.get("passwordSource",
-                                                                     "none")}
+                                                                     "none"),
+                                  "dmPolicy": settings.config.dm_policy or "pairing",
+                                  "allowFrom": list(settings.config.allow_from or ())}
         if settings.config.name:
             status["name"] = settings.config.name
         return status

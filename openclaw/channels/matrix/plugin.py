@@ -35,6 +35,9 @@ class MatrixPlugin:
         status: dict[str, Any] = {"accountId": spec.account_id, "enabled": spec.enabled,
                                   "configured": spec.configured,
                                   "baseUrl": spec.settings.homeserver}
+        dm = spec.settings.config.dm
+        status["dmPolicy"] = (dm.policy if dm else None) or "pairing"
+        status["allowFrom"] = list((dm.allow_from if dm else None) or ())
         if spec.settings.config.name:
             status["name"] = spec.settings.config.name
         return status
