@@ -13,7 +13,9 @@ Each test scripts the replies, in order, then inspects what the gateway sent::
     await upstream.stop()
 
 A reply can be held until the test releases it (``Reply.gate``, a Deferred) and tells when
-its request arrived (``Reply.started``). Replies: :func:`openai_text`, :func:`openai_tool_call`, :func:`openai_tool_calls`,
+its request arrived (``Reply.started``).
+
+Replies: :func:`openai_text`, :func:`openai_tool_call`, :func:`openai_tool_calls`,
 :func:`responses_text`, :func:`responses_tool_call`, :func:`anthropic_text`,
 :func:`anthropic_tool_call`, :func:`error_reply` (any status, ``Retry-After``),
 :func:`stall` (some chunks, then silence until the client hangs up) and :func:`no_headers`.

@@ -183,6 +183,9 @@ class Outbox:
     def _settle_id(self, row_id: int) -> None:
         if row_id not in self._waiters:
             return
-        self._run(self._db.outbox_get, [row_id]).addCallback(
-            lambda rows: [self._settle(row) for row in rows]).addErrback(
+        def settle(rows: list[OutboxRow]) -> None:
+            for row in rows:
+                self._settle(row)
+
+        self._run(self._db.outbox_get, [row_id]).addCallback(settle).addErrback(
             lambda f: log.failure("outbox lookup failed", f))

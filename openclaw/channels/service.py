@@ -197,9 +197,9 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
         if self.pipeline is not None:
             await self.pipeline.drain(1.0)
 
-    def reconfig_service(self, update: Any) -> Deferred[None] | None:
+    def reconfig_service(self, update: Any) -> Deferred[None]:
         if self.context is None:
-            return None
+            return succeed(None)
         return Deferred.fromCoroutine(self.reconfigure(
             self._specs_of_snapshot(update.new, update.secrets)))
 
@@ -350,7 +350,7 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
                 continue
             if wanted_account and str(account.account_id) != wanted_account:
                 continue
-            if not account.spec.configured or account.access_policy().dm_policy != "pairing":
+            if not account.spec.configured or account.access_policy().dm_policy != "pairing":  # type: ignore[attr-defined]
                 continue
             found.append(account)
         return found

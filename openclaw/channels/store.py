@@ -146,7 +146,7 @@ class ChannelDatabase:
                 "INSERT OR IGNORE INTO ingress (channel, account, event_key, payload, state, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
                 (channel, account, event_key, payload, now_ms, now_ms))
-            return int(cursor.lastrowid) if cursor.rowcount else None
+            return int(cursor.lastrowid or 0) if cursor.rowcount else None
 
     def ingress_pending(self, channel: str, account: str) -> list[IngressRow]:
         rows = self.query("SELECT id, channel, account, event_key, payload, state FROM ingress "
@@ -195,7 +195,9 @@ class ChannelDatabase:
     def _outbox_rows(self, where: str, args: Sequence[Any]) -> list[OutboxRow]:
         rows = self.query(f"SELECT {self._OUTBOX_COLUMNS} FROM outbox WHERE {where} ORDER BY id",
                           args)
-        return [OutboxRow(*row[:6], json.loads(row[6] or "{}"), *row[7:]) for row in rows]
+        return [OutboxRow(row[0], row[1], row[2], row[3], row[4], row[5],
+                          json.loads(row[6] or "{}"), *row[7:])
+                for row in rows]
 
     def outbox_pending(self, channel: str, account: str) -> list[OutboxRow]:
         return self._outbox_rows("channel = ? AND account = ? AND state = 'pending'",

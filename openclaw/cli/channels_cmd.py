@@ -497,7 +497,7 @@ def _add(args: list[str], env: MutableMapping[str, str]) -> int:
     document = _document(env)
     channels = document.setdefault("channels", {})
     section = channels.setdefault(channel, {})
-    accounts = section.get("accounts")
+    accounts: Any = section.get("accounts")
     if account == "default" and not isinstance(accounts, dict):
         section.update(fields)
     else:

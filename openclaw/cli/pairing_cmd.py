@@ -168,7 +168,8 @@ def _list(args: list[str], env: MutableMapping[str, str]) -> int:
     if not requests:
         sys.stdout.write(f"No pending {channel} pairing requests.\n")
         return 0
-    rows = [("Code", ID_LABELS.get(channel, "userId"), "Meta", "Requested")]
+    rows: list[tuple[str, ...]] = [("Code", ID_LABELS.get(channel, "userId"), "Meta",
+                                    "Requested")]
     for request in requests:
         meta = {**request.meta, "accountId": request.account_id}
         rows.append((request.code, request.sender_id,

@@ -8,6 +8,7 @@ Connections are not kept alive between requests, so nothing lingers after a test
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Callable, Mapping
@@ -128,10 +129,8 @@ class MatrixPerson:
         if call is not None and not call.called:
             call.cancel()
         if self._loop is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await self._loop
-            except Exception:
-                pass
 
     def wait_event(self, predicate: Callable[[dict[str, Any]], bool], *, since: int = 0,
                    timeout: float = 20.0) -> Deferred[Any]:

@@ -184,7 +184,8 @@ class IrcAccount(ChannelAccount):
         self._service = ClientService(
             _CountingEndpoint(self.endpoint(), self), _Factory(self),
             retryPolicy=backoffPolicy(initialDelay=1.0, factor=2.0, maxDelay=30.0),
-            clock=self.context.reactor, prepareConnection=self._registered)
+            clock=self.context.reactor,
+            prepareConnection=self._registered)  # type: ignore[arg-type]
         self._service.startService()
 
     def _registered(self, protocol: IrcProtocol) -> Deferred[str]:

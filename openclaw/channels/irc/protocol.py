@@ -72,8 +72,12 @@ def clean_target(target: str) -> str:
 class IrcProtocol(irc.IRCClient):
     """See the module docstring. ``on_message(user, target, text)`` gets every PRIVMSG."""
 
-    heartbeatInterval = None      # our own keepalive runs on the given clock
+    heartbeatInterval = None  # type: ignore[assignment]  # our keepalive runs on the clock
     lineRate = None
+    nickname: str
+    username: str  # type: ignore[assignment]
+    realname: str  # type: ignore[assignment]
+    password: str | None  # type: ignore[assignment]
 
     def __init__(self, *, nick: str, username: str, realname: str,
                  password: str | None, sasl_password: str | None, nickserv: dict[str, Any],
@@ -97,7 +101,7 @@ class IrcProtocol(irc.IRCClient):
         self.sasl_state = "none"            # none | requested | ok | failed
         self._caps: set[str] = set()
         self._collisions = 1
-        self._pings: dict[str, Deferred[None]] = {}
+        self._pending: dict[str, Deferred[None]] = {}
         self._sending: tuple[str, Deferred[None]] | None = None
         self._timer: IDelayedCall | None = None
         self._keepalive: IDelayedCall | None = None
@@ -108,7 +112,7 @@ class IrcProtocol(irc.IRCClient):
 
     def connectionMade(self) -> None:
         self.supported = irc.ServerSupportedFeatures()
-        self._queue: list[str] = []
+        self._queue = []  # type: ignore[assignment]
         self._timer = self.clock.callLater(REGISTRATION_TIMEOUT_S, self._registration_timeout)
         self.sendLine("CAP LS 302")
         self.register(self.nickname)
@@ -122,7 +126,7 @@ class IrcProtocol(irc.IRCClient):
         if not self.registered.called:
             self.registered.errback(RegistrationFailed(reason))
         if self.transport is not None:
-            self.transport.abortConnection()
+            self.transport.abortConnection()  # type: ignore[attr-defined]
 
     def connectionLost(self, reason: Failure = _DONE) -> None:
         irc.IRCClient.connectionLost(self, reason)
@@ -134,8 +138,8 @@ class IrcProtocol(irc.IRCClient):
         if not self.registered.called:
             self.registered.errback(RegistrationFailed(
                 self.failure_reason or "IRC connection closed before ready"))
-        pending = list(self._pings.values())
-        self._pings.clear()
+        pending = list(self._pending.values())
+        self._pending.clear()
         if self._sending is not None:
             pending.append(self._sending[1])
             self._sending = None
@@ -264,7 +268,7 @@ class IrcProtocol(irc.IRCClient):
         token = f"oc{next(_TOKENS)}"
         self._sending = (target.lower(), accepted)
         self.sendLine(f"PRIVMSG {target} :{line}")
-        self._pings[token] = accepted
+        self._pending[token] = accepted
         self.sendLine(f"PING :{token}")
         return accepted
 
@@ -273,9 +277,9 @@ class IrcProtocol(irc.IRCClient):
         if sending is None or len(params) < 2 or params[1].lower() != sending[0]:
             return
         self._sending = None
-        for token, waiter in list(self._pings.items()):
+        for token, waiter in list(self._pending.items()):
             if waiter is sending[1]:
-                del self._pings[token]
+                del self._pending[token]
         if not sending[1].called:
             sending[1].errback(SendFailed(f"{_REFUSALS[command]}: {params[1]}",
                                           retry_after=5.0))
@@ -295,7 +299,7 @@ class IrcProtocol(irc.IRCClient):
             self._keepalive_token = None
             self._schedule_keepalive()
             return
-        waiter = self._pings.pop(token, None)
+        waiter = self._pending.pop(token, None)
         if waiter is None:
             return
         if self._sending is not None and self._sending[1] is waiter:
@@ -315,7 +319,7 @@ class IrcProtocol(irc.IRCClient):
             log.warn("IRC: no PONG for {s}s; dropping the connection", s=int(KEEPALIVE_S))
             self.failure_reason = "IRC server stopped answering"
             if self.transport is not None:
-                self.transport.abortConnection()
+                self.transport.abortConnection()  # type: ignore[attr-defined]
             return
         self._keepalive_token = f"ka{next(_TOKENS)}"
         self.sendLine(f"PING :{self._keepalive_token}")

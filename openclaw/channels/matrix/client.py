@@ -57,7 +57,7 @@ class MatrixClient:
         url = self.homeserver + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        headers = {"Accept": ["application/json"]}
+        headers: dict[bytes | str, list[bytes | str]] = {"Accept": ["application/json"]}
         if auth and self.access_token:
             headers["Authorization"] = [f"Bearer {self.access_token}"]
         data = None
