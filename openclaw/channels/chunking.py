@@ -47,7 +47,8 @@ def _chunk(text: str, limit: int, markdown: bool) -> list[str]:
             break
         budget = limit
         cut = _break_at(rest, budget)
-        head, rest = rest[:cut].rstrip(), rest[cut:].lstrip("\n")
+        head, rest = rest[:cut].rstrip(), rest[cut:]
+        rest = rest.lstrip(" ") if rest.startswith(" ") else rest.lstrip("\n")
         reopen = ""
         if markdown:
             fence = _open_fence(head)
