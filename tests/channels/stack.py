@@ -105,6 +105,21 @@ class GatewayStack:
         waiter.addTimeout(30, reactor)
         return waiter
 
+    async def call(self, method: str, params: Any = None,
+                   scopes: tuple[str, ...] = ("operator.admin",)) -> Any:
+        """One RPC over a real WebSocket (the CLI's client library, in a thread)."""
+        from twisted.internet.threads import deferToThread
+
+        from openclaw.client import call_gateway, cli_identity
+        from openclaw.client.target import load_client_config, resolve_target
+
+        def call() -> Any:
+            target = resolve_target(self.env, load_client_config(self.env))
+            return call_gateway(target, method, params if params is not None else {},
+                                identity=cli_identity(scopes), timeout_ms=20_000)
+
+        return await deferToThread(call)
+
     async def cli(self, *args: str, gateway: bool = True) -> tuple[int, str, str]:
         """``openclaw <args>`` as a child process against this gateway's config."""
         out, err, code = await getProcessOutputAndValue(

@@ -29,7 +29,7 @@ def irc_channels(port: int, **overrides: Any) -> dict[str, Any]:
     return {"irc": irc}
 
 
-class IrcLiveTests(TestCase):
+class IrcBase(TestCase):
     timeout = 60
 
     async def boot(self, **irc: Any) -> tuple[GatewayStack, Ngircd]:
@@ -51,6 +51,9 @@ class IrcLiveTests(TestCase):
         self.addCleanup(person.quit)
         return person
 
+
+
+class IrcLiveTests(IrcBase):
     async def test_pairing_then_dm_reaches_the_agent(self) -> None:
         stack, server = await self.boot()
         alice = await self.person(server, "alice")
@@ -226,3 +229,66 @@ def stack_rows(stack: GatewayStack, sql: str) -> list[tuple[Any, ...]]:
         return db.query(sql)
     finally:
         db.close()
+
+
+class IrcRpcTests(IrcBase):
+    async def test_pairing_rpcs_send_and_account_control(self) -> None:
+        stack, server = await self.boot()
+        bob = await self.person(server, "bob")
+        bob.say("ocbot", "hi")
+        await bob.wait_message(lambda m: m.nick == "ocbot")
+        listed = await stack.call("channels.pairing.list", {}, ("operator.pairing",))
+        self.assertEqual(listed["accounts"], [{"channel": "irc", "channelLabel": "IRC",
+                                               "accountId": "default",
+                                               "notifySupported": True}])
+        self.assertEqual((listed["commandOwnerConfigured"], listed["limits"]),
+                         (False, {"pendingPerAccount": 3, "ttlMs": 3_600_000}))
+        [request] = listed["requests"]
+        self.assertEqual(sorted(request), ["accountId", "channel", "channelLabel", "createdAt",
+                                           "expiresAt", "lastSeenAt", "metadata",
+                                           "notifySupported", "requestId", "senderId",
+                                           "senderLabel"])
+        self.assertEqual((request["senderId"], request["senderLabel"], request["metadata"]),
+                         ("bob!~bob@127.0.0.1", "ircUser", {"name": "bob"}))
+        seen = len(bob.messages)
+        approved = await stack.call("channels.pairing.approve", {
+            "channel": "irc", "accountId": "default", "requestId": request["requestId"],
+            "notify": True, "bootstrapCommandOwner": True})
+        self.assertEqual(approved, {"requestId": request["requestId"],
+                                    "senderId": "bob!~bob@127.0.0.1", "notification": "sent",
+                                    "commandOwnerBootstrap": "configured"})
+        notice = await bob.wait_message(lambda m: m.nick == "ocbot", since=seen)
+        self.assertEqual(notice.text, "✅ OpenClaw access approved. Send a message to start "
+                                      "chatting.")
+        self.assertEqual(stack.read_config()["commands"]["ownerAllowFrom"],
+                         ["irc:bob!~bob@127.0.0.1"])
+
+        seen = len(bob.messages)
+        sent = await stack.call("send", {"to": "bob", "message": "from the operator",
+                                         "idempotencyKey": "op-1"}, ("operator.write",))
+        self.assertEqual({k: sent[k] for k in ("runId", "channel", "accountId", "to")},
+                         {"runId": "op-1", "channel": "irc", "accountId": "default",
+                          "to": "bob"})
+        await bob.wait_message(lambda m: m.text == "from the operator", since=seen)
+        again = await stack.call("send", {"to": "bob", "message": "from the operator",
+                                          "idempotencyKey": "op-1"}, ("operator.write",))
+        self.assertEqual(again, sent)
+        from openclaw.client import GatewayRequestError
+
+        with self.assertRaises(GatewayRequestError) as refused:
+            await stack.call("send", {"to": "x", "channel": "telegram", "message": "m",
+                                      "idempotencyKey": "op-2"}, ("operator.write",))
+        self.assertIn("unknown channel: telegram", str(refused.exception))
+
+        stopped = await stack.call("channels.stop", {"channel": "irc"})
+        self.assertEqual(stopped, {"channel": "irc", "accountId": "default", "stopped": True})
+        status = await stack.call("channels.status", {}, ("operator.read",))
+        self.assertEqual(status["channelAccounts"]["irc"][0]["running"], False)
+        started = await stack.call("channels.start", {"channel": "irc"})
+        self.assertEqual(started, {"channel": "irc", "accountId": "default", "started": True,
+                                   "outcome": {"status": "handed-off"}})
+        await stack.connected("irc")
+        bob.say("ocbot", "still there?")
+        await bob.wait_message(lambda m: m.text == "ok")
+        self.assertEqual([m.text for m in bob.from_nick("ocbot")].count("from the operator"),
+                         1)

@@ -251,6 +251,30 @@ class MatrixLiveTests(MatrixLiveBase):
         self.assertEqual(reply["content"]["body"], "while you were away")
 
 
+class MatrixRpcTests(MatrixLiveBase):
+    async def test_send_rpc_and_logout(self) -> None:
+        server = await self.server()
+        stack = await self.boot(server, login=True)
+        alice = await self.person(server, "alice")
+        room = await self.dm(alice)
+        long_text = "\n\n".join(f"paragraph {i} " + "x" * 60 for i in range(4))
+        sent = await stack.call("send", {"channel": "matrix", "to": f"room:{room}",
+                                         "message": long_text, "idempotencyKey": "mx-1"},
+                                ("operator.write",))
+        self.assertEqual((sent["channel"], sent["to"], sent["chunks"]), ("matrix", room, 1))
+        self.assertTrue(sent["messageId"].startswith("$"), sent)
+        event = await alice.wait_event(from_bot(room))
+        self.assertEqual(event["event_id"], sent["messageId"])
+        self.assertEqual(event["content"]["body"], long_text)
+        stored = stack.channels.db.query("SELECT key FROM kv WHERE key = 'login'")
+        self.assertEqual(stored, [("login",)])
+        out = await stack.call("channels.logout", {"channel": "matrix"})
+        self.assertEqual(out, {"channel": "matrix", "accountId": "default", "cleared": True,
+                               "loggedOut": True})
+        self.assertEqual(stack.channels.db.query("SELECT key FROM kv WHERE key = 'login'"),
+                         [])
+
+
 class MatrixOutageTests(MatrixLiveBase):
     async def test_homeserver_outage_delivers_the_reply_once_after_reconnect(self) -> None:
         server = await self.server(own=True)

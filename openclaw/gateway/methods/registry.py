@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from openclaw.auth.scopes import ADMIN, PAIRING, PUBLIC, READ
+from openclaw.auth.scopes import ADMIN, PAIRING, PUBLIC, READ, WRITE
 from openclaw.gateway.methods import (
     agents,
     channels,
@@ -56,7 +56,7 @@ CORE_METHODS: Final[tuple[MethodSpec, ...]] = (
                channels.CHANNEL_ACCOUNT_PARAMS),
     MethodSpec("channels.pairing.list", pairing.pairing_list, PAIRING,
                pairing.PAIRING_LIST_PARAMS),
-    MethodSpec("channels.pairing.approve", pairing.pairing_approve, PAIRING,
+    MethodSpec("channels.pairing.approve", pairing.pairing_approve, WRITE,
                pairing.PAIRING_APPROVE_PARAMS),
     MethodSpec("channels.pairing.dismiss", pairing.pairing_dismiss, PAIRING,
                pairing.PAIRING_DISMISS_PARAMS),
