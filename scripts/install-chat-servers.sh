@@ -27,12 +27,10 @@ elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "ngircd: apt-get install failed" >&2
     status=1
   fi
-  # The package starts a system ngircd on 6667; the tests run their own.
+  # Where the package starts a system ngircd (systemd), keep it off: the tests run their own.
   if command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now ngircd >/dev/null 2>&1 || true
   fi
-  pkill_pid="$(cat /run/ngircd/ngircd.pid 2>/dev/null || true)"
-  [[ -n "$pkill_pid" ]] && kill "$pkill_pid" 2>/dev/null || true
 else
   echo "ngircd: not installed and not root (apt-get install ngircd)" >&2
   status=1
@@ -45,7 +43,7 @@ else
   echo "synapse: building $SYNAPSE_VENV (matrix-synapse==$SYNAPSE_VERSION, about 20 s)"
   rm -rf "$SYNAPSE_VENV"
   if "$PYTHON" -m venv "$SYNAPSE_VENV" \
-     && "$SYNAPSE_VENV/bin/python" -m pip install --quiet --upgrade pip \
+     && "$SYNAPSE_VENV/bin/python" -m pip install --quiet --upgrade pip 2>/dev/null \
      && "$SYNAPSE_VENV/bin/python" -m pip install --quiet "matrix-synapse==$SYNAPSE_VERSION" \
      && "$SYNAPSE_VENV/bin/python" -c 'import synapse'; then
     touch "$marker"
