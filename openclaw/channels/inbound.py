@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from twisted.internet.defer import Deferred, DeferredList, DeferredLock
@@ -35,7 +35,6 @@ from openclaw.config.loader import ConfigSnapshot
 log = Logger(namespace="channels")
 
 TYPING_INTERVAL_S: Final = 6.0
-DEFAULT_HISTORY_LIMIT: Final = 50
 
 
 def observe(deferred: Deferred[Any]) -> Deferred[Any]:
@@ -156,7 +155,7 @@ class InboundPipeline:
                      n=len(self._tasks))
 
     async def _finish(self, row_id: int, state: str, note: str | None,
-                      outbound: list[NewOutbound] = ()) -> None:  # type: ignore[assignment]
+                      outbound: Sequence[NewOutbound] = ()) -> None:
         await self._run(self._db.ingress_finish, row_id, state, note, self.now_ms(),
                         list(outbound))
         if outbound:

@@ -16,7 +16,6 @@ import attrs
 
 DIRECT: Final = "direct"
 GROUP: Final = "group"
-CHANNEL: Final = "channel"
 
 
 @attrs.frozen

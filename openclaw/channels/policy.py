@@ -11,7 +11,7 @@ request. Pairing approvals never open groups.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import attrs
@@ -56,16 +56,6 @@ class Decision:
     reason: str
     group_rule: GroupRule | None = None
     mentioned: bool = False
-
-
-def normalize_entries(entries: Iterable[str] | None,
-                      normalize: object = None) -> tuple[str, ...]:
-    out = []
-    for entry in entries or ():
-        text = str(entry).strip().lower()
-        if text:
-            out.append(text)
-    return tuple(out)
 
 
 def sender_allowed(message: InboundMessage, entries: Sequence[str],

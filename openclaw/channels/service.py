@@ -54,6 +54,7 @@ STATUS_MAX_TIMEOUT_MS: Final = 30_000
 PROBE_CONCURRENCY: Final = 5
 MAX_STATUS_ISSUES: Final = 50
 MAX_WARNINGS: Final = 50
+PRUNE_AFTER_MS: Final = 7 * 24 * 3_600_000
 
 
 class UnknownChannel(ValueError):
@@ -183,7 +184,20 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
                                           config=self._snapshot, env=self._env)
             for name, spec in self._specs_of_snapshot(self._snapshot()).items():
                 self._add(name, spec)
+            self._prune()
         super().startService()
+
+    def _prune(self) -> None:
+        """Forget handled messages and settled replies older than a week (in a thread)."""
+        db = self.db
+        assert db is not None
+        cutoff = int(self._clock.seconds() * 1000) - PRUNE_AFTER_MS
+
+        def prune() -> None:
+            db.ingress_prune(cutoff)
+            db.outbox_prune(cutoff)
+
+        self._run(prune).addErrback(lambda f: log.failure("pruning channels.sqlite failed", f))
 
     def stopService(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._stop())

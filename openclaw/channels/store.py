@@ -229,11 +229,6 @@ class ChannelDatabase:
             conn.execute("UPDATE outbox SET state = 'failed', attempts = attempts + 1, "
                          "last_error = ? WHERE id = ?", (error, row_id))
 
-    def outbox_counts(self) -> dict[tuple[str, str, str], int]:
-        rows = self.query("SELECT channel, account, state, COUNT(*) FROM outbox "
-                          "GROUP BY channel, account, state")
-        return {(row[0], row[1], row[2]): int(row[3]) for row in rows}
-
     def outbox_prune(self, before_ms: int) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?",

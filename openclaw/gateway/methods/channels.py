@@ -90,10 +90,12 @@ def _account_call(call: MethodCall, action: str) -> Any:
     account_id = normalize_account_id(params.get("accountId")) if params.get("accountId") \
         else (service.default_account_id(channel) or "default")
 
+    operation = {"start": service.start_account, "stop": service.stop_account,
+                 "logout": service.logout_account}[action]
+
     async def run() -> dict[str, Any]:
         try:
-            result: dict[str, Any] = await getattr(service, f"{action}_account")(channel,
-                                                                               account_id)
+            result: dict[str, Any] = await operation(channel, account_id)
         except ChannelError as e:
             raise invalid_request(str(e)) from None
         return result
