@@ -165,10 +165,12 @@ class Ngircd(ServerProcess):
     name = "ngircd"
 
     def __init__(self, base_dir: str | None = None, port: int | None = None, *,
-                 channel: str = "#test", max_penalty: int = 0) -> None:
+                 channel: str = "#test", max_penalty: int = 0, tls: bool = False) -> None:
         super().__init__(base_dir, port)
         self.channel = channel
         self.max_penalty = max_penalty
+        self.tls_port = free_port() if tls else None
+        self.cert_path = os.path.join(self.dir, "cert.pem")
 
     def command(self) -> list[str]:
         binary = ngircd_path()
@@ -188,6 +190,12 @@ class Ngircd(ServerProcess):
                  f"  MaxPenaltyTime = {self.max_penalty}",
                  "[Options]", "  PAM = no", "  Ident = no", "  DNS = no",
                  "[Channel]", f"  Name = {self.channel}", "  Topic = test channel"]
+        if self.tls_port is not None:
+            if not os.path.exists(self.cert_path):
+                _self_signed(self.dir, self.cert_path)
+            lines += ["[SSL]", f"  CertFile = {self.cert_path}",
+                      f"  KeyFile = {os.path.join(self.dir, 'key.pem')}",
+                      f"  Ports = {self.tls_port}"]
         _write(os.path.join(self.dir, "ngircd.conf"), "\n".join(lines) + "\n")
 
 
@@ -282,6 +290,16 @@ class Synapse(ServerProcess):
                           "admin": admin, "mac": mac.hexdigest()})
         self.tokens[user] = str(answer["access_token"])
         return answer
+
+
+def _self_signed(directory: str, cert_path: str) -> None:
+    """A certificate for 127.0.0.1 (IP SAN), readable by the unprivileged ngIRCd."""
+    key_path = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key_path, "-out", cert_path], check=True,
+                   capture_output=True)
+    os.chmod(key_path, 0o644)
 
 
 async def _run(command: list[str], cwd: str) -> None:

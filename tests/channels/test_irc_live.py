@@ -292,3 +292,41 @@ class IrcRpcTests(IrcBase):
         await bob.wait_message(lambda m: m.text == "ok")
         self.assertEqual([m.text for m in bob.from_nick("ocbot")].count("from the operator"),
                          1)
+
+
+class IrcTlsTests(IrcBase):
+    async def test_tls_is_on_by_default_and_verifies_the_server(self) -> None:
+        if ngircd_path() is None:
+            raise SkipTest(missing_reason("ngircd"))
+        import os
+
+        server = Ngircd(tls=True)
+        await server.start()
+        self.addCleanup(server.stop)
+        stack = GatewayStack()
+        self.addCleanup(stack.close)
+        irc = irc_channels(server.port)["irc"]
+        del irc["tls"]                                   # the default: TLS
+        irc["port"] = server.tls_port
+        stack.write_config(stack.base_config({"irc": irc}))
+        await stack.start()
+        untrusted = await stack.channels.status(probe=True, timeout_ms=5000)
+        probe = untrusted["channelAccounts"]["irc"][0]["probe"]
+        self.assertEqual((probe["ok"], probe["tls"]), (False, True))
+        self.assertIn("certificate verify failed", probe["error"])
+        self.assertFalse(stack.account("irc").connected)
+        # trust the test server's certificate: the account connects over TLS
+        await stack.stop()
+        previous = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = server.cert_path
+        self.addCleanup(lambda: os.environ.pop("SSL_CERT_FILE") if previous is None
+                        else os.environ.__setitem__("SSL_CERT_FILE", previous))
+        await stack.start()
+        await stack.connected("irc")
+        alice = await self.person(server, "alice", ("#test",))
+        stack.upstream.script(openai_text("over TLS"))
+        rc, _, err = await stack.cli("channels", "status")
+        self.assertEqual(rc, 0, err)
+        alice.say("#test", "ocbot: hi")
+        reply = await alice.wait_message(lambda m: m.nick == "ocbot")
+        self.assertEqual(reply.text, "over TLS")

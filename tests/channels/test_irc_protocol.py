@@ -131,3 +131,19 @@ class ProtocolTests(SynchronousTestCase):
         self.sent(transport)
         clock.advance(60)            # no PONG this time: the connection is dropped
         self.assertTrue(transport.disconnecting)
+
+
+class PacingTests(SynchronousTestCase):
+    def test_five_lines_at_once_then_one_per_second(self) -> None:
+        from twisted.internet.defer import Deferred
+
+        from openclaw.channels.irc.account import _TokenBucket
+
+        clock = Clock()
+        bucket = _TokenBucket(clock)
+        taken = [Deferred.fromCoroutine(bucket.take()) for _ in range(7)]
+        self.assertEqual([d.called for d in taken], [True] * 5 + [False] * 2)
+        clock.advance(1.0)
+        self.assertEqual([d.called for d in taken], [True] * 6 + [False])
+        clock.advance(1.0)
+        self.assertTrue(taken[6].called)

@@ -1,9 +1,9 @@
 """One IRC account: a ``ClientService`` that keeps one registered connection.
 
 ``ClientService`` reconnects by itself with exponential backoff on the reactor clock (1 s,
-doubling, at most 30 s, with jitter); a connection counts as made once it registered
-(``prepareConnection`` waits for ``001``), so a server that accepts TCP but refuses us is
-retried the same way. Outbound lines go one at a time through
+doubling, at most 30 s, with jitter); a connection counts as made once it registered (the
+endpoint waits for ``001``), so a server that accepts TCP but refuses us is retried the same
+way. Outbound lines go one at a time through
 :meth:`~openclaw.channels.irc.protocol.IrcProtocol.send_privmsg`, paced by a small token
 bucket (5 lines at once, then one per second) on top of the server's own pace.
 """
@@ -19,16 +19,17 @@ from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from openclaw.channels.account import ChannelAccount, ChannelContext
 from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.irc.config import IrcSettings
-from openclaw.channels.irc.protocol import IrcProtocol
+from openclaw.channels.irc.protocol import DONE, IrcProtocol
 from openclaw.channels.model import (
     DIRECT,
     GROUP,
@@ -115,20 +116,60 @@ class _TokenBucket:
             await deferLater(self._clock, (1.0 - self._tokens) * REFILL_S, lambda: None)
 
 
+class _Relay(Protocol):
+    """Carries a connection's bytes to the IRC protocol while it registers, then to the
+    protocol ``ClientService`` wraps around it (the same IRC protocol)."""
+
+    def __init__(self, target: IrcProtocol) -> None:
+        self.target: Any = target
+
+    def connectionMade(self) -> None:
+        self.target.makeConnection(self.transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.target.dataReceived(data)
+
+    def connectionLost(self, reason: Failure = DONE) -> None:
+        self.target.connectionLost(reason)
+
+
 @implementer(IStreamClientEndpoint)
-class _CountingEndpoint:
-    """Counts failed connection attempts for ``reconnectAttempts``/``lastError``."""
+class _RegisteringEndpoint:
+    """For ``ClientService``, a connection is made once the server registered us (``001``).
+
+    Registration runs inside ``connect``, so a server that accepts TCP but refuses us (bad
+    password, TLS failure, timeout) is a failed attempt: the retry delay grows as for a
+    refused connection. (``prepareConnection`` cannot be used: Twisted's ``ClientService``
+    does not expect a connection to be lost while it is being prepared.)
+    """
 
     def __init__(self, endpoint: IStreamClientEndpoint, account: IrcAccount) -> None:
         self._endpoint = endpoint
         self._account = account
 
     def connect(self, factory: Any) -> Deferred[Any]:
-        def failed(failure: Any) -> Any:
-            self._account.connect_failed(failure.getErrorMessage())
-            return failure
+        return Deferred.fromCoroutine(self._connect(factory))
 
-        return self._endpoint.connect(factory).addErrback(failed)
+    async def _connect(self, factory: Any) -> Any:
+        account = self._account
+        protocol = account.make_protocol()
+        relay = _Relay(protocol)
+        try:
+            await self._endpoint.connect(Factory.forProtocol(lambda: relay))
+            await protocol.registered
+        except Exception as e:
+            if protocol.transport is not None:
+                protocol.transport.abortConnection()  # type: ignore[attr-defined]
+            account.connect_failed(str(e) or type(e).__name__)
+            raise
+        transport = protocol.transport
+        assert transport is not None
+        account.pending_protocol = protocol
+        wrapped = factory.buildProtocol(transport.getPeer())
+        wrapped.makeConnection(transport)   # the proxy learns the transport
+        relay.target = wrapped
+        account.registered(protocol)
+        return wrapped
 
 
 class _Factory(Factory):
@@ -137,8 +178,9 @@ class _Factory(Factory):
     def __init__(self, account: IrcAccount) -> None:
         self.account = account
 
-    def buildProtocol(self, addr: Any) -> IrcProtocol:
-        return self.account.make_protocol()
+    def buildProtocol(self, addr: Any) -> IrcProtocol | None:
+        protocol, self.account.pending_protocol = self.account.pending_protocol, None
+        return protocol
 
 
 class IrcAccount(ChannelAccount):
@@ -151,7 +193,7 @@ class IrcAccount(ChannelAccount):
         self._service: ClientService | None = None
         self.protocol: IrcProtocol | None = None
         self._bucket = _TokenBucket(context.reactor)
-        self._send_lock: Deferred[None] | None = None
+        self.pending_protocol: IrcProtocol | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -182,24 +224,16 @@ class IrcAccount(ChannelAccount):
                  account=self.account_id, host=self.irc.host, port=self.irc.port,
                  tls=" tls" if self.irc.tls else "")
         self._service = ClientService(
-            _CountingEndpoint(self.endpoint(), self), _Factory(self),
+            _RegisteringEndpoint(self.endpoint(), self), _Factory(self),
             retryPolicy=backoffPolicy(initialDelay=1.0, factor=2.0, maxDelay=30.0),
-            clock=self.context.reactor,
-            prepareConnection=self._registered)  # type: ignore[arg-type]
+            clock=self.context.reactor)
         self._service.startService()
 
-    def _registered(self, protocol: IrcProtocol) -> Deferred[str]:
-        def ready(nick: str) -> str:
-            self.protocol = protocol
-            protocol.lost.addCallback(lambda _: self._lost(protocol))
-            self.connection_made()
-            return nick
-
-        def refused(failure: Any) -> Any:
-            self.connect_failed(failure.getErrorMessage())
-            return failure
-
-        return protocol.registered.addCallbacks(ready, refused)
+    def registered(self, protocol: IrcProtocol) -> None:
+        """A new connection registered: outbound delivery and pending messages resume."""
+        self.protocol = protocol
+        protocol.lost.addCallback(lambda _: self._lost(protocol))
+        self.connection_made()
 
     def _lost(self, protocol: IrcProtocol) -> None:
         if self.protocol is protocol:

@@ -47,7 +47,7 @@ _REFUSALS: Final = {"401": "no such nick", "403": "no such channel",
                     "ERR_CANNOTSENDTOCHAN": "cannot send to channel"}
 
 
-_DONE: Final = Failure(ConnectionDone())
+DONE: Final = Failure(ConnectionDone())
 
 
 class RegistrationFailed(Exception):
@@ -110,6 +110,11 @@ class IrcProtocol(irc.IRCClient):
 
     # -- connection ---------------------------------------------------------------------
 
+    def makeConnection(self, transport: Any) -> None:
+        # ClientService's proxy hands over the transport again once we registered: ignore.
+        if self.transport is None:
+            super().makeConnection(transport)
+
     def connectionMade(self) -> None:
         self.supported = irc.ServerSupportedFeatures()
         self._queue = []  # type: ignore[assignment]
@@ -128,16 +133,18 @@ class IrcProtocol(irc.IRCClient):
         if self.transport is not None:
             self.transport.abortConnection()  # type: ignore[attr-defined]
 
-    def connectionLost(self, reason: Failure = _DONE) -> None:
+    def connectionLost(self, reason: Failure = DONE) -> None:
         irc.IRCClient.connectionLost(self, reason)
         for call in (self._timer, self._keepalive):
             if call is not None and call.active():
                 call.cancel()
         self._timer = self._keepalive = None
+        clean = reason.check(ConnectionDone) is not None
         message = self.failure_reason or reason.getErrorMessage()
         if not self.registered.called:
             self.registered.errback(RegistrationFailed(
-                self.failure_reason or "IRC connection closed before ready"))
+                self.failure_reason or ("IRC connection closed before ready" if clean
+                                        else f"IRC connection failed: {message}")))
         pending = list(self._pending.values())
         self._pending.clear()
         if self._sending is not None:
