@@ -184,10 +184,9 @@ class MatrixLiveTests(MatrixLiveBase):
         stack.write_config(config)
         from tests.channels.stack import config_applied
 
-        await config_applied(stack)
-        await stack.connected("matrix")
-        await alice.create_room([BOT])      # a fresh invite makes the bot look again
+        await config_applied(stack)         # the account restarts and looks again
         await alice.wait_event(joined(BOT, by_id))
+        self.assertEqual(await alice.members(refused), ["@alice:localhost"])
 
     async def test_threads_replies_and_edits(self) -> None:
         server = await self.server()

@@ -6,8 +6,9 @@
   password login runs again;
 * the loop resumes from the ``since`` token stored after each batch was accepted into the
   durable ingress queue (a restart neither loses nor repeats messages: a batch accepted but
-  not yet acknowledged is deduplicated by event id); the first sync of a new account skips
-  the history;
+  not yet acknowledged is deduplicated by event id); a new account does not answer what was
+  said before its first start; every (re)start first reads the rooms' state and the pending
+  invites (an invite refused before may be allowed by the new config);
 * after an error it waits 0.5 s, then 1.6 times longer each time, at most 30 s (with
   jitter), on the reactor clock;
 * invites are joined per ``autoJoin`` (``always``, ``allowlist`` of room ids and aliases --
@@ -64,7 +65,8 @@ RETRY_FIRST_S: Final = 0.5
 RETRY_FACTOR: Final = 1.6
 RETRY_MAX_S: Final = 30.0
 BLOCKED_PRIVATE: Final = "Blocked hostname or private/internal/special-use IP address"
-_FIRST_SYNC_FILTER: Final = json.dumps({"room": {"timeline": {"limit": 1}}})
+_STATE_FILTER: Final = json.dumps({"room": {"timeline": {"limit": 1}},
+                                   "presence": {"types": []}})
 
 
 def normalize_allow_entry(raw: str) -> str:
@@ -233,13 +235,15 @@ class MatrixAccount(ChannelAccount):
         since = await run(db.kv_get, self.scope, "since")
         if since is None:
             # A new account does not answer history: what was said before its first start.
-            floor = self.now_ms()
-            await run(db.kv_set, self.scope, "floor", str(floor))
-            first = await self._call(client.sync(None, 0, _FIRST_SYNC_FILTER))
-            await self._handle(first, history=False)
-            since = first.get("next_batch")
-            await run(db.kv_set, self.scope, "since", since)
+            await run(db.kv_set, self.scope, "floor", str(self.now_ms()))
         self._history_floor = int(await run(db.kv_get, self.scope, "floor") or 0)
+        # Every (re)start looks at the current state and every pending invite (an invite
+        # refused before may be allowed now), without the timelines.
+        current = await self._call(client.sync(None, 0, _STATE_FILTER))
+        await self._handle(current, history=False)
+        if since is None:
+            since = current.get("next_batch")
+            await run(db.kv_set, self.scope, "since", since)
         self.health_state = "healthy"
         self.connection_made()
         return since
