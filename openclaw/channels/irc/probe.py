@@ -52,4 +52,11 @@ async def probe_irc(account: IrcAccount, timeout_ms: int) -> dict[str, Any]:
         return {**base, "error": message}
     latency = int((reactor.seconds() - started) * 1000)
     protocol.quit("probe")
+    closing = protocol.lost
+    closing.addTimeout(2.0, reactor)
+    try:
+        await closing          # the server closes after QUIT; leave nothing behind
+    except Exception:
+        if protocol.transport is not None:
+            protocol.transport.abortConnection()
     return {**base, "ok": True, "latencyMs": latency}

@@ -14,7 +14,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 import treq.client
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.web.client import Agent, HTTPConnectionPool
 
 API: Final = "/_matrix/client/v3"
@@ -46,8 +46,15 @@ class MatrixClient:
         self._pool.retryAutomatically = False
         self._http = treq.client.HTTPClient(Agent(reactor, pool=self._pool,
                                                   connectTimeout=10))
+        self._in_flight: set[Deferred[Any]] = set()
+        self.closed = False
 
     async def close(self) -> None:
+        """Cancel what is in flight (so no answer brings a connection back to the pool),
+        then close the pooled connections."""
+        self.closed = True
+        for request in list(self._in_flight):
+            request.cancel()
         await self._pool.closeCachedConnections()
 
     def request(self, method: str, path: str, body: Any = None, *,
@@ -64,9 +71,18 @@ class MatrixClient:
         if body is not None:
             headers["Content-Type"] = ["application/json"]
             data = json.dumps(body).encode("utf-8")
+        if self.closed:
+            return fail(MatrixApiError(0, None, "client closed"))
         sending: Deferred[Any] = self._http.request(method, url, headers=headers, data=data)
         sending.addCallback(lambda response: Deferred.fromCoroutine(self._decode(response)))
         sending.addTimeout(timeout_s, self.reactor)
+        self._in_flight.add(sending)
+
+        def done(result: Any) -> Any:
+            self._in_flight.discard(sending)
+            return result
+
+        sending.addBoth(done)
         return sending
 
     async def _decode(self, response: Any) -> Any:
