@@ -26,5 +26,17 @@ def wire_channels(channels: Any, runtime: Any, agent_gateway: Any) -> None:
             raise invalid_request(str(e)) from None
         return result
 
+    def unavailable(target: Mapping[str, Any]) -> bool:
+        """True when no running account can take a message for ``target`` (``agent
+        --deliver`` is then refused before the run)."""
+        from openclaw.channels.service import ChannelError
+
+        try:
+            channels.resolve_account(target.get("channel"), target.get("accountId"))
+        except ChannelError:
+            return True
+        return False
+
+    deliver.unavailable = unavailable  # type: ignore[attr-defined]
     if agent_gateway is not None:
         agent_gateway.deliver = deliver

@@ -330,3 +330,23 @@ class IrcTlsTests(IrcBase):
         alice.say("#test", "ocbot: hi")
         reply = await alice.wait_message(lambda m: m.nick == "ocbot")
         self.assertEqual(reply.text, "over TLS")
+
+
+class IrcAgentDeliverTests(IrcBase):
+    async def test_openclaw_agent_deliver_sends_the_reply_over_irc(self) -> None:
+        import json
+
+        stack, server = await self.boot()
+        bob = await self.person(server, "bob")
+        stack.upstream.script(openai_text("delivered by the agent"))
+        rc, out, err = await stack.cli("agent", "-m", "say hi to bob", "--deliver",
+                                       "--channel", "irc", "--reply-to", "bob", "--json")
+        self.assertEqual(rc, 0, err)
+        result = json.loads(out)
+        self.assertEqual(result["deliveryStatus"]["status"], "sent", result)
+        got = await bob.wait_message(lambda m: m.nick == "ocbot")
+        self.assertEqual(got.text, "delivered by the agent")
+        rc, _, err = await stack.cli("agent", "-m", "x", "--deliver", "--channel", "telegram",
+                                     "--reply-to", "123")
+        self.assertEqual(rc, 1)
+        self.assertIn("(channel telegram is not configured)", err)

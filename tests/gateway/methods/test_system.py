@@ -44,7 +44,7 @@ class RegistryTests(SynchronousTestCase):
             "config.apply", "config.patch", "config.schema", "secrets.reload", "models.list",
             "agents.list", "last-heartbeat", "device.pair.list", "device.pair.approve",
             "device.pair.reject", "device.pair.remove", "gateway.identity.get",
-            "system-presence", "update.status", "channels.pairing.list", "models.authStatus",
+            "system-presence", "update.status", "models.authStatus",
             "talk.catalog", "plugins.list", "sessions.catalog.list", "sessions.groups.list",
             "sessions.groups.defaults", "sessions.observer.visibility", "question.list",
             "taskSuggestions.list", "tasks.list", "mentions.list", "plugins.controlUi.list",
