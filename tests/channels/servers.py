@@ -37,6 +37,7 @@ SYNAPSE_PYTHON: Final = os.path.join(SYNAPSE_VENV, "bin", "python")
 STEP_S: Final = 0.02
 
 _RUNNING: list[subprocess.Popen[bytes]] = []
+_DIRS: list[str] = []
 
 
 @atexit.register
@@ -45,6 +46,8 @@ def _kill_leftovers() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    for directory in _DIRS:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def ngircd_path() -> str | None:
@@ -102,6 +105,8 @@ class ServerProcess:
 
     def __init__(self, base_dir: str | None = None, port: int | None = None) -> None:
         self.dir = base_dir or tempfile.mkdtemp(prefix=f"oc-{self.name}-")
+        if base_dir is None:
+            _DIRS.append(self.dir)      # removed at exit (and by close())
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(self.dir, f"{self.name}.log")
@@ -150,6 +155,11 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
         await self._wait_exit()
+
+    async def close(self) -> None:
+        """Stop the server and remove its directory."""
+        await self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     async def restart(self) -> None:
         await self.stop()

@@ -37,7 +37,7 @@ class IrcBase(TestCase):
             raise SkipTest(missing_reason("ngircd"))
         server = Ngircd()
         await server.start()
-        self.addCleanup(server.stop)
+        self.addCleanup(server.close)
         stack = GatewayStack()
         self.addCleanup(stack.close)
         stack.write_config(stack.base_config(irc_channels(server.port, **irc)))
@@ -160,7 +160,7 @@ class IrcLiveTests(IrcBase):
             raise SkipTest(missing_reason("ngircd"))
         server = Ngircd()
         await server.start()
-        self.addCleanup(server.stop)
+        self.addCleanup(server.close)
         stack = GatewayStack()
         self.addCleanup(stack.close)
         base = {"host": "127.0.0.1", "port": server.port, "tls": False, "dmPolicy": "open",
@@ -302,7 +302,7 @@ class IrcTlsTests(IrcBase):
 
         server = Ngircd(tls=True)
         await server.start()
-        self.addCleanup(server.stop)
+        self.addCleanup(server.close)
         stack = GatewayStack()
         self.addCleanup(stack.close)
         irc = irc_channels(server.port)["irc"]

@@ -70,7 +70,7 @@ class MatrixLiveBase(TestCase):
             return await shared_synapse()
         server = Synapse()
         await server.start()
-        self.addCleanup(server.stop)
+        self.addCleanup(server.close)
         for user, password in PASSWORDS.items():
             await server.register(user, password)
         return server

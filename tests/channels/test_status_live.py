@@ -38,7 +38,7 @@ class ChannelsStatusLiveTests(TestCase):
             raise SkipTest(missing_reason("Synapse"))
         irc = Ngircd()
         await irc.start()
-        self.addCleanup(irc.stop)
+        self.addCleanup(irc.close)
         synapse = await shared_synapse()
         if "ocstatus" not in synapse.tokens:     # a bot of its own: no other test's rooms
             await synapse.register("ocstatus", "status-password-1")
