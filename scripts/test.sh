@@ -39,6 +39,15 @@ if ! scripts/reference-openclaw.sh; then
   echo "real CLI unavailable: tests/interop will be skipped"
 fi
 
+echo "== chat servers (tests/channels)"
+# Real ngIRCd (Debian) and Synapse (its own venv under .cache/synapse-venv) for the channel
+# tests. CI must have them, so a failed install fails the run there; elsewhere they skip
+# loudly.
+if ! scripts/install-chat-servers.sh; then
+  [[ "${CI:-}" == true ]] && exit 1
+  echo "chat servers unavailable: the live tests in tests/channels will be skipped"
+fi
+
 echo "== ruff"
 .venv/bin/ruff check openclaw tests bench twisted
 echo "== mypy"

@@ -12,6 +12,9 @@ Each test scripts the replies, in order, then inspects what the gateway sent::
     upstream.requests[0].json["messages"]    # what the gateway sent
     await upstream.stop()
 
+A reply can be held until the test releases it (``Reply.gate``, a Deferred) and tells when
+its request arrived (``Reply.started``).
+
 Replies: :func:`openai_text`, :func:`openai_tool_call`, :func:`openai_tool_calls`,
 :func:`responses_text`, :func:`responses_tool_call`, :func:`anthropic_text`,
 :func:`anthropic_tool_call`, :func:`error_reply` (any status, ``Retry-After``),
@@ -62,6 +65,10 @@ class Reply:
     hang: bool = False          # after the parts, keep the connection open (no end)
     withhold_headers: bool = False
     path: str | None = None     # only answer requests to this path (else any)
+    # Fires when a request is being answered with this reply (the test knows it arrived).
+    started: Deferred[RecordedRequest] | None = None
+    # When set, the parts are sent only after this fires (the test decides when).
+    gate: Deferred[None] | None = None
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None,
@@ -333,6 +340,8 @@ class ScriptedUpstream:
         for _, waiter in arrived:
             waiter.callback(None)
         reply = self._script.popleft() if self._script else self.default()
+        if reply.started is not None and not reply.started.called:
+            reply.started.callback(self.requests[-1])
         calls: list[IDelayedCall] = []
         finished = {"done": False}
 
@@ -365,6 +374,15 @@ class ScriptedUpstream:
             self.completed += 1
             request.finish()
 
+        if reply.gate is not None:
+            def released(_: Any) -> None:
+                if request in self._open:
+                    if parts:
+                        request.write(b"".join(parts))
+                    finish()
+
+            reply.gate.addCallback(released)
+            return NOT_DONE_YET
         if reply.delay <= 0 and reply.first_delay <= 0:
             if parts:
                 request.write(b"".join(parts))

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 from twisted.application.service import IService
-from zope.interface import Attribute
+from zope.interface import Attribute, Interface
 
 
 @attrs.frozen
@@ -64,3 +64,27 @@ class IChannel(IService):
     def status_issues(snapshot: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: N805
         """Operator-facing problems: ``{channel, accountId, kind, message, fix?}`` with
         ``kind`` one of ``intent``, ``permissions``, ``config``, ``auth``, ``runtime``."""
+
+
+class IChannelPlugin(Interface):
+    """A chat network the gateway runs (upstream's channel plugin, built in here)."""
+
+    meta = Attribute("ChannelMeta")
+    id_label = Attribute("what the pairing list calls a sender id (ircUser, matrixUserId)")
+
+    def account_specs(snapshot: Any, secrets: Any, env: Any) -> list[Any]:  # noqa: N805
+        """Every account of the channel's config section (``AccountSpec``; none when the
+        section is absent)."""
+
+    def build(spec: Any, context: Any) -> IChannel:  # noqa: N805
+        """The account service for ``spec``."""
+
+    def normalize_target(raw: str) -> str | None:  # noqa: N805
+        """A ``send`` target in the network's syntax (IRC ``#chan``/``nick``, Matrix room
+        id, alias or ``@user:server``), or None when ``raw`` is not one."""
+
+    def normalize_allow_entry(raw: str) -> str:  # noqa: N805
+        """An allowlist entry as policy compares it."""
+
+    def config_status(spec: Any) -> dict[str, Any]:  # noqa: N805
+        """The account's snapshot from config alone (``channels status`` fallback)."""

@@ -40,6 +40,10 @@ Commands:
   sessions          List stored sessions (delete, compact through the gateway)
   models            Models: list, status, set <model>
 
+
+  channels          Chat channel accounts: status [--probe], list, add, remove
+  pairing           Chat DM pairing: list [channel], approve <channel> <code>
+
 Root options:
   --profile NAME    Use the state dir ~/.openclaw-NAME and its config
   --dev             Dev profile: ~/.openclaw-dev, base port 19001
@@ -183,6 +187,18 @@ def _tui(args: list[str], env: MutableMapping[str, str]) -> int:
     return tui_command(args, env)
 
 
+def _channels(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.channels_cmd import channels_command
+
+    return channels_command(args, env)
+
+
+def _pairing(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.pairing_cmd import pairing_command
+
+    return pairing_command(args, env)
+
+
 def _daemon(args: list[str], env: MutableMapping[str, str]) -> int:
     """``openclaw daemon ...``: the legacy alias of the service subcommands."""
     from openclaw.cli.gateway_service import daemon_command
@@ -199,6 +215,8 @@ COMMANDS: dict[str, Callable[[dict[str, object], list[str], MutableMapping[str, 
     "doctor": _with_profile(_doctor),
     "config": _with_profile(_config),
     "daemon": _with_profile(_daemon),
+    "channels": _with_profile(_channels),
+    "pairing": _with_profile(_pairing),
     "secrets": _secrets,
     "agent": _with_profile(_agent),
     "sessions": _with_profile(_sessions),

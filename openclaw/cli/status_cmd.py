@@ -225,7 +225,20 @@ def gather(env: MutableMapping[str, str], *, deep: bool, timeout_ms: int) -> dic
         status["health"] = health
     status["_config"] = config
     status["_target"] = target
+    status["_channels"] = _channel_lines(env, paths)
     return status
+
+
+def _channel_lines(env: Mapping[str, str], paths: Any) -> list[str]:
+    """The Channels section, from the config (as upstream's local status scan)."""
+    from openclaw.channels.summary import summary_lines
+    from openclaw.config import ConfigError, load_config
+
+    try:
+        snapshot = load_config(paths.config_path, env=env, home=paths.home)
+    except ConfigError:
+        return []
+    return summary_lines(snapshot, env)
 
 
 def _table(rows: list[tuple[str, str]], width: int = 120) -> list[str]:
@@ -292,7 +305,8 @@ def render(status: Mapping[str, Any], *, deep: bool) -> str:
         lines.append("Health")
         lines.extend(channel_lines(status["health"]) or ["No channels configured"])
         lines.append("")
-    lines += ["Channels", "No channels configured", "", "Sessions",
+    lines += ["Channels", *(status.get("_channels") or ["No channels configured"]), "",
+              "Sessions",
               "No sessions" if not sessions.get("count") else f"{sessions['count']} sessions",
               "", "FAQ: https://docs.openclaw.ai/faq",
               "Troubleshooting: https://docs.openclaw.ai/troubleshooting", "Next steps:",

@@ -1,10 +1,11 @@
 """The typed OpenClaw config: one declaration per key drives validation, defaults and schema.
 
 Sections implemented here: ``gateway``, ``agents``, ``models``, ``memory``, ``logging``,
-``env`` and ``meta`` (plus the root ``$schema`` string).  Inside them every key of the real
+``env``, ``meta``, ``channels`` (irc, matrix; :mod:`openclaw.config.channels`), ``bindings``
+and ``commands`` (plus the root ``$schema`` string).  Inside them every key of the real
 2026.9 schema is accepted: the ones declared below are validated and typed, the others are kept
 verbatim (``ConfigSnapshot.parsed``) and listed in ``ConfigSnapshot.unsupported``.  Every
-other real top-level section (``channels``, ``hooks``, ``session``, ``tools``, ``secrets``, ...)
+other real top-level section (``hooks``, ``session``, ``tools``, ``secrets``, ...)
 is kept verbatim in :attr:`OpenClawConfig.extra` for the issues that implement them.
 
 ``None`` means "not set" wherever the runtime's default depends on other settings (e.g.
@@ -23,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from openclaw.config.channels import AllowList, BindingConfig, ChannelsConfig
 from openclaw.config.fields import (
     INVALID,
     Bool,
@@ -787,6 +789,11 @@ class CommandsConfig(ConfigObject):
     restart: bool = setting(
         "restart", Bool(), default=True,
         description="Allow restarts requested by an outside signal (SIGUSR1).",
+    )
+    owner_allow_from: tuple[str, ...] | None = setting(
+        "ownerAllowFrom", AllowList, default=None,
+        description='Command owners as "<channel>:<sender id>" (set by the first pairing '
+                    "approval).",
     )
 
 
@@ -1667,6 +1674,13 @@ class OpenClawConfig(ConfigObject):
     )
     tools: ToolsConfig = setting(
         "tools", Section(ToolsConfig), factory=ToolsConfig, description="Agent tools."
+    )
+    channels: ChannelsConfig = setting(
+        "channels", Section(ChannelsConfig), factory=ChannelsConfig, description="Chat channels."
+    )
+    bindings: tuple[BindingConfig, ...] = setting(
+        "bindings", ListOf(Section(BindingConfig)), default=(),
+        description="Routing of channel traffic to agents.",
     )
     commands: CommandsConfig = setting(
         "commands", Section(CommandsConfig), factory=CommandsConfig, description="Commands."

@@ -346,9 +346,12 @@ class GatewayService(MultiService):
 
         from openclaw.channels.service import ChannelsService
 
-        self.channels = ChannelsService(reactor)
+        self.channels = ChannelsService(
+            reactor, reactor=reactor, state_dir=str(plan.paths.state_dir),
+            config=self.config.current, secrets=lambda: self.secrets.snapshot, env=self.env)
         self.channels.setServiceParent(self)
 
+        from openclaw.gateway.channels_wiring import wire_channels
         from openclaw.gateway.ws_wiring import build_websocket
 
         websocket, ws_factory = build_websocket(self)
@@ -362,6 +365,7 @@ class GatewayService(MultiService):
             deliver=lambda: getattr(self.agent_gateway, "deliver", None))
         self.heartbeat.setServiceParent(self)
         ws_factory.methods.register(set_heartbeats_spec(self.heartbeat))
+        wire_channels(self.channels, self.agents.runtime, self.agent_gateway)
         self.config.reload = ReloadRuntime(self, ws_factory, env=self.env)
         probes = ProbesStage(
             version=__version__,

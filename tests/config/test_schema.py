@@ -378,7 +378,7 @@ class UnsupportedKeyTests(ConfigTestCase):
             (
                 "agents.defaults.compaction",
                 "agents.entries.main.tools.byProvider",
-                "channels",
+                "channels.telegram",
                 "gateway.controlUi.sessionObserver",
                 "gateway.remote",
                 "gateway.tailscale",
@@ -392,9 +392,9 @@ class UnsupportedKeyTests(ConfigTestCase):
         self.assertEqual(snapshot.parsed["gateway"]["tls"], {"enabled": True})
         config = snapshot.config
         self.assertEqual(config.section("plugins"), {"enabled": True, "allow": ["h"]})
-        self.assertEqual(config.section("channels")["telegram"]["botToken"], "t")
+        self.assertEqual(snapshot.parsed["channels"]["telegram"]["botToken"], "t")
         self.assertEqual(config.section("secrets"), {})
-        self.assertEqual(sorted(config.extra), ["channels", "plugins"])
+        self.assertEqual(sorted(config.extra), ["plugins"])
 
     def test_unsupported_values_are_not_validated(self) -> None:
         snapshot = self.load({"gateway": {"tls": "whatever"}})
@@ -685,7 +685,10 @@ class JsonSchemaTests(SynchronousTestCase):
         schema = config_json_schema()
         tls = schema["properties"]["gateway"]["properties"]["tls"]
         self.assertTrue(tls["x-openclaw-unsupported"])
-        self.assertTrue(schema["properties"]["channels"]["x-openclaw-unsupported"])
+        channels = schema["properties"]["channels"]["properties"]
+        self.assertTrue(channels["telegram"]["x-openclaw-unsupported"])
+        self.assertEqual(channels["irc"]["properties"]["dmPolicy"]["enum"],
+                         ["pairing", "allowlist", "open", "disabled"])
         self.assertIn("hooks", schema["properties"])
 
     def test_maps_secret_refs_and_required(self) -> None:

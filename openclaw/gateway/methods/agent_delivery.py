@@ -1,9 +1,10 @@
 """``agent`` with ``deliver: true``: the reply goes out through a channel.
 
 Delivery is the channels subsystem's: it plugs its function into ``AgentGateway.deliver``
-(the same seam the ``send`` method uses). Until one is plugged in, ``deliver: true`` is refused
-before the run starts with a message that says so (``bestEffortDeliver`` runs anyway and
-skips the delivery). The delivery target is ``replyChannel``/``replyTo``/``replyAccountId``,
+(the same seam the ``send`` method uses). Until one is plugged in, or when it says the target
+channel is not running (its ``unavailable(target)``), ``deliver: true`` is refused before the
+run starts with a message that says so (``bestEffortDeliver`` runs anyway and skips the
+delivery). The delivery target is ``replyChannel``/``replyTo``/``replyAccountId``,
 else ``channel``/``to``/``accountId``.
 """
 
@@ -44,7 +45,9 @@ def check_delivery(gateway: AgentGateway, params: Mapping[str, Any]) -> bool:
     if params.get("deliver") is not True:
         return False
     best_effort = params.get("bestEffortDeliver") is True
-    if gateway.deliver is None:
+    unavailable = getattr(gateway.deliver, "unavailable", None)
+    if gateway.deliver is None or (unavailable is not None
+                                   and unavailable(delivery_target(params))):
         if best_effort:
             return False
         target = delivery_target(params)

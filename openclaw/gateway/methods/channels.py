@@ -1,5 +1,7 @@
-"""Channels family: ``channels.status`` (shape of openclaw 2026.9.6 ``ChannelsStatusResult``),
-``channels.pairing.list``.
+"""Channels family: ``channels.status`` (shape of openclaw 2026.9.6 ``ChannelsStatusResult``)
+and ``channels.start|stop|logout {channel, accountId?}`` (``{channel, accountId, started,
+outcome}``, ``{..., stopped}``, ``{..., cleared, loggedOut}``); the pairing methods are in
+:mod:`openclaw.gateway.methods.pairing`.
 
 The answer comes from the gateway's ``channels`` service (``context.channels``, a
 :class:`~openclaw.channels.service.ChannelsService`); without one (bare protocol tests) the
@@ -18,6 +20,7 @@ from openclaw.gateway.protocol.schema import (
     Integer,
     Object,
     optional,
+    required,
 )
 
 CHANNELS_STATUS_PARAMS: Final = Object({
@@ -45,19 +48,6 @@ def _empty_status(ts: int, event_loop: dict[str, Any], channel: str | None) -> d
     }
 
 
-# Upstream's DM-pairing limits: pending requests per account, and their lifetime.
-PAIRING_PENDING_PER_ACCOUNT: Final = 3
-PAIRING_TTL_MS: Final = 3_600_000
-
-
-def channels_pairing_list(call: MethodCall) -> dict[str, Any]:
-    """``channels.pairing.list``: chat-network senders waiting for DM pairing. No channel
-    here keeps a pairing store yet, so there are no accounts and no requests."""
-    return {"accounts": [], "requests": [], "commandOwnerConfigured": False,
-            "limits": {"pendingPerAccount": PAIRING_PENDING_PER_ACCOUNT,
-                       "ttlMs": PAIRING_TTL_MS}}
-
-
 def channels_status(call: MethodCall) -> Any:
     params = call.param_map
     probe = params.get("probe") is True
@@ -80,3 +70,46 @@ def channels_status(call: MethodCall) -> Any:
         return result
 
     return run()
+
+
+CHANNEL_ACCOUNT_PARAMS: Final = Object({
+    "channel": required(NON_EMPTY_STRING), "accountId": optional(NON_EMPTY_STRING)})
+
+
+def _account_call(call: MethodCall, action: str) -> Any:
+    """``channels.start|stop|logout {channel, accountId?}`` (default account when unset)."""
+    params = call.param_map
+    service = call.context.channels
+    raw = str(params["channel"])
+    channel = service.resolve_channel(raw) if service is not None else None
+    if service is None or service.db is None or channel is None:
+        raise invalid_request(f"unknown channel: {raw}")
+    from openclaw.channels.accounts import normalize_account_id
+    from openclaw.channels.service import ChannelError
+
+    account_id = normalize_account_id(params.get("accountId")) if params.get("accountId") \
+        else (service.default_account_id(channel) or "default")
+
+    operation = {"start": service.start_account, "stop": service.stop_account,
+                 "logout": service.logout_account}[action]
+
+    async def run() -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = await operation(channel, account_id)
+        except ChannelError as e:
+            raise invalid_request(str(e)) from None
+        return result
+
+    return run()
+
+
+def channels_start(call: MethodCall) -> Any:
+    return _account_call(call, "start")
+
+
+def channels_stop(call: MethodCall) -> Any:
+    return _account_call(call, "stop")
+
+
+def channels_logout(call: MethodCall) -> Any:
+    return _account_call(call, "logout")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from openclaw.auth.scopes import ADMIN, PAIRING, PUBLIC, READ
+from openclaw.auth.scopes import ADMIN, PAIRING, PUBLIC, READ, WRITE
 from openclaw.gateway.methods import (
     agents,
     channels,
@@ -24,6 +24,7 @@ from openclaw.gateway.methods import (
     devices,
     logs,
     models,
+    pairing,
     secrets,
     system,
 )
@@ -48,6 +49,17 @@ CORE_METHODS: Final[tuple[MethodSpec, ...]] = (
     MethodSpec("logs.tail", logs.logs_tail, READ, logs.LOGS_TAIL_PARAMS),
     MethodSpec("channels.status", channels.channels_status, READ,
                channels.CHANNELS_STATUS_PARAMS),
+    MethodSpec("channels.start", channels.channels_start, ADMIN,
+               channels.CHANNEL_ACCOUNT_PARAMS),
+    MethodSpec("channels.stop", channels.channels_stop, ADMIN, channels.CHANNEL_ACCOUNT_PARAMS),
+    MethodSpec("channels.logout", channels.channels_logout, ADMIN,
+               channels.CHANNEL_ACCOUNT_PARAMS),
+    MethodSpec("channels.pairing.list", pairing.pairing_list, PAIRING,
+               pairing.PAIRING_LIST_PARAMS),
+    MethodSpec("channels.pairing.approve", pairing.pairing_approve, WRITE,
+               pairing.PAIRING_APPROVE_PARAMS),
+    MethodSpec("channels.pairing.dismiss", pairing.pairing_dismiss, PAIRING,
+               pairing.PAIRING_DISMISS_PARAMS),
     MethodSpec("status", system.status, READ),
     MethodSpec("config.get", config.config_get, READ, EMPTY_PARAMS),
     MethodSpec("config.set", config_write.config_set, ADMIN, config_write.CONFIG_SET_PARAMS),
@@ -71,8 +83,6 @@ CORE_METHODS: Final[tuple[MethodSpec, ...]] = (
     MethodSpec("gateway.identity.get", system.gateway_identity, READ),
     MethodSpec("system-presence", system.system_presence, READ),
     MethodSpec("update.status", system.update_status, ADMIN, params_schema("update.status")),
-    MethodSpec("channels.pairing.list", channels.channels_pairing_list, PAIRING,
-               params_schema("channels.pairing.list")),
     MethodSpec("models.authStatus", models.models_auth_status, READ,
                models.MODELS_AUTH_STATUS_PARAMS),
     *TALK_METHODS,

@@ -97,6 +97,19 @@ def collect_health(context: GatewayContext) -> dict[str, Any]:
     }
 
 
+def _channel_summary(context: GatewayContext) -> list[str]:
+    """``channelSummary``: one line per configured channel, its accounts below."""
+    from openclaw.channels.summary import summary_lines
+
+    try:
+        return summary_lines(context.get_config(), {})
+    except Exception:
+        from twisted.logger import Logger
+
+        Logger(namespace="gateway").failure("status: channel summary failed")
+        return []
+
+
 def _channel_health(context: GatewayContext) -> dict[str, Any]:
     channels = context.channels
     if channels is None:
@@ -219,7 +232,8 @@ def status(call: MethodCall) -> dict[str, Any]:
     payload.update({
         "hostDesktop": host_desktop(config.desktop),
         "heartbeat": {"defaultAgentId": default_id, "agents": heartbeat_agents},
-        "channelSummary": [],
+        "channelSummary": _channel_summary(context) if params.get(
+            "includeChannelSummary") is not False else [],
         "queuedSystemEvents": [],
         "degradedSecretOwners": [],
         "degradedPlugins": [],

@@ -88,6 +88,10 @@ _CORE: Final = [
     *_rules("hot", ["mcp", "gateway.publicOrigin"], ("disposeMcpRuntimes",)),
     *_rules("hot", ["talk.provider", "talk.realtime.provider"], ("reloadPlugins",)),
     *_rules("hot", ["session.scope", "session.store"], ("refreshHooksPolicy",)),
+    # upstream SHARED_CHANNEL_PREFIXES: hot when channel plugins run (ours always do)
+    *_rules("hot", ["channels.defaults", "channels.modelByChannel", "messages.inbound",
+                    "messages.ackReactionScope", "commands", "accessGroups"],
+            ("reloadChannels",)),
 ]
 
 _DEFAULTS: Final = [

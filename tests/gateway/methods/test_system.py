@@ -38,11 +38,13 @@ class RegistryTests(SynchronousTestCase):
     def test_core_table(self) -> None:
         registry = build_registry()
         self.assertEqual(registry.advertised_methods, [
-            "health", "logs.tail", "channels.status", "status", "config.get", "config.set",
+            "health", "logs.tail", "channels.status", "channels.start", "channels.stop",
+            "channels.logout", "channels.pairing.list", "channels.pairing.approve",
+            "channels.pairing.dismiss", "status", "config.get", "config.set",
             "config.apply", "config.patch", "config.schema", "secrets.reload", "models.list",
             "agents.list", "last-heartbeat", "device.pair.list", "device.pair.approve",
             "device.pair.reject", "device.pair.remove", "gateway.identity.get",
-            "system-presence", "update.status", "channels.pairing.list", "models.authStatus",
+            "system-presence", "update.status", "models.authStatus",
             "talk.catalog", "plugins.list", "sessions.catalog.list", "sessions.groups.list",
             "sessions.groups.defaults", "sessions.observer.visibility", "question.list",
             "taskSuggestions.list", "tasks.list", "mentions.list", "plugins.controlUi.list",

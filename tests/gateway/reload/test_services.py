@@ -9,7 +9,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from openclaw.gateway.reload.services import NamedServiceSet, SpecService
+from openclaw.reconfig import NamedServiceSet, SpecService
 
 
 @attrs.frozen

@@ -1,4 +1,5 @@
-"""Buildbot-style reconfiguration of the service tree on a hot reload.
+"""Buildbot-style reconfiguration of services on a hot reload (no gateway dependency, so
+channels and other packages below the gateway can build on it).
 
 After the atomic snapshot swap, :class:`~openclaw.gateway.reload.runtime.ReloadRuntime`
 calls ``reconfig_service(update)`` on every child of the ``GatewayService`` that has one, in
@@ -23,7 +24,7 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
-log = Logger(namespace="reload")
+log = Logger(namespace="reconfig")
 
 SpecT = TypeVar("SpecT")
 

@@ -1,0 +1,43 @@
+"""The Matrix channel as the ``channels`` service sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from zope.interface import implementer
+
+from openclaw.channels.interfaces import IChannelPlugin
+from openclaw.channels.matrix import account as matrix_account
+from openclaw.channels.matrix.config import resolve_accounts
+from openclaw.channels.model import AccountSpec
+
+
+@implementer(IChannelPlugin)
+class MatrixPlugin:
+    meta = matrix_account.MATRIX_META
+    id_label = "matrixUserId"
+
+    def account_specs(self, snapshot: Any, secrets: Any,
+                      env: Mapping[str, str]) -> list[AccountSpec]:
+        return resolve_accounts(snapshot, secrets, env)
+
+    def build(self, spec: AccountSpec, context: Any) -> matrix_account.MatrixAccount:
+        return matrix_account.MatrixAccount(spec, context)
+
+    def normalize_target(self, raw: str) -> str | None:
+        return matrix_account.normalize_target(raw)
+
+    def normalize_allow_entry(self, raw: str) -> str:
+        return matrix_account.normalize_allow_entry(raw)
+
+    def config_status(self, spec: AccountSpec) -> dict[str, Any]:
+        status: dict[str, Any] = {"accountId": spec.account_id, "enabled": spec.enabled,
+                                  "configured": spec.configured,
+                                  "baseUrl": spec.settings.homeserver}
+        dm = spec.settings.config.dm
+        status["dmPolicy"] = (dm.policy if dm else None) or "pairing"
+        status["allowFrom"] = list((dm.allow_from if dm else None) or ())
+        if spec.settings.config.name:
+            status["name"] = spec.settings.config.name
+        return status
