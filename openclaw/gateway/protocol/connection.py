@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-import attrs
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import deferLater
@@ -24,47 +23,19 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from openclaw.auth.decision import (
-    AuthDecision,
-    AuthRequest,
-    classify_ingress,
-    decide_auth,
-)
-from openclaw.auth.netaddr import (
-    is_loopback_address,
-    is_loopback_host,
-    is_private_or_loopback_address,
-    is_private_or_loopback_host,
-    resolve_host_name,
-)
-from openclaw.auth.origin import ORIGIN_NOT_ALLOWED_MESSAGE, check_browser_origin
-from openclaw.auth.ratelimit import SCOPE_DEVICE_TOKEN, SCOPE_SHARED_SECRET
-from openclaw.auth.scopes import ROLE_OPERATOR, ROLES, role_scopes_allow
-from openclaw.gateway.protocol import device_identity as ident
-from openclaw.gateway.protocol.auth_failure import (
-    auth_detail_code,
-    auth_provided_kind,
-    format_auth_failure_message,
-    recommended_next_step,
-)
+from openclaw.auth.scopes import ROLE_OPERATOR
 from openclaw.gateway.protocol.constants import (
     CLOSE_AUTH_CHANGED,
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_NORMAL,
     CLOSE_POLICY_VIOLATION,
-    CLOSE_PROTOCOL_ERROR,
     CLOSE_REASON_MAX_BYTES,
     CLOSE_SERVICE_RESTART,
-    DEVICE_SIGNATURE_SKEW_MS,
     MAX_QUEUED_HANDSHAKE_FRAMES,
     UNAUTHORIZED_FLOOD_CLOSE_AFTER,
-    ClientId,
-    ClientMode,
 )
-from openclaw.gateway.protocol.device_store import DeviceStore
 from openclaw.gateway.protocol.dispatch import MethodCall, authorize_method
 from openclaw.gateway.protocol.errors import (
-    DetailCode,
     ErrorCode,
     ErrorShape,
     GatewayError,
@@ -83,23 +54,12 @@ from openclaw.gateway.protocol.frames import (
 from openclaw.gateway.protocol.handshake import (
     CONNECT_PARAMS_SCHEMA,
     build_hello_ok,
-    negotiate_protocol,
     recovery_scope,
-)
-from openclaw.gateway.protocol.pairing import (
-    PairingFailure,
-    metadata_mismatch,
-    pairing_failure,
-    should_allow_silent_local_pairing,
 )
 from openclaw.gateway.protocol.schema import validation_error_text
 from openclaw.gateway.protocol.session import (
     ClientSession,
-    is_browser_operator_ui,
     is_ephemeral,
-    is_native_app_ui,
-    is_operator_ui,
-    is_webchat,
 )
 from openclaw.gateway.protocol.transport import IConnectionTransport, MethodLookup, PeerInfo
 
@@ -133,8 +93,6 @@ def _loads(payload: bytes) -> Any:
     return _decode_json(payload.decode("utf-8", "replace"))
 
 
-def _trimmed(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
 
 
 class _Rejected(Exception):
@@ -369,7 +327,10 @@ class GatewayConnection:
             self._reject_now(request_id, invalid_request(f"invalid connect params: {errors}"))
             return
         self._state = _CONNECTING
-        deferred: Deferred[None] = Deferred.fromCoroutine(self._connect(request_id, params))
+        from openclaw.gateway.protocol.connect import ConnectFlow
+
+        deferred: Deferred[None] = Deferred.fromCoroutine(
+            ConnectFlow(self, request_id, params).run())
         deferred.addErrback(self._connect_crashed, request_id)
 
     def _connect_crashed(self, failure: Failure, request_id: str) -> None:
@@ -394,382 +355,6 @@ class GatewayConnection:
             await deferLater(self.context.clock, seconds, lambda: None)
         if self._state == _CLOSED:
             raise _Rejected()
-
-    async def _connect(self, request_id: str, params: dict[str, Any]) -> None:
-        ctx = self.context
-        settings = ctx.auth
-        client: dict[str, Any] = params["client"]
-        client_id: str = client["id"]
-        mode: str = client["mode"]
-        caps = tuple(params.get("caps") or ())
-
-        mismatch = negotiate_protocol(params)
-        if mismatch is not None:
-            raise self._reject(request_id, mismatch, CLOSE_PROTOCOL_ERROR, "protocol mismatch")
-        role = params.get("role", ROLE_OPERATOR)
-        if role not in ROLES:
-            raise self._reject(request_id, invalid_request("invalid role"))
-        scopes: list[str] = list(params.get("scopes") or [])
-
-        headers = self.peer.headers
-        origin = (self.peer.origin or "").strip()
-        has_origin = bool(origin)
-        ingress = classify_ingress(self.peer.remote_address, headers, settings.trusted_proxies,
-                                   allow_real_ip_fallback=settings.allow_real_ip_fallback)
-        is_local = ingress.is_local_direct
-        is_copilot = client_id == ClientId.BROWSER_COPILOT
-        copilot_origin = origin if is_copilot and origin.startswith("chrome-extension://") \
-            else None
-        if is_copilot:
-            if mode != ClientMode.UI or "run-tool-bindings" not in caps \
-                    or "session-scoped-events" not in caps:
-                raise self._reject(request_id, invalid_request(
-                    "browser copilot requires ui mode with run-tool-bindings and "
-                    "session-scoped-events capabilities"))
-            if copilot_origin is None:
-                raise self._reject(request_id, invalid_request(
-                    "browser copilot requires a canonical Chrome extension origin",
-                    details={"code": DetailCode.CONTROL_UI_ORIGIN_NOT_ALLOWED,
-                             "reason": "invalid browser copilot origin"}))
-        is_control_ui = is_operator_ui(client) and not is_copilot
-        client_is_webchat = is_webchat(client)
-        if copilot_origin is None and (has_origin or is_browser_operator_ui(client)
-                                       or client_is_webchat):
-            check = check_browser_origin(
-                origin,
-                request_host=self.peer.host,
-                allowed_origins=settings.allowed_origins,
-                is_local_client=is_local,
-                allow_host_header_fallback=settings.allow_host_header_origin_fallback,
-            )
-            if not check.ok:
-                raise self._reject(request_id, invalid_request(
-                    ORIGIN_NOT_ALLOWED_MESSAGE,
-                    details={"code": DetailCode.CONTROL_UI_ORIGIN_NOT_ALLOWED,
-                             "reason": check.reason}))
-
-        auth: dict[str, Any] = params.get("auth") or {}
-        token, password = auth.get("token"), auth.get("password")
-        device: dict[str, Any] | None = params.get("device")
-        has_shared_auth = bool(token) or bool(password)
-        shared_token, shared_password = _trimmed(token), _trimmed(password)
-        device_credential: str | None = None
-        explicit_device_token = False
-        if device is not None:
-            if _trimmed(auth.get("deviceToken")):
-                device_credential, explicit_device_token = _trimmed(auth.get("deviceToken")), True
-            elif shared_token:
-                device_credential = shared_token
-        subject_override: str | None = None
-        if has_origin and is_loopback_address(ingress.client_ip):
-            subject_override = _browser_origin_rate_key(origin)
-        limiter = ctx.rate_limiter
-        auth_request = AuthRequest(
-            remote_address=self.peer.remote_address,
-            headers=headers,
-            token=shared_token,
-            password=shared_password,
-            local_addresses=ctx.local_addresses,
-        )
-        decision = decide_auth(
-            settings,
-            auth_request,
-            limiter if (shared_token or shared_password) else None,
-            defer_failure=device_credential is not None,
-        )
-        if subject_override is not None and decision.subject != subject_override:
-            decision = attrs.evolve(decision, subject=subject_override)
-        subject = decision.subject
-        await self._sleep(decision.delay_seconds)
-        auth_ok = decision.ok
-        auth_method: str = decision.method or ("password" if settings.mode == "password"
-                                               else "token")
-        shared_ok = decision.ok and decision.method in _SHARED_AUTH_METHODS
-        pending_shared_failure = device_credential is not None and decision.reason in (
-            "token_mismatch", "password_mismatch")
-        failed: AuthDecision = decision
-        has_proxy_headers = ingress.kind == "trusted-proxy"
-
-        def locality() -> str:
-            return _pairing_locality(
-                is_local=is_local, client=client, shared_ok=shared_ok, auth_method=auth_method,
-                has_proxy_headers=has_proxy_headers, has_origin=has_origin,
-                remote=self.peer.remote_address, host=self.peer.host, origin=origin)
-
-        def skip_backend_pairing(where: str) -> bool:
-            return (client_id == ClientId.GATEWAY_CLIENT and mode == ClientMode.BACKEND
-                    and where in ("direct_local", "shared_secret_loopback_local")
-                    and not has_origin
-                    and (auth_method in ("none", "device-token")
-                         or (shared_ok and auth_method in ("token", "password"))))
-
-        def preserve_cli_scopes(where: str) -> bool:
-            return (client_id == ClientId.CLI and mode == ClientMode.CLI
-                    and where in ("direct_local", "cli_container_local") and not has_origin
-                    and shared_ok and auth_method in ("token", "password"))
-
-        def reject_unauthorized(failure: AuthDecision) -> _Rejected:
-            provided = auth_provided_kind(token, password, auth.get("bootstrapToken"),
-                                          auth.get("deviceToken"))
-            can_retry = (failure.reason == "token_mismatch" and device is not None
-                         and provided == "token" and not auth.get("deviceToken"))
-            message = format_auth_failure_message(
-                mode=settings.mode, auth_provided=provided, reason=failure.reason,
-                client_mode=mode, client_is_operator_ui=is_operator_ui(client),
-                client_is_webchat=client_is_webchat, is_local_client=is_local)
-            details: dict[str, Any] = {"code": auth_detail_code(failure.reason)}
-            if failure.reason is not None:
-                details["authReason"] = failure.reason
-            details["canRetryWithDeviceToken"] = can_retry
-            details["recommendedNextStep"] = recommended_next_step(failure.reason, can_retry)
-            self.log.warn(
-                "unauthorized conn={conn} peer={peer} client={client} mode={mode} role={role} "
-                "auth={auth} device={device} reason={reason}",
-                conn=self.conn_id, peer=self.peer.remote_address, client=client_id, mode=mode,
-                role=role, auth=provided, device="yes" if device else "no",
-                reason=failure.reason,
-            )
-            error = GatewayError(
-                ErrorCode.INVALID_REQUEST, message, details=details,
-                retryable=True if failure.rate_limited else None,
-                retry_after_ms=failure.retry_after_ms if failure.rate_limited else None)
-            return self._reject(request_id, error, CLOSE_POLICY_VIOLATION, message)
-
-        where = locality()
-        skip_backend = skip_backend_pairing(where)
-        preserve_cli = preserve_cli_scopes(where)
-
-        if device is None:
-            trusted_proxy_ui = (is_control_ui and role == ROLE_OPERATOR
-                                and settings.mode == "trusted-proxy" and auth_ok
-                                and auth_method == "trusted-proxy")
-            verdict = _missing_device_verdict(
-                role=role, is_control_ui=is_control_ui, trusted_proxy_ui_ok=trusted_proxy_ui,
-                local_backend_ok=skip_backend, shared_ok=shared_ok, auth_ok=auth_ok,
-                has_shared_auth=has_shared_auth)
-            if not skip_backend and not preserve_cli and (
-                    verdict != "allow" or auth_method in _SHARED_AUTH_METHODS):
-                scopes = []
-            if verdict == "reject-control-ui-insecure-auth":
-                raise self._reject(request_id, invalid_request(
-                    "control ui requires device identity (use HTTPS or localhost secure context)",
-                    details={"code": DetailCode.CONTROL_UI_DEVICE_IDENTITY_REQUIRED}))
-            if verdict == "reject-unauthorized":
-                raise reject_unauthorized(decision)
-            if verdict == "reject-device-required":
-                raise self._reject(request_id, GatewayError(
-                    ErrorCode.NOT_PAIRED, "device identity required",
-                    details={"code": DetailCode.DEVICE_IDENTITY_REQUIRED}))
-
-        device_public_key: str | None = None
-        if device is not None:
-            proof_error = self._verify_device_proof(device, client, role, scopes, auth)
-            if proof_error is not None:
-                if pending_shared_failure:
-                    limiter.record_failure(subject, SCOPE_SHARED_SECRET)
-                raise self._reject(request_id, proof_error)
-            device_public_key = ident.normalize_public_key(device["publicKey"])
-
-        if device is not None and not auth_ok and device_credential is not None:
-            limit = limiter.check(subject, SCOPE_DEVICE_TOKEN)
-            if not limit.allowed:
-                failed = AuthDecision(False, reason="rate_limited", rate_limited=True,
-                                      retry_after_ms=limit.retry_after_ms, subject=subject)
-            else:
-                token_check = ctx.device_store.verify_token(
-                    device["id"], device_credential, role, scopes)
-                if token_check.ok:
-                    auth_ok, auth_method = True, "device-token"
-                    limiter.reset(subject, SCOPE_DEVICE_TOKEN)
-                else:
-                    if token_check.reason == "scope-mismatch":
-                        reason = "scope_mismatch"
-                    elif explicit_device_token:
-                        reason = "device_token_mismatch"
-                    else:
-                        reason = decision.reason or "device_token_mismatch"
-                    failed = AuthDecision(False, reason=reason, subject=subject)
-                    limiter.record_failure(subject, SCOPE_DEVICE_TOKEN)
-        if pending_shared_failure and not auth_ok:
-            await self._sleep(limiter.record_failure_delay(subject, SCOPE_SHARED_SECRET))
-        if not auth_ok:
-            raise reject_unauthorized(failed)
-
-        where = locality()
-        skip_backend = skip_backend_pairing(where)
-
-        device_token: dict[str, Any] | None = None
-        if device is not None and device_public_key is not None:
-            baseline, scopes = await self._authorize_device(
-                request_id, device, device_public_key, client, role, scopes,
-                auth_method=auth_method, locality=where, skip_backend=skip_backend,
-                is_control_ui=is_control_ui, has_origin=has_origin,
-                client_ip=ingress.client_ip if not is_local else None)
-            if baseline:
-                device_token = await ctx.device_store.ensure_token(device["id"], role, scopes)
-
-        if self._state == _CLOSED:
-            raise _Rejected()
-        uses_shared = auth_method in _SHARED_AUTH_METHODS
-        fingerprint = settings.shared_secret_fingerprint() if uses_shared else None
-        if fingerprint is not None and fingerprint != ctx.auth.shared_secret_fingerprint():
-            self.close(CLOSE_AUTH_CHANGED, "gateway auth changed")
-            raise _Rejected()
-        self._attach(request_id, params, client, role, scopes, caps,
-                     device_id=device["id"] if device else None, auth_method=auth_method,
-                     is_local=is_local, client_ip=ingress.client_ip,
-                     device_token=device_token, fingerprint=fingerprint)
-
-    def _verify_device_proof(
-        self, device: Mapping[str, Any], client: Mapping[str, Any], role: str,
-        scopes: Sequence[str], auth: Mapping[str, Any],
-    ) -> GatewayError | None:
-        def failure(reason: str, message: str, code: str) -> GatewayError:
-            return invalid_request(message, details={"code": code, "reason": reason})
-
-        derived = ident.device_id_for_public_key(device["publicKey"])
-        if not derived or derived != device["id"]:
-            return failure("device-id-mismatch", "device identity mismatch",
-                           DetailCode.DEVICE_AUTH_DEVICE_ID_MISMATCH)
-        signed_at = device["signedAt"]
-        if abs(self.context.now_ms() - signed_at) > DEVICE_SIGNATURE_SKEW_MS:
-            return failure("device-signature-stale", "device signature expired",
-                           DetailCode.DEVICE_AUTH_SIGNATURE_EXPIRED)
-        nonce = device["nonce"].strip()
-        if not nonce:
-            return failure("device-nonce-missing", "device nonce required",
-                           DetailCode.DEVICE_AUTH_NONCE_REQUIRED)
-        if nonce != self.nonce:
-            return failure("device-nonce-mismatch", "device nonce mismatch",
-                           DetailCode.DEVICE_AUTH_NONCE_MISMATCH)
-        signature_token = next(
-            (auth[key] for key in ("token", "deviceToken", "bootstrapToken")
-             if auth.get(key) is not None), None)
-        fields = ident.SignedConnectFields(
-            device_id=device["id"], client_id=client["id"], client_mode=client["mode"],
-            role=role, scopes=tuple(scopes), signed_at_ms=int(signed_at), token=signature_token,
-            nonce=nonce, platform=client.get("platform"), device_family=client.get("deviceFamily"))
-        if ident.signature_payload_version(device["publicKey"], device["signature"], fields) \
-                is None:
-            return failure("device-signature", "device signature invalid",
-                           DetailCode.DEVICE_AUTH_SIGNATURE_INVALID)
-        if ident.normalize_public_key(device["publicKey"]) is None:
-            return failure("device-public-key", "device public key invalid",
-                           DetailCode.DEVICE_AUTH_PUBLIC_KEY_INVALID)
-        return None
-
-    async def _authorize_device(
-        self, request_id: str, device: Mapping[str, Any], public_key: str,
-        client: dict[str, Any], role: str, scopes: list[str], *, auth_method: str,
-        locality: str, skip_backend: bool, is_control_ui: bool, has_origin: bool,
-        client_ip: str | None,
-    ) -> tuple[bool, list[str]]:
-        """Pairing policy; returns ``(token baseline approved, scopes)`` or raises."""
-        store = self.context.device_store
-        device_id: str = device["id"]
-        paired = store.get_paired(device_id)
-        is_paired = paired is not None and paired.get("publicKey") == public_key
-        auth_none_ui = (is_control_ui and role == ROLE_OPERATOR
-                        and self.context.auth.mode == "none")
-        access_metadata = {
-            "displayName": client.get("displayName"),
-            "remoteIp": client_ip,
-            "lastSeenAtMs": self.context.now_ms(),
-            "lastSeenReason": "connect",
-        }
-
-        def require(reason: str, existing: dict[str, Any] | None) -> None:
-            self._require_pairing(
-                request_id, reason, existing, device_id, public_key, client, role, scopes,
-                auth_method=auth_method, locality=locality, is_control_ui=is_control_ui,
-                has_origin=has_origin, client_ip=client_ip, access_metadata=access_metadata)
-
-        if skip_backend or auth_none_ui:
-            if is_paired:
-                store.update_metadata(device_id, access_metadata)
-                return True, scopes
-            return (auth_none_ui or auth_method != "device-token"), scopes
-        if not is_paired:
-            require("not-paired", paired)
-            return True, scopes
-        assert paired is not None
-        if metadata_mismatch(client, paired):
-            require("metadata-upgrade", paired)
-        elif role not in DeviceStore.approved_roles(paired):
-            require("role-upgrade", paired)
-        elif scopes and not (
-            DeviceStore.approved_scopes(paired)
-            and role_scopes_allow(role, scopes, DeviceStore.approved_scopes(paired))
-        ):
-            require("scope-upgrade", paired)
-        store.update_metadata(device_id, access_metadata)
-        return True, scopes
-
-    def _require_pairing(
-        self, request_id: str, reason: str, existing: dict[str, Any] | None, device_id: str,
-        public_key: str, client: Mapping[str, Any], role: str, scopes: Sequence[str], *,
-        auth_method: str, locality: str, is_control_ui: bool, has_origin: bool,
-        client_ip: str | None, access_metadata: Mapping[str, Any],
-    ) -> None:
-        """Create the pairing request, approve it silently when local, else reject."""
-        ctx = self.context
-        store = ctx.device_store
-        auto_approve_local = _auto_approve_local(ctx)
-        silent = not (existing is not None and role != ROLE_OPERATOR) and \
-            should_allow_silent_local_pairing(
-                locality=locality, has_browser_origin=has_origin, is_control_ui=is_control_ui,
-                is_webchat=is_webchat(client), is_native_app_ui=is_native_app_ui(client),
-                auth_method=auth_method, reason=reason, auto_approve_local=auto_approve_local)
-        metadata = {
-            "displayName": client.get("displayName"),
-            "platform": client.get("platform"),
-            "deviceFamily": client.get("deviceFamily"),
-            "clientId": client.get("id"),
-            "clientMode": client.get("mode"),
-            "remoteIp": client_ip,
-        }
-        pairing = store.request_pairing(device_id=device_id, public_key=public_key, role=role,
-                                        scopes=scopes, silent=silent, metadata=metadata)
-        if silent:
-            # Approve as a caller holding exactly the requested (and previously approved)
-            # scopes, so a silent approval can never grant more than was asked for.
-            prior = DeviceStore.approved_scopes(existing) if existing else []
-            approved = store.approve(pairing.request["requestId"],
-                                     caller_scopes=[*scopes, *prior], approved_via="local")
-            if approved is not None and approved.status == "approved":
-                self.log.info("device pairing auto-approved device={device} role={role}",
-                              device=device_id, role=role)
-                store.update_metadata(device_id, dict(access_metadata))
-                ctx.events.broadcast(
-                    "device.pair.resolved",
-                    {"requestId": pairing.request["requestId"], "deviceId": device_id,
-                     "decision": "approved", "ts": ctx.now_ms()},
-                    drop_if_slow=True)
-        elif pairing.created:
-            ctx.events.broadcast("device.pair.requested", pairing.request, drop_if_slow=True)
-        live = store.get_paired(device_id)
-        if (
-            live is not None
-            and live.get("publicKey") == public_key
-            and role in DeviceStore.approved_roles(live)
-            and role_scopes_allow(role, scopes, DeviceStore.approved_scopes(live))
-            and not metadata_mismatch(client, live)
-        ):
-            return
-        pending_id = next(
-            (p["requestId"] for p in store.list_pending()
-             if p.get("deviceId") == device_id and p.get("publicKey") == public_key), None)
-        exposed = existing if existing is not None and existing.get("publicKey") == public_key \
-            else None
-        result: PairingFailure = pairing_failure(
-            reason=reason, request_id=pending_id, device_id=device_id, role=role,
-            scopes=scopes,
-            approved_roles=DeviceStore.approved_roles(exposed) if exposed else [],
-            approved_scopes=DeviceStore.approved_scopes(exposed) if exposed else [],
-            wait_for_approval=is_control_ui and role == ROLE_OPERATOR and pending_id is not None)
-        raise self._reject(request_id, GatewayError(ErrorCode.NOT_PAIRED, result.message,
-                                                    details=result.details),
-                           CLOSE_POLICY_VIOLATION, result.close_reason)
 
     def _attach(
         self, request_id: str, params: Mapping[str, Any], client: Mapping[str, Any], role: str,
@@ -966,73 +551,3 @@ class GatewayConnection:
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
-
-
-def _browser_origin_rate_key(origin: str) -> str:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(origin)
-        if parts.scheme and parts.netloc:
-            return f"browser-origin:{parts.scheme.lower()}://{parts.netloc.lower()}"
-    except ValueError:
-        pass
-    return _BROWSER_ORIGIN_LOOPBACK_KEY
-
-
-def _missing_device_verdict(
-    *, role: str, is_control_ui: bool, trusted_proxy_ui_ok: bool, local_backend_ok: bool,
-    shared_ok: bool, auth_ok: bool, has_shared_auth: bool,
-) -> str:
-    """``evaluateMissingDeviceIdentity`` for a connect without ``device``."""
-    if is_control_ui and trusted_proxy_ui_ok:
-        return "allow"
-    if local_backend_ok and role == ROLE_OPERATOR:
-        return "allow"
-    if is_control_ui:
-        return "reject-control-ui-insecure-auth"
-    if role == ROLE_OPERATOR and shared_ok:
-        return "allow"
-    if not auth_ok and has_shared_auth:
-        return "reject-unauthorized"
-    return "reject-device-required"
-
-
-def _pairing_locality(
-    *, is_local: bool, client: Mapping[str, Any], shared_ok: bool, auth_method: str,
-    has_proxy_headers: bool, has_origin: bool, remote: str | None, host: str | None,
-    origin: str,
-) -> str:
-    """``resolvePairingLocality``: how local a connect is, for silent pairing rules."""
-    if is_local:
-        return "direct_local"
-    shared_secret = shared_ok and auth_method in ("token", "password")
-    if (
-        client.get("id") == ClientId.CONTROL_UI and client.get("mode") == ClientMode.WEBCHAT
-        and shared_secret and not has_proxy_headers and has_origin
-        and is_private_or_loopback_address(remote)
-        and is_loopback_host(resolve_host_name(host))
-        and is_loopback_host(_origin_hostname(origin))
-    ):
-        return "browser_container_local"
-    if (
-        shared_secret and not has_proxy_headers and not has_origin
-        and is_loopback_address(remote) and is_private_or_loopback_host(resolve_host_name(host))
-    ):
-        if client.get("id") == ClientId.CLI and client.get("mode") == ClientMode.CLI:
-            return "cli_container_local"
-        return "shared_secret_loopback_local"
-    return "remote"
-
-
-def _origin_hostname(origin: str) -> str:
-    from urllib.parse import urlsplit
-
-    try:
-        return (urlsplit(origin).hostname or "").lower()
-    except ValueError:
-        return ""
-
-
-def _auto_approve_local(context: GatewayContext) -> bool | None:
-    return context.get_config().config.gateway.nodes.pairing.auto_approve_local

@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.auth.decision import AuthSettings, TrustedProxySettings
 from openclaw.auth.ratelimit import RateLimitSettings
-from openclaw.gateway.protocol import connection as connection_module
+from openclaw.gateway.protocol import connect as connect_module
 from openclaw.gateway.protocol.connection import PeerInfo, truncate_close_reason
 from openclaw.gateway.protocol.context import ConnectionPolicy
 from tests.gateway.protocol.support import (
@@ -211,12 +211,12 @@ class HelloTests(SynchronousTestCase):
 
     def test_queued_requests_flushed_after_success(self) -> None:
         harness = Harness()
-        real_decide = connection_module.decide_auth
+        real_decide = connect_module.decide_auth
 
         def slow_decide(*args: Any, **kwargs: Any) -> Any:
             return attrs.evolve(real_decide(*args, **kwargs), delay_seconds=1.0)
 
-        self.patch(connection_module, "decide_auth", slow_decide)
+        self.patch(connect_module, "decide_auth", slow_decide)
         connection, transport = harness.open()
         transport.frames.clear()
         send(connection, {"type": "req", "id": "c", "method": "connect",
