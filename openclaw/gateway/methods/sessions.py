@@ -138,18 +138,21 @@ def may_replay_approvals(call: MethodCall) -> bool:
     return ADMIN in scopes or (APPROVALS in scopes and call.session.device_id is not None)
 
 
-def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
-    runtime = gateway.runtime
+class SessionsMethods:
+    """The sessions family over the agents bridge (one instance per gateway)."""
 
-    def resolve(params: Mapping[str, Any], field: str = "key") -> tuple[str, str]:
+    def __init__(self, gateway: AgentGateway) -> None:
+        self.gateway = gateway
+        self.runtime = gateway.runtime
+        self.rows = gateway.rows
+
+    def resolve(self, params: Mapping[str, Any], field: str = "key") -> tuple[str, str]:
         try:
-            return runtime.resolve(params.get("agentId"), params.get(field))
+            return self.runtime.resolve(params.get("agentId"), params.get(field))
         except AgentRequestError as e:
             raise invalid_request(str(e)) from None
 
-    rows = gateway.rows
-
-    def wanted(key: str, entry: Mapping[str, Any], params: Mapping[str, Any], now: int
+    def wanted(self, key: str, entry: Mapping[str, Any], params: Mapping[str, Any], now: int
                ) -> bool:
         """The ``sessions.list`` filters (upstream's defaults: archived rows hidden)."""
         kind = session_kind(key)
@@ -179,23 +182,23 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
             str(v) for v in (key, entry.get("label"), entry.get("displayName"),
                              entry.get("derivedTitle")) if v).lower()
 
-    async def list_result(params: Mapping[str, Any]) -> dict[str, Any]:
-        view = runtime.view()
+    async def list_result(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        view = self.runtime.view()
         requested = params.get("agentId")
         agent_ids = [str(requested).lower()] if requested else list(view.agents)
         found: list[dict[str, Any]] = []
-        now = runtime.now_ms()
+        now = self.runtime.now_ms()
         path = ""
         for agent_id in agent_ids:
             if agent_id not in view.agents:
                 raise invalid_request(f'unknown agent id "{requested}"')
-            sessions = runtime.store.agent(agent_id)
+            sessions = self.runtime.store.agent(agent_id)
             await sessions.load()
             if agent_id == view.default_id or not path:
                 path = sessions.index_path
             for key, entry in list(sessions.entries.items()):
-                if wanted(key, entry, params, now):
-                    found.append(rows.row(agent_id, key, entry))
+                if self.wanted(key, entry, params, now):
+                    found.append(self.rows.row(agent_id, key, entry))
         order = params.get("sortBy") or "updatedAt"
         field = "lastInteractionAt" if order == "lastInteractionAt" else "updatedAt"
         found.sort(key=lambda r: (-int(bool(r.get("hasActiveRun")) and order == "activity"),
@@ -208,7 +211,7 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         page = found[offset: offset + limit]
         if params.get("includeDerivedTitles") or params.get("includeLastMessage"):
             for item in page:
-                messages = _message_records(await runtime.store.agent(item["agentId"]).read(
+                messages = _message_records(await self.runtime.store.agent(item["agentId"]).read(
                     item["key"]))
                 if params.get("includeDerivedTitles"):
                     first = next((m for m in messages if m.get("role") == "user"), None)
@@ -223,25 +226,25 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         return {"ts": now, "path": path, "count": len(page), "totalCount": total,
                 "limitApplied": limit, "hasMore": more,
                 "nextOffset": offset + len(page) if more else None,
-                "defaults": rows.defaults(str(requested).lower() if requested else None),
+                "defaults": self.rows.defaults(str(requested).lower() if requested else None),
                 "owners": [], "sessions": page}
 
-    async def sessions_list(call: MethodCall) -> dict[str, Any]:
-        return await list_result(call.param_map)
+    async def sessions_list(self, call: MethodCall) -> dict[str, Any]:
+        return await self.list_result(call.param_map)
 
-    async def sessions_describe(call: MethodCall) -> dict[str, Any]:
+    async def sessions_describe(self, call: MethodCall) -> dict[str, Any]:
         """``{session: SessionRow | null}``; an unknown key is ``null``, not an error."""
         params = call.param_map
         try:
-            agent_id, key = runtime.resolve(params.get("agentId"), params.get("key"))
+            agent_id, key = self.runtime.resolve(params.get("agentId"), params.get("key"))
         except AgentRequestError:
             return {"session": None}
-        sessions = runtime.store.agent(agent_id)
+        sessions = self.runtime.store.agent(agent_id)
         await sessions.load()
         entry = sessions.get(key)
         if entry is None:
             return {"session": None}
-        row = rows.row(agent_id, key, entry)
+        row = self.rows.row(agent_id, key, entry)
         if params.get("includeDerivedTitles") or params.get("includeLastMessage"):
             messages = _message_records(await sessions.read(key))
             first = next((m for m in messages if m.get("role") == "user"), None)
@@ -253,7 +256,7 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
                 row["lastMessagePreview"] = _text(last)[:120]
         return {"session": row}
 
-    async def sessions_preview(call: MethodCall) -> dict[str, Any]:
+    async def sessions_preview(self, call: MethodCall) -> dict[str, Any]:
         params = call.param_map
         keys = [str(k).strip() for k in params.get("keys") or [] if str(k).strip()][:64]
         limit = int(params.get("limit") or 12)
@@ -261,12 +264,12 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         previews = []
         for raw in keys:
             try:
-                agent_id, key = runtime.resolve(None, raw)
+                agent_id, key = self.runtime.resolve(None, raw)
             except AgentRequestError as e:
                 raise invalid_request(str(e)) from None
             preview: dict[str, Any] = {"key": raw, "status": "missing", "items": []}
             previews.append(preview)
-            sessions = runtime.store.agent(agent_id)
+            sessions = self.runtime.store.agent(agent_id)
             await sessions.load()
             if not (sessions.get(key) or {}).get("sessionId"):
                 continue
@@ -286,19 +289,19 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
                 items.append({"role": kind, "text": text[:max_chars]})
             preview["items"] = items
             preview["status"] = "ok" if items else "empty"
-        return {"ts": runtime.now_ms(), "previews": previews}
+        return {"ts": self.runtime.now_ms(), "previews": previews}
 
-    def forbid_webchat(call: MethodCall, verb: str) -> None:
+    def forbid_webchat(self, call: MethodCall, verb: str) -> None:
         client = call.session.client
         if is_webchat(client) and client.get("id") != "openclaw-control-ui":
             raise invalid_request(f"webchat clients cannot {verb} sessions; use chat.send for "
                                   "session-scoped updates")
 
-    async def sessions_patch(call: MethodCall) -> dict[str, Any]:
+    async def sessions_patch(self, call: MethodCall) -> dict[str, Any]:
         params = call.param_map
-        forbid_webchat(call, "patch")
-        agent_id, key = resolve(params)
-        sessions = runtime.store.agent(agent_id)
+        self.forbid_webchat(call, "patch")
+        agent_id, key = self.resolve(params)
+        sessions = self.runtime.store.agent(agent_id)
         await sessions.load()
         entry = sessions.get(key) or {}
         if params.get("expectedSessionId") and entry.get("sessionId") != \
@@ -313,81 +316,94 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
                 changes["modelOverride"] = None
                 changes["providerOverride"] = None
             else:
-                default = runtime.router.catalog.default_ref() if runtime.router else None
+                default = self.runtime.router.catalog.default_ref() if self.runtime.router else None
                 ref = parse_model_ref(str(model), default.provider if default else "local")
                 changes["modelOverride"] = ref.model
                 changes["providerOverride"] = ref.provider
                 resolved = {"modelProvider": ref.provider, "model": ref.model}
         if "unread" in params:
-            changes["lastReadAt"] = None if params["unread"] else runtime.now_ms()
+            changes["lastReadAt"] = None if params["unread"] else self.runtime.now_ms()
         updated = await sessions.patch(key, changes)
         return {"ok": True, "path": sessions.index_path, "key": key, "entry": dict(updated),
                 "resolved": resolved}
 
-    async def sessions_reset(call: MethodCall) -> dict[str, Any]:
+    async def sessions_reset(self, call: MethodCall) -> dict[str, Any]:
         params = call.param_map
-        agent_id, key = resolve(params)
-        sessions = runtime.store.agent(agent_id)
+        agent_id, key = self.resolve(params)
+        sessions = self.runtime.store.agent(agent_id)
         await sessions.load()
         if params.get("expectedSessionId") and (sessions.get(key) or {}).get("sessionId") != \
                 params["expectedSessionId"]:
             raise invalid_request("session changed (expectedSessionId does not match)")
-        runtime.abort(key, reason="reset")
-        settings = runtime.view().agent(agent_id)
+        self.runtime.abort(key, reason="reset")
+        settings = self.runtime.view().agent(agent_id)
         entry = await sessions.reset(key, cwd=settings.workspace if settings else "",
                                      reason=str(params.get("reason") or "reset"))
-        runtime.forget_history(agent_id, key)
+        self.runtime.forget_history(agent_id, key)
         return {"ok": True, "key": key, "entry": dict(entry)}
 
-    async def sessions_delete(call: MethodCall) -> dict[str, Any]:
+    async def sessions_delete(self, call: MethodCall) -> dict[str, Any]:
         params = call.param_map
-        forbid_webchat(call, "delete")
+        self.forbid_webchat(call, "delete")
         if not params.get("archivedOnly") and ADMIN not in call.session.scopes:
             raise invalid_request("missing scope: operator.admin")
-        agent_id, key = resolve(params)
-        if runtime.is_main_session(agent_id, key):
+        agent_id, key = self.resolve(params)
+        if self.runtime.is_main_session(agent_id, key):
             raise invalid_request(f"Cannot delete the main session ({key}).")
-        runtime.abort(key, reason="delete")
-        sessions = runtime.store.agent(agent_id)
+        self.runtime.abort(key, reason="delete")
+        sessions = self.runtime.store.agent(agent_id)
         deleted, archived = await sessions.delete(
             key, delete_transcript=params.get("deleteTranscript") is not False)
-        runtime.forget_history(agent_id, key)
+        self.runtime.forget_history(agent_id, key)
         return {"ok": True, "key": key, "deleted": deleted, "archived": archived}
 
-    async def sessions_compact(call: MethodCall) -> dict[str, Any]:
+    async def sessions_compact(self, call: MethodCall) -> dict[str, Any]:
         params = call.param_map
-        agent_id, key = resolve(params)
-        sessions = runtime.store.agent(agent_id)
+        agent_id, key = self.resolve(params)
+        sessions = self.runtime.store.agent(agent_id)
         await sessions.load()
         entry = sessions.get(key)
         if not entry or not entry.get("sessionId"):
             return {"ok": True, "key": key, "compacted": False, "reason": "no sessionId"}
-        if runtime.runs_in(key):
+        if self.runtime.runs_in(key):
             raise invalid_request(f"Session {key} has queued work; retry after it finishes.")
         records = await sessions.read(key)
         if len(records) <= 1:
             return {"ok": True, "key": key, "compacted": False, "reason": "no transcript"}
         max_lines = params.get("maxLines")
         if max_lines is not None:
-            header, body = records[0], records[1:]
-            if len(body) <= int(max_lines):
-                return {"ok": True, "key": key, "compacted": False, "kept": len(body)}
-            kept = body[-int(max_lines):]
-            kept[0] = {**kept[0], "parentId": None}
-            await sessions.rewrite(key, [header, *kept])
-            runtime.forget_history(agent_id, key)
-            sessions.touch(key, compactionCount=int(entry.get("compactionCount") or 0) + 1)
-            return {"ok": True, "key": key, "compacted": True, "kept": len(kept)}
+            return await self.compact_to_lines(agent_id, key, entry, records, int(max_lines))
+        return await self.compact_with_summary(agent_id, key, entry, records)
+
+    async def compact_to_lines(self, agent_id: str, key: str, entry: Mapping[str, Any],
+                               records: list[dict[str, Any]], max_lines: int
+                               ) -> dict[str, Any]:
+        """Keep the last ``max_lines`` records (the old transcript archived)."""
+        sessions = self.runtime.store.agent(agent_id)
+        header, body = records[0], records[1:]
+        if len(body) <= max_lines:
+            return {"ok": True, "key": key, "compacted": False, "kept": len(body)}
+        kept = body[-max_lines:]
+        kept[0] = {**kept[0], "parentId": None}
+        await sessions.rewrite(key, [header, *kept])
+        self.runtime.forget_history(agent_id, key)
+        sessions.touch(key, compactionCount=int(entry.get("compactionCount") or 0) + 1)
+        return {"ok": True, "key": key, "compacted": True, "kept": len(kept)}
+
+    async def compact_with_summary(self, agent_id: str, key: str, entry: Mapping[str, Any],
+                                   records: list[dict[str, Any]]) -> dict[str, Any]:
+        """A ``compaction`` record summing up all but the last messages (never splitting a
+        tool call from its result)."""
+        sessions = self.runtime.store.agent(agent_id)
         messages = [r for r in records if r.get("type") == "message"]
         if len(messages) <= COMPACT_KEEP_MESSAGES:
             return {"ok": True, "key": key, "compacted": False, "reason": "nothing to compact"}
         index = len(messages) - COMPACT_KEEP_MESSAGES
         while index > 0 and (messages[index].get("message") or {}).get("role") == "toolResult":
-            index -= 1  # never split a tool call from its result
+            index -= 1
         first_kept = messages[index]
-        older = messages[:index]
         lines = []
-        for record in older:
+        for record in messages[:index]:
             message = record.get("message") or {}
             if message.get("role") in ("user", "assistant"):
                 text = _text(message).strip().replace("\n", " ")
@@ -397,46 +413,45 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
         await sessions.append(key, [{"type": "compaction", "summary": summary,
                                      "firstKeptEntryId": first_kept.get("id"),
                                      "tokensBefore": int(entry.get("contextTokens") or 0)}])
-        runtime.forget_history(agent_id, key)
+        self.runtime.forget_history(agent_id, key)
         sessions.touch(key, compactionCount=int(entry.get("compactionCount") or 0) + 1)
-        return {"ok": True, "key": key, "compacted": True,
-                "kept": len(messages) - index}
+        return {"ok": True, "key": key, "compacted": True, "kept": len(messages) - index}
 
-    async def subscribe(call: MethodCall) -> dict[str, Any]:
+    async def subscribe(self, call: MethodCall) -> dict[str, Any]:
         """``{}`` -> ``{subscribed}``; with ``sessions.list`` params also the first list."""
-        gateway.session_subscribers.add(call.session.conn_id)
+        self.gateway.session_subscribers.add(call.session.conn_id)
         if not call.param_map:
             return {"subscribed": True}
-        return {"subscribed": True, "list": await list_result(call.param_map)}
+        return {"subscribed": True, "list": await self.list_result(call.param_map)}
 
-    def unsubscribe(call: MethodCall) -> dict[str, Any]:
-        gateway.session_subscribers.discard(call.session.conn_id)
+    def unsubscribe(self, call: MethodCall) -> dict[str, Any]:
+        self.gateway.session_subscribers.discard(call.session.conn_id)
         return {"subscribed": False}
 
-    def messages_subscribe(call: MethodCall) -> dict[str, Any]:
+    def messages_subscribe(self, call: MethodCall) -> dict[str, Any]:
         params = call.param_map
         approvals = params.get("includeApprovals") is True
         if approvals and not may_replay_approvals(call):
             raise invalid_request(
                 "sessions.messages.subscribe includeApprovals requires a paired device and "
                 f"gateway scope: {APPROVALS}")
-        _, key = resolve(params)
-        gateway.message_subscribers.setdefault(key, set()).add(call.session.conn_id)
+        _, key = self.resolve(params)
+        self.gateway.message_subscribers.setdefault(key, set()).add(call.session.conn_id)
         result: dict[str, Any] = {"subscribed": True, "key": key}
         if approvals:
             # No approval flow is bound to sessions here yet: an empty replay.
             result["approvalReplay"] = {"sessionKey": key, "approvals": [],
-                                        "truncated": False, "updatedAtMs": runtime.now_ms()}
+                                        "truncated": False, "updatedAtMs": self.runtime.now_ms()}
         return result
 
-    def viewers_set(call: MethodCall) -> dict[str, Any]:
+    def viewers_set(self, call: MethodCall) -> dict[str, Any]:
         """The sessions this connection shows (replaces the previous set; ``[]`` clears):
         listed as ``watchedSessions`` in its presence entry."""
         params = call.param_map
         keys: list[str] = []
         for raw in params["sessionKeys"]:
             try:
-                key = runtime.resolve(params.get("agentId"), raw)[1]
+                key = self.runtime.resolve(params.get("agentId"), raw)[1]
             except AgentRequestError as e:
                 raise invalid_request(str(e)) from None
             if key not in keys:
@@ -451,28 +466,34 @@ def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
                 state_version={"presence": version, "health": context.health.version})
         return {"sessionKeys": keys}
 
-    def messages_unsubscribe(call: MethodCall) -> dict[str, Any]:
-        _, key = resolve(call.param_map)
-        gateway.message_subscribers.get(key, set()).discard(call.session.conn_id)
+    def messages_unsubscribe(self, call: MethodCall) -> dict[str, Any]:
+        _, key = self.resolve(call.param_map)
+        self.gateway.message_subscribers.get(key, set()).discard(call.session.conn_id)
         return {"subscribed": False, "key": key}
 
-    return (
-        MethodSpec("sessions.list", sessions_list, READ, params_schema("sessions.list")),
-        MethodSpec("sessions.describe", sessions_describe, READ,
-                   params_schema("sessions.describe")),
-        MethodSpec("sessions.preview", sessions_preview, READ, PREVIEW_PARAMS),
-        MethodSpec("sessions.patch", sessions_patch, ADMIN, PATCH_PARAMS),
-        MethodSpec("sessions.reset", sessions_reset, ADMIN, RESET_PARAMS),
-        MethodSpec("sessions.delete", sessions_delete, WRITE, DELETE_PARAMS),
-        MethodSpec("sessions.compact", sessions_compact, ADMIN, COMPACT_PARAMS),
-        MethodSpec("sessions.subscribe", subscribe, READ, params_schema("sessions.subscribe")),
-        # not a 2026.9.6 method: kept for older clients, not advertised
-        MethodSpec("sessions.unsubscribe", unsubscribe, READ, UNSUBSCRIBE_PARAMS,
-                   advertise=False),
-        MethodSpec("sessions.messages.subscribe", messages_subscribe, READ,
-                   params_schema("sessions.messages.subscribe")),
-        MethodSpec("sessions.messages.unsubscribe", messages_unsubscribe, READ,
-                   params_schema("sessions.messages.unsubscribe")),
-        MethodSpec("sessions.viewers.set", viewers_set, READ,
-                   params_schema("sessions.viewers.set")),
-    )
+    def specs(self) -> tuple[MethodSpec, ...]:
+        return (
+            MethodSpec("sessions.list", self.sessions_list, READ, params_schema("sessions.list")),
+            MethodSpec("sessions.describe", self.sessions_describe, READ,
+                       params_schema("sessions.describe")),
+            MethodSpec("sessions.preview", self.sessions_preview, READ, PREVIEW_PARAMS),
+            MethodSpec("sessions.patch", self.sessions_patch, ADMIN, PATCH_PARAMS),
+            MethodSpec("sessions.reset", self.sessions_reset, ADMIN, RESET_PARAMS),
+            MethodSpec("sessions.delete", self.sessions_delete, WRITE, DELETE_PARAMS),
+            MethodSpec("sessions.compact", self.sessions_compact, ADMIN, COMPACT_PARAMS),
+            MethodSpec("sessions.subscribe", self.subscribe, READ,
+                       params_schema("sessions.subscribe")),
+            # not a 2026.9.6 method: kept for older clients, not advertised
+            MethodSpec("sessions.unsubscribe", self.unsubscribe, READ, UNSUBSCRIBE_PARAMS,
+                       advertise=False),
+            MethodSpec("sessions.messages.subscribe", self.messages_subscribe, READ,
+                       params_schema("sessions.messages.subscribe")),
+            MethodSpec("sessions.messages.unsubscribe", self.messages_unsubscribe, READ,
+                       params_schema("sessions.messages.unsubscribe")),
+            MethodSpec("sessions.viewers.set", self.viewers_set, READ,
+                       params_schema("sessions.viewers.set")),
+        )
+
+
+def make_sessions_methods(gateway: AgentGateway) -> tuple[MethodSpec, ...]:
+    return SessionsMethods(gateway).specs()
