@@ -121,8 +121,8 @@ def scan_launchd_dir(directory: str, scope: str, *, skip_label: str | None = Non
         try:
             with open(path, "rb") as f:
                 plist = plistlib.load(f)
-        except Exception:
-            continue
+        except (OSError, plistlib.InvalidFileException, ValueError):
+            continue    # not a readable plist: not ours
         if not isinstance(plist, dict):
             continue
         label = str(plist.get("Label") or entry[: -len(".plist")])

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from twisted.logger import Logger
 from twisted.web.http import Request
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Site
@@ -29,6 +30,8 @@ JSON_CONTENT_TYPE = b"application/json; charset=utf-8"
 TEXT_CONTENT_TYPE = b"text/plain; charset=utf-8"
 
 LIVE_BODY = b'{"ok":true,"status":"live"}'
+
+log = Logger(namespace="gateway")
 
 
 def wants_websocket(request: Request) -> bool:
@@ -131,6 +134,8 @@ class ProbesStage:
             failing = self._readiness()
             uptime = self._uptime_ms()
         except Exception:
+            # a readiness probe answers, whatever broke: "not ready", and the log says why
+            log.failure("readiness check failed")
             failing, uptime = ["internal"], 0
         ready = not failing
         payload: dict[str, Any] = {"ready": ready}

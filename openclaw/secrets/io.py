@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
@@ -201,7 +202,7 @@ class _ResolverProcess(ProcessProtocol):
         try:
             assert self.transport is not None
             self.transport.signalProcess("KILL")
-        except Exception:
+        except ProcessExitedAlready:
             pass
 
     def processEnded(self, reason: Failure) -> None:

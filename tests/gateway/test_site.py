@@ -96,6 +96,8 @@ class ProbeTests(SynchronousTestCase):
         response, body = self.request(root, "GET", "http://gw/readyz")
         self.assertEqual(response.code, 503)
         self.assertEqual(json.loads(body), {"ready": False, "failing": ["internal"], "uptimeMs": 0})
+        # the log has what broke
+        self.assertEqual([str(f.value) for f in self.flushLoggedErrors(RuntimeError)], ["boom"])
 
     def test_startupz(self) -> None:
         response, body = self.request(make_root(), "GET", "http://gw/startupz")

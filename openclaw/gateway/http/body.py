@@ -32,6 +32,7 @@ from typing import IO, Any, Final, Protocol, cast
 
 import attrs
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
@@ -59,6 +60,9 @@ class RawAnswer:
         lines.append(b"content-length: %d" % len(self.body))
         lines.append(b"connection: close")
         return b"\r\n".join(lines) + b"\r\n\r\n" + self.body
+
+
+log = Logger(namespace="gateway")
 
 
 @attrs.frozen
@@ -111,6 +115,8 @@ def bounded_request_factory(
                 try:
                     limit = self._gate.body_limit(self, method, uri)
                 except Exception:
+                    # no cap rather than a dropped request: the endpoint still checks
+                    log.failure("body limit for {uri} failed", uri=uri)
                     limit = None
             if limit is None:
                 super().gotLength(length)
@@ -163,6 +169,7 @@ def bounded_request_factory(
             try:
                 raw = answer(self)
             except Exception:
+                log.failure("answering an oversized body failed")
                 raw = RawAnswer(413, b'{"error":{"message":"Payload too large",'
                                      b'"type":"invalid_request_error"}}')
             transport = getattr(self.channel, "transport", None)

@@ -36,7 +36,7 @@ from openclaw.agents.runtime import (
 )
 from openclaw.agents.session_keys import normalize_agent_id
 from openclaw.providers.registry import parse_model_ref
-from openclaw.providers.types import ToolCall, ToolSpec, Usage
+from openclaw.providers.types import ProviderError, ToolCall, ToolSpec, Usage
 
 log = Logger(namespace="gateway.http")
 
@@ -256,7 +256,7 @@ class AgentRunner:
         catalog = self.runtime.router.catalog
         try:
             catalog.get(provider)
-        except Exception:
+        except ProviderError:
             return False
         return True
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from openclaw.agents.session_keys import channel_of_key, session_kind
 from openclaw.providers.registry import parse_model_ref
+from openclaw.providers.types import ProviderError
 
 if TYPE_CHECKING:
     from openclaw.agents.runtime import AgentRuntime
@@ -69,7 +70,7 @@ class SessionRows:
             info = router.catalog.get(ref.provider).model(ref.model) if router else None
             if info is not None and info.context_window:
                 window = int(info.context_window)
-        except Exception:
+        except ProviderError:
             window = None
         return ref.provider, ref.model, window
 

@@ -156,7 +156,7 @@ def reactor_thread_pool(reactor: Any) -> dict[str, int]:
     try:
         return pool_facts(int(pool.max), int(pool.workers), len(pool.threads),
                           len(pool.working), int(pool.q.qsize()))
-    except Exception:
+    except AttributeError:  # another reactor's pool without these counters
         return pool_facts()
 
 

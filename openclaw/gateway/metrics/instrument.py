@@ -24,6 +24,7 @@ from typing import Any, Final
 import attrs
 from prometheus_client import Histogram
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import Request
 
@@ -45,6 +46,8 @@ __all__ = [
 
 # What the connection treats as a finished answer (its _PLAIN_RESULTS): no awaiting.
 _PLAIN: Final = frozenset({RawJson, dict, list, str, int, float, bool, type(None)})
+
+log = Logger(namespace="gateway")
 
 
 class _Timed:
@@ -279,7 +282,10 @@ def sources_of(tree: Any) -> LiveSources:
             try:
                 rows.append((str(account.meta.id), dict(account.snapshot())))
             except Exception:
-                continue  # one broken account must not break the scrape
+                # one broken account must not break the scrape; the log says which
+                log.failure("metrics: snapshot of channel account {account} failed",
+                            account=getattr(account, "account_id", "?"))
+                continue
         return rows
 
     def generation() -> int:

@@ -65,7 +65,7 @@ def warm(version: str, run_blocking: Callable[..., Any]) -> None:
         return
     try:
         waiting = run_blocking(build_id, version)
-    except Exception:
+    except RuntimeError:    # the thread pool is stopping: computed on first use instead
         return
     add_errback = getattr(waiting, "addErrback", None)
     if add_errback is not None:

@@ -39,6 +39,7 @@ from openclaw.gateway.protocol.errors import (
     ErrorCode,
     ErrorShape,
     GatewayError,
+    internal_error,
     invalid_request,
     unknown_method,
 )
@@ -477,10 +478,8 @@ class GatewayConnection:
         except GatewayError as error:
             self._respond_error(request_id, error.shape, error.payload)
             return
-        except Exception as exc:
-            self.log.failure("request handler failed method={method}", method=method)
-            self._respond_error(request_id, ErrorShape(ErrorCode.UNAVAILABLE, str(exc) or
-                                                       type(exc).__name__))
+        except Exception:
+            self._respond_error(request_id, self._unexpected(Failure(), method))
             return
         if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
             self._track(request_id, method, result)
@@ -519,12 +518,16 @@ class GatewayConnection:
                 self._respond_error(request_id, ErrorShape(ErrorCode.UNAVAILABLE,
                                                            "request cancelled"))
             else:
-                self.log.failure("request handler failed method={method}", failure,
-                                 method=method)
-                message = str(failure.value) or failure.type.__name__
-                self._respond_error(request_id, ErrorShape(ErrorCode.UNAVAILABLE, message))
+                self._respond_error(request_id, self._unexpected(failure, method))
 
         deferred.addCallbacks(finished, failed)
+
+    def _unexpected(self, failure: Failure, method: str) -> ErrorShape:
+        """Log an unexpected handler failure with a fresh error id; the client gets the id."""
+        error_id = uuid.uuid4().hex[:12]
+        self.log.failure("request handler failed method={method} errorId={error_id}", failure,
+                         method=method, error_id=error_id)
+        return internal_error(error_id)
 
     def _settled(self) -> None:
         settled = self.request_settled

@@ -129,3 +129,10 @@ def missing_scope(missing: str, required: Sequence[str]) -> GatewayError:
 
 def unauthorized_role(role: str) -> GatewayError:
     return GatewayError(ErrorCode.INVALID_REQUEST, f"unauthorized role: {role}")
+
+
+def internal_error(error_id: str) -> ErrorShape:
+    """What a client is told of an unexpected failure: a generic message and the id under
+    which the log holds the traceback (the exception text may carry paths or secrets)."""
+    return ErrorShape(ErrorCode.UNAVAILABLE, f"internal error (errorId {error_id})",
+                      details={"errorId": error_id})

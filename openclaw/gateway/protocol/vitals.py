@@ -57,7 +57,7 @@ def host_cpu_times() -> tuple[float, float] | None:
             return None
         try:
             times = psutil.cpu_times()
-        except Exception:
+        except (OSError, psutil.Error):
             return None
         user, system, idle = times.user, times.system, times.idle
         nice, irq = getattr(times, "nice", 0.0), getattr(times, "irq", 0.0)
@@ -87,7 +87,7 @@ def thread_cpu_seconds(native_ids: Iterable[int]) -> dict[int, float] | None:
         return None
     try:
         threads = psutil.Process().threads()
-    except Exception:
+    except (OSError, psutil.Error):
         return None
     for thread in threads:
         if thread.id in wanted:
@@ -132,8 +132,8 @@ def process_memory() -> dict[str, int]:
             return {"rssBytes": int(info.rss), "heapUsedBytes": used,
                     "heapTotalBytes": max(used, int(getattr(info, "data", 0) or info.vms)),
                     "externalBytes": shared, "arrayBuffersBytes": 0}
-        except Exception:
-            pass
+        except (OSError, psutil.Error):
+            pass    # /proc unreadable: the resource module's figures below
     import resource
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

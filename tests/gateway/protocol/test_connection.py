@@ -155,10 +155,17 @@ class AsyncTests(SynchronousTestCase):
         self.assertEqual(by_id["ok"]["payload"], {"n": 3})
         self.assertEqual(by_id["err"]["error"], {"code": "UNAVAILABLE", "message": "nope",
                                                  "retryable": True})
-        self.assertEqual(by_id["crash"]["error"], {"code": "UNAVAILABLE", "message": "boom"})
-        self.assertEqual(by_id["sync"]["error"], {"code": "UNAVAILABLE",
-                                                  "message": "handler exploded"})
-        self.assertEqual(len(self.flushLoggedErrors(ValueError, RuntimeError)), 2)
+        # unexpected failures: a generic answer with the id the log files the traceback under
+        for request_id in ("crash", "sync"):
+            error = by_id[request_id]["error"]
+            error_id = error["details"]["errorId"]
+            self.assertEqual(error, {"code": "UNAVAILABLE",
+                                     "message": f"internal error (errorId {error_id})",
+                                     "details": {"errorId": error_id}})
+        self.assertNotEqual(by_id["crash"]["error"]["details"]["errorId"],
+                            by_id["sync"]["error"]["details"]["errorId"])
+        logged = self.flushLoggedErrors(ValueError, RuntimeError)
+        self.assertEqual(sorted(str(f.value) for f in logged), ["boom", "handler exploded"])
 
     def test_cancel_frame(self) -> None:
         send(self.connection, {"type": "req", "id": "a", "method": "test.slow"})
