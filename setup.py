@@ -44,7 +44,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     # twisted.plugins is a namespace-like dropin directory: find_packages() misses it.
-    packages=find_packages(include=["openclaw", "openclaw.*"]) + ["twisted.plugins"],
+    packages=[*find_packages(include=["openclaw", "openclaw.*"]), "twisted.plugins"],
     package_data={"openclaw": ["config/*.json", "config/*.json.gz", "control_ui/**/*",
                             "gateway/methods/*.json.gz",
                             "agents/templates/*.md"]},

@@ -114,7 +114,7 @@ def acknowledgement(text: str) -> bool:
 class HeartbeatService(Service):
     """Child ``heartbeat`` of the gateway tree (after ``agents``)."""
 
-    name = "heartbeat"  # type: ignore[assignment]
+    name = "heartbeat"
 
     def __init__(self, reactor: Any, runtime: AgentRuntime,
                  emit: Callable[[dict[str, Any]], None],

@@ -28,7 +28,7 @@ log = Logger(namespace="agents")
 
 
 class StoreService(Service):
-    name = "store"  # type: ignore[assignment]
+    name = "store"
 
     def __init__(self, reactor: Any, state_dir: str,
                  sessions_dir: Callable[[str], str] | None = None) -> None:
@@ -42,7 +42,7 @@ class StoreService(Service):
 
 
 class AgentsService(Service):
-    name = "agents"  # type: ignore[assignment]
+    name = "agents"
 
     def __init__(self, reactor: Any, store: SessionStore, router: ModelRouter,
                  get_config: Callable[[], ConfigSnapshot], *, state_dir: str,

@@ -17,7 +17,7 @@ from typing import Final
 
 import attrs
 
-from openclaw.config.ids import normalize_agent_id
+from openclaw.config.ids import DEFAULT_AGENT_ID, normalize_agent_id
 
 DEFAULT_MAIN_KEY: Final = "main"
 GLOBAL_KEY: Final = "global"
@@ -135,3 +135,25 @@ def channel_of_key(key: str) -> str | None:
             if index >= 1:
                 return parts[0]
     return None
+
+
+__all__ = [
+    "DEFAULT_AGENT_ID",
+    "DEFAULT_MAIN_KEY",
+    "GLOBAL_KEY",
+    "MAX_SESSION_KEY_CHARS",
+    "UNKNOWN_KEY",
+    "ParsedKey",
+    "SessionKeyError",
+    "SessionSettings",
+    "agent_of_key",
+    "channel_of_key",
+    "dm_session_key",
+    "group_session_key",
+    "main_session_key",
+    "normalize_agent_id",
+    "normalize_peer",
+    "parse_agent_key",
+    "resolve_request_key",
+    "session_kind",
+]

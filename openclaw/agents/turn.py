@@ -60,6 +60,7 @@ from openclaw.providers.types import (
 if TYPE_CHECKING:
     from openclaw.agents import tools as tools_mod
     from openclaw.agents.runtime import AgentRuntime
+    from openclaw.agents.tools import ToolContext
 
 log = Logger(namespace="agents")
 
@@ -300,14 +301,15 @@ class Turn:
             loaded.raiseException()
         return loaded
 
-    def tool_context(self, tools_mod: Any) -> tools_mod.ToolContext:
+    def tool_context(self, tools_mod: Any) -> ToolContext:
         runtime, handle = self.runtime, self.handle
         processes = runtime._processes.setdefault(handle.agent_id, tools_mod.ProcessRegistry())
-        return tools_mod.ToolContext(
+        context: ToolContext = tools_mod.ToolContext(
             workspace=self.agent.workspace, agent_id=handle.agent_id,
             session_key=handle.session_key, reactor=runtime.reactor,
             run_blocking=runtime.run_blocking, sessions=RuntimeSessions(runtime),
             processes=processes, cancelled=lambda: handle.abort_reason is not None)
+        return context
 
     async def record_answer(self, turn: AssistantTurn, ref: ModelRef, api: str,
                             last_model: str | None, history: list[dict[str, Any]]

@@ -151,7 +151,7 @@ class AuthRateLimiter:
         penalty_ms = min(
             LOOPBACK_DELAY_BASE_MS * 2 ** min(max(failures - 1, 0), 30), LOOPBACK_DELAY_MAX_MS
         )
-        return penalty_ms / 1000.0
+        return float(penalty_ms) / 1000.0
 
     def reset(self, client_ip: str | None, scope: str) -> None:
         key, _ = self._key(client_ip, scope)

@@ -95,7 +95,7 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
     aggregates the accounts added with :meth:`add_account`.
     """
 
-    name = "channels"  # type: ignore[assignment]
+    name = "channels"
 
     def __init__(self, clock: IReactorTime, *, reactor: Any = None,
                  state_dir: str | None = None,

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from openclaw import __version__
 from openclaw.client.connection import ClientIdentity, GatewayConnection, uuid4
@@ -73,7 +73,7 @@ class GatewaySession:
             await self.close()
             raise
         self.hello = hello
-        return hello
+        return cast(dict[str, Any], hello)
 
     async def _read(self) -> None:
         from websockets.exceptions import ConnectionClosed

@@ -224,7 +224,8 @@ def convert_section(
 ) -> T:
     """Validate ``value`` (a parsed JSON object) and build ``cls``; INVALID on any issue."""
     if not isinstance(value, Mapping):
-        return ctx.invalid_type(path, "object", value)
+        invalid: T = ctx.invalid_type(path, "object", value)
+        return invalid
     before = len(ctx.issues)
     spec, field_names = _section_object(cls)
     converted = spec.convert_fields(value, path, ctx)
@@ -248,7 +249,8 @@ def convert_section(
     if check is not None:
         check(values, value, path, ctx)
     if len(ctx.issues) > before:
-        return INVALID
+        marker: T = INVALID  # the INVALID sentinel (Any) stands for any section
+        return marker
     return cls(**values)
 
 

@@ -9,7 +9,7 @@ config (``config.patch``, ``config set``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn, SupportsIndex
+from typing import Any, NoReturn, SupportsIndex, cast
 
 __all__ = ["FrozenDict", "FrozenList", "freeze", "thaw"]
 
@@ -39,7 +39,7 @@ class FrozenDict(dict[str, Any]):
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        return thaw(self)
+        return cast(dict[str, Any], thaw(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenDict, (dict(self),))
@@ -73,7 +73,7 @@ class FrozenList(list[Any]):
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
-        return thaw(self)
+        return cast(list[Any], thaw(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenList, (list(self),))

@@ -61,7 +61,7 @@ def child_node(node: UpstreamNode | None, segment: PathSegment) -> UpstreamNode 
         return None
     if isinstance(segment, int):
         return node.get(ITEMS)
-    found = node.get(segment)
+    found: UpstreamNode | None = node.get(segment)
     if found is not None and segment not in (ANY_KEY, ITEMS):
         return found
     return node.get(ANY_KEY)

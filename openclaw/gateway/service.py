@@ -61,7 +61,7 @@ class GatewayReactor(IReactorTCP, IReactorSocket, IReactorTime, IReactorCore):
 class LogService(Service):
     """Mirrors every log event into the JSON-lines file log while running."""
 
-    name = "logs"  # type: ignore[assignment]
+    name = "logs"
 
     def __init__(self, plan: GatewayPlan, scrubber: SecretScrubber) -> None:
         logging_config = plan.snapshot.config.logging
@@ -95,7 +95,7 @@ class LogService(Service):
 class ConfigService(Service):
     """Holds the running config snapshot; `reload` watches the file and applies edits."""
 
-    name = "config"  # type: ignore[assignment]
+    name = "config"
 
     def __init__(self, plan: GatewayPlan) -> None:
         self.plan = plan
@@ -131,7 +131,7 @@ class WebService(Service):
     connection. Without one it binds with ``listenTCP`` and closes on stop.
     """
 
-    name = "web"  # type: ignore[assignment]
+    name = "web"
 
     def __init__(
         self,

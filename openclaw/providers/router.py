@@ -130,7 +130,7 @@ def _noop() -> None:
 class ProvidersService(Service):
     """Child ``providers`` of the gateway tree."""
 
-    name = "providers"  # type: ignore[assignment]
+    name = "providers"
 
     def __init__(self, reactor: Any, get_config: Callable[[], ConfigSnapshot],
                  catalog: ProviderCatalog | None = None,

@@ -30,7 +30,7 @@ Listener = Callable[[SecretsSnapshot, SecretsSnapshot], None]
 class SecretsService(Service):
     """Holds the active :class:`SecretsSnapshot`; ``prepare`` resolves, ``swap`` activates."""
 
-    name = "secrets"  # type: ignore[assignment]
+    name = "secrets"
 
     def __init__(
         self,

@@ -1445,8 +1445,10 @@ def _apply_allowed_mentions(allowed: Any, users: list[DiscordUser], roles: list[
     return kept_users, kept_roles, everyone and "everyone" in parse
 
 
-def _copy(value: Any) -> Any:
-    return json.loads(json.dumps(value))
+def _copy(value: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy that is plain JSON (what the API hands out, never our own objects)."""
+    copied: dict[str, Any] = json.loads(json.dumps(value))
+    return copied
 
 
 def _int(value: str | None, default: int) -> int:

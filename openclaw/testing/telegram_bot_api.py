@@ -1208,8 +1208,10 @@ def _set_status(call: ApiCall, status: int) -> int:
     return status
 
 
-def _copy(value: Any) -> Any:
-    return json.loads(json.dumps(value))
+def _copy(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy that is plain JSON (what the API hands out, never our own objects)."""
+    copied: dict[str, Any] = json.loads(json.dumps(value))
+    return copied
 
 
 def _user_of(member: TelegramUser | FakeTelegramBot) -> TelegramUser:

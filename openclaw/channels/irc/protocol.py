@@ -75,7 +75,7 @@ class IrcProtocol(irc.IRCClient):
     heartbeatInterval = None  # type: ignore[assignment]  # our keepalive runs on the clock
     lineRate = None
     nickname: str
-    username: str  # type: ignore[assignment]
+    username: str
     realname: str  # type: ignore[assignment]
     password: str | None  # type: ignore[assignment]
 
@@ -117,7 +117,7 @@ class IrcProtocol(irc.IRCClient):
 
     def connectionMade(self) -> None:
         self.supported = irc.ServerSupportedFeatures()
-        self._queue = []  # type: ignore[assignment]
+        self._queue = []
         self._timer = self.clock.callLater(REGISTRATION_TIMEOUT_S, self._registration_timeout)
         self.sendLine("CAP LS 302")
         self.register(self.nickname)

@@ -232,7 +232,8 @@ class MatrixAccount(ChannelAccount):
             self.display_name = profile.get("displayname") or None
         except MatrixApiError:
             self.display_name = None
-        since = await run(db.kv_get, self.scope, "since")
+        stored = await run(db.kv_get, self.scope, "since")
+        since = None if stored is None else str(stored)
         if since is None:
             # A new account does not answer history: what was said before its first start.
             await run(db.kv_set, self.scope, "floor", str(self.now_ms()))
@@ -242,7 +243,7 @@ class MatrixAccount(ChannelAccount):
         current = await self._call(client.sync(None, 0, _STATE_FILTER))
         await self._handle(current, history=False)
         if since is None:
-            since = current.get("next_batch")
+            since = str(current["next_batch"]) if current.get("next_batch") else None
             await run(db.kv_set, self.scope, "since", since)
         self.health_state = "healthy"
         self.connection_made()

@@ -14,7 +14,7 @@ import inspect
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall
@@ -513,7 +513,8 @@ class GatewayConnection:
             if self._state != _OPEN:
                 return
             if failure.check(GatewayError):
-                self._respond_error(request_id, failure.value.shape, failure.value.payload)
+                error = cast(GatewayError, failure.value)
+                self._respond_error(request_id, error.shape, error.payload)
             elif failure.check(CancelledError):
                 self._respond_error(request_id, ErrorShape(ErrorCode.UNAVAILABLE,
                                                            "request cancelled"))

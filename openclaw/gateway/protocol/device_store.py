@@ -21,7 +21,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredList, FirstError, succeed
@@ -206,7 +206,9 @@ class DeviceStore:
                                fireOnOneErrback=True, consumeErrors=True)
 
         def unwrap(failure: Failure) -> Failure:
-            return failure.value.subFailure if failure.check(FirstError) else failure
+            if failure.check(FirstError):
+                return cast(FirstError, failure.value).subFailure
+            return failure
 
         return waiting.addCallbacks(lambda _: None, unwrap)
 

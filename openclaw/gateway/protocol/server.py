@@ -123,7 +123,7 @@ class _AutobahnTransport:
         transport: Any = self._protocol.transport
         try:
             # Plain TCP (the common case): FileDescriptor's write buffer, read directly.
-            return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+            return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
         except AttributeError:
             return pending_write_bytes(transport)
 

@@ -48,7 +48,7 @@ def inotify_available(reactor: Any) -> bool:
 class ConfigWatcher(Service):
     """Calls ``on_change(path)`` whenever a watched file may have changed."""
 
-    name = "config-watcher"  # type: ignore[assignment]
+    name = "config-watcher"
 
     def __init__(
         self,
