@@ -32,7 +32,7 @@ sends, and answers from a *script*: a list of :class:`Step`, each "when this hap
 
 Steps run in order; a step's trigger only sees what arrives while it is the current step.
 Nothing here sleeps: actions are sent at once, and tests wait on the recorded
-:class:`~openclaw.testing.waiting.History` of connections, sessions and messages.
+:class:`~openclaw.testing.recorder.Recorder` of connections, sessions and messages.
 
 ``python -m openclaw.testing.gemini_live --port N`` runs it on its own with a small
 conversational script (it answers each stretch of speech followed by silence) so the VoiceClaw
@@ -61,7 +61,7 @@ from zope.interface import Interface, implementer
 
 from openclaw.autobahn_timers import ReactorTimer, cancel_close_timer
 from openclaw.testing.audio import rms, sine_pcm16
-from openclaw.testing.waiting import History
+from openclaw.testing.recorder import Recorder
 
 GEMINI_LIVE_PATH = (
     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -602,7 +602,7 @@ class ScriptRunner:
         self.answer_text = answer_text
         self.position = 0
         self.progress = StepProgress()
-        self.performed: History[int] = History()
+        self.performed: Recorder[int] = Recorder()
 
     @property
     def finished(self) -> bool:
@@ -670,15 +670,15 @@ class LiveConnection:
         self.session: LiveSession | None = None
         self.resumed = False
         self.setup: dict[str, Any] | None = None
-        self.messages: History[ClientMessage] = History()
+        self.messages: Recorder[ClientMessage] = Recorder()
         self.sent: list[dict[str, Any]] = []
         self.violations: list[str] = []
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self._protocol: _LiveProtocol | None = protocol
-        self._setup_seen: History[dict[str, Any]] = History()
-        self._ready: History[LiveConnection] = History()
-        self._closed: History[tuple[int | None, str | None]] = History()
+        self._setup_seen: Recorder[dict[str, Any]] = Recorder()
+        self._ready: Recorder[LiveConnection] = Recorder()
+        self._closed: Recorder[tuple[int | None, str | None]] = Recorder()
         self._early: list[ClientMessage] = []
         self._acked = False
 
@@ -963,7 +963,7 @@ class LiveSession:
     def __init__(self, server: GeminiLiveServer, index: int, script: Script) -> None:
         self.server = server
         self.index = index
-        self.connections: History[LiveConnection] = History()
+        self.connections: Recorder[LiveConnection] = Recorder()
         self.handles: list[str] = []
         self.runner = ScriptRunner(script, server.answer_text)
         self.outstanding_calls: dict[str, str] = {}
@@ -1096,8 +1096,8 @@ class GeminiLiveServer:
         self.answer_text = answer_text
         self.default_script = default_script or Script()
         self.handle_after_turns = handle_after_turns
-        self.connections: History[LiveConnection] = History()
-        self.sessions: History[LiveSession] = History()
+        self.connections: Recorder[LiveConnection] = Recorder()
+        self.sessions: Recorder[LiveSession] = Recorder()
         self._scripts: list[Script] = []
         self._plans: list[ConnectionPlan] = []
         self._handles: dict[str, LiveSession] = {}

@@ -41,7 +41,7 @@ from twisted.python.failure import Failure
 
 from openclaw.autobahn_timers import ReactorTimer, cancel_close_timer
 from openclaw.testing.audio import frames, silence_pcm16, sine_pcm16
-from openclaw.testing.waiting import History
+from openclaw.testing.recorder import Recorder
 
 VOICECLAW_PATH = "/voiceclaw/realtime"
 DEFAULT_URL = "ws://localhost:19789/voiceclaw/realtime"
@@ -151,7 +151,7 @@ class VoiceClawClient:
     def __init__(self, protocol: _ClientProtocol, reactor: Any) -> None:
         self._protocol = protocol
         self.reactor = reactor
-        self.events: History[dict[str, Any]] = History()
+        self.events: Recorder[dict[str, Any]] = Recorder()
         self.session_id: str | None = None
         self.audio_received = bytearray()  # every audio.delta, decoded
         self.playback = bytearray()  # what would still be playing (flushed on barge-in)
@@ -163,7 +163,7 @@ class VoiceClawClient:
         self.close_reason: str | None = None
         self._unread: list[dict[str, Any]] = []
         self._waiters: list[tuple[str | None, Deferred[dict[str, Any]]]] = []
-        self._closed_history: History[tuple[int | None, str | None]] = History()
+        self._closed_history: Recorder[tuple[int | None, str | None]] = Recorder()
 
     # -- sending
 

@@ -35,6 +35,21 @@ class RecorderTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(later), 11)
         self.assertEqual(self.successResultOf(log.next()), 1)  # wait_for takes nothing
 
+    def test_positions_nth_and_first_after(self) -> None:
+        log: Recorder[str] = Recorder()
+        log.append("a")
+        self.assertEqual(self.successResultOf(log.nth(0)), "a")
+        second = log.nth(1)
+        self.assertNoResult(second)
+        # "a" matches but stands before the start: only a later item may answer.
+        later_a = log.first_after(1, lambda item: item == "a")
+        log.append("b")
+        self.assertEqual(self.successResultOf(second), "b")
+        self.assertNoResult(later_a)
+        log.append("a")
+        self.assertEqual(self.successResultOf(later_a), "a")
+        self.assertEqual(self.successResultOf(log.first()), "a")
+
     def test_cancel_and_skip_all(self) -> None:
         log: Recorder[int] = Recorder()
         waiting = log.next()

@@ -22,7 +22,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from openclaw.autobahn_timers import ReactorTimer, cancel_close_timer
-from openclaw.testing.waiting import History
+from openclaw.testing.recorder import Recorder
 
 
 class Received:
@@ -63,8 +63,8 @@ class StandInFactory(WebSocketClientFactory):
         super().__init__(url, reactor=reactor)
         self._batched_timer = ReactorTimer(cast(IReactorTime, reactor))
         self.opened: Deferred[StandIn] = Deferred()
-        self.received: History[Received] = History()
-        self.closed: History[tuple[int | None, str | None]] = History()
+        self.received: Recorder[Received] = Recorder()
+        self.closed: Recorder[tuple[int | None, str | None]] = Recorder()
 
     def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
         if not self.opened.called:
@@ -80,7 +80,7 @@ class StandIn:
         self.cursor = 0
 
     @property
-    def received(self) -> History[Received]:
+    def received(self) -> Recorder[Received]:
         return self.factory.received
 
     def send(self, message: Any) -> None:
@@ -208,7 +208,7 @@ class StubGateway:
 
     def __init__(self, handler: Any = None) -> None:
         self.handler = handler or (lambda stub, event: None)
-        self.received: History[dict[str, Any]] = History()
+        self.received: Recorder[dict[str, Any]] = Recorder()
         self.sockets: list[StubGatewayProtocol] = []
         self.busy = False
         self.port = cast(IReactorTCP, reactor).listenTCP(

@@ -18,13 +18,13 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import Clock
 
 from openclaw.testing.gemini_live import GeminiLiveServer
+from openclaw.testing.recorder import Recorder
 from openclaw.testing.voiceclaw_client import (
     SessionConfig,
     VoiceClawClient,
     connect_voiceclaw,
     start_call,
 )
-from openclaw.testing.waiting import History
 from openclaw.voiceclaw.session import VoiceClawSession
 from tests.builder import TOKEN, GatewayFixture
 from tests.ws_client import WsClient
@@ -38,7 +38,7 @@ class ObservedClock(Clock):
 
     def __init__(self) -> None:
         super().__init__()
-        self.scheduled_calls: History[tuple[float, IDelayedCall]] = History()
+        self.scheduled_calls: Recorder[tuple[float, IDelayedCall]] = Recorder()
 
     def callLater(self, delay: float, callable: Any, *args: Any,
                   **kw: Any) -> IDelayedCall:
@@ -73,7 +73,7 @@ class VoiceStack:
         self.clock = ObservedClock()
         endpoint = self.gateway.service.voiceclaw
         endpoint.services.clock = self.clock
-        self.sessions: History[VoiceClawSession] = History()
+        self.sessions: Recorder[VoiceClawSession] = Recorder()
         endpoint.observers.append(self.sessions.append)
         self.clients: list[VoiceClawClient] = []
 
