@@ -91,6 +91,9 @@ class AcknowledgementTests(TestCase):
         stack.runtime.abort("agent:main:q", "q-1")
         final = await client.chat_terminal("q-2")
         self.assertEqual(final["payload"]["state"], "final")
+        # The chat final goes out with the answer; the run's end (and its "done" record)
+        # follows once the answer is on disk.
+        await stack.settled("q-2")
         done = await stack.store.writer.call(read_jsonl, journal)
         self.assertEqual([r["type"] for r in done], ["queued", "done"])
         transcript = stack.transcript("agent:main:q")
