@@ -19,10 +19,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from openclaw.cli.common import write_json
 from openclaw.cli.options import JSON, Command, InvalidValue, Option, command_failed, run_parse
+
+if TYPE_CHECKING:
+    from openclaw.config import ConfigSnapshot
 
 DEFAULT_STATUS_TIMEOUT_MS: Final = 60_000
 DOCS: Final = "https://docs.openclaw.ai"
@@ -244,7 +247,7 @@ def gateway_status_lines(payload: Mapping[str, Any], now_ms: float) -> list[str]
     return lines
 
 
-def config_account_rows(snapshot: Any, env: Mapping[str, str],
+def config_account_rows(snapshot: ConfigSnapshot, env: Mapping[str, str],
                         channel: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """``(channel id, config-only snapshot)`` of every configured account."""
     from openclaw.channels.service import default_plugins
@@ -258,7 +261,7 @@ def config_account_rows(snapshot: Any, env: Mapping[str, str],
     return rows
 
 
-def config_status_lines(snapshot: Any, env: Mapping[str, str], path: str, mode: str,
+def config_status_lines(snapshot: ConfigSnapshot, env: Mapping[str, str], path: str, mode: str,
                         channel: str | None, reason: str) -> list[str]:
     """``formatConfigChannelsStatusLines``."""
     lines = [reason, f"Config: {path}", f"Mode: {mode}", ""]

@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openclaw import __version__
 from openclaw.cli.common import write_json
 from openclaw.cli.options import JSON, Command, run_parse
+
+if TYPE_CHECKING:
+    from openclaw.config.paths import OpenClawPaths
 
 GET = Command(usage="openclaw config get [options] <path>",
               description="Get a config value by dot path", options=(JSON,),
@@ -158,7 +161,7 @@ def write_config_document(
     write_config_atomic(path, text)
 
 
-def set_config_value(paths: Any, env: Mapping[str, str], dotted: str, value: Any) -> None:
+def set_config_value(paths: OpenClawPaths, env: Mapping[str, str], dotted: str, value: Any) -> None:
     document = read_raw_document(paths.config_path)
     node: dict[str, Any] = document
     parts = split_path(dotted)

@@ -27,11 +27,15 @@ import stat
 import sys
 import textwrap
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from openclaw.cli.options import Command, Option, run_parse
+
+if TYPE_CHECKING:
+    from openclaw.client.target import ClientConfig
+    from openclaw.config.paths import OpenClawPaths
 
 DOCTOR = Command(
     usage="openclaw doctor [options]",
@@ -134,8 +138,8 @@ def check_state(report: Report, state_dir: str, config_path: str) -> None:
                                 "chmod 600.", problem=True)
 
 
-def check_config(report: Report, env: MutableMapping[str, str], paths: Any,
-                 generate_token: bool) -> Any:
+def check_config(report: Report, env: MutableMapping[str, str], paths: OpenClawPaths,
+                 generate_token: bool) -> ClientConfig:
     """Validate (and with --fix migrate) the config; return the light client view."""
     from openclaw.cli.config_cmd import set_config_value
     from openclaw.client.target import ClientConfig
@@ -193,7 +197,7 @@ def check_config(report: Report, env: MutableMapping[str, str], paths: Any,
     return config
 
 
-def check_port(report: Report, config: Any, env: Mapping[str, str]) -> None:
+def check_port(report: Report, config: ClientConfig, env: Mapping[str, str]) -> None:
     from openclaw.cli.port_info import inspect_port, port_diagnostics
     from openclaw.client.probe import probe_connect
     from openclaw.client.target import resolve_local_port, resolve_target
@@ -228,7 +232,8 @@ def check_port(report: Report, config: Any, env: Mapping[str, str]) -> None:
                             f"{probe.error}", problem=True)
 
 
-def check_service(report: Report, env: MutableMapping[str, str], paths: Any, config: Any,
+def check_service(report: Report, env: MutableMapping[str, str], paths: OpenClawPaths,
+                  config: ClientConfig,
                   deep: bool) -> None:
     from openclaw.daemon import ServiceManagerUnavailable, current_platform, service_manager
     from openclaw.daemon.scan import find_extra_services

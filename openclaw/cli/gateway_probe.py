@@ -17,12 +17,15 @@ import sys
 import time
 from collections.abc import Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from openclaw.cli.common import write_json
 from openclaw.cli.options import JSON, PASSWORD, TOKEN, Command, InvalidValue, Option, run_parse
+
+if TYPE_CHECKING:
+    from openclaw.client.target import ClientConfig
 
 DEFAULT_BUDGET_MS = 3000
 NO_REACHABLE = (
@@ -97,7 +100,7 @@ def _urls(args: list[str]) -> tuple[list[str], list[str]]:
     return urls, rest
 
 
-def build_targets(env: Mapping[str, str], config: Any, values: Mapping[str, Any],
+def build_targets(env: Mapping[str, str], config: ClientConfig, values: Mapping[str, Any],
                   urls: list[str]) -> list[Target]:
     from openclaw.client.target import (
         PASSWORD_ENV_VARS,

@@ -27,10 +27,13 @@ import os
 import sys
 import time
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openclaw.cli.common import write_json
 from openclaw.cli.options import JSON, Command, Option, run_parse
+
+if TYPE_CHECKING:
+    from openclaw.config.paths import OpenClawPaths
 
 DEFAULT_RESTART_WAIT_S = 60.0
 READY_POLL_S = 0.5
@@ -481,7 +484,7 @@ def restart_command(args: list[str], env: MutableMapping[str, str]) -> int:
         time.sleep(READY_POLL_S)
 
 
-def running_gateway_pid(paths: Any, port: int) -> int | None:
+def running_gateway_pid(paths: OpenClawPaths, port: int) -> int | None:
     """The gateway of this config that no service manager runs: the holder of its lock, or
     (``OPENCLAW_ALLOW_MULTI_GATEWAY``: no lock) the openclaw process listening on its port."""
     from openclaw.config.paths import lock_file_path
@@ -519,7 +522,8 @@ def _readiness(port: int) -> tuple[bool, int | None]:
     return response.status == 200, uptime if isinstance(uptime, int) else None
 
 
-def restart_unmanaged(action: Action, paths: Any, pid: int, port: int, wait_s: float) -> int:
+def restart_unmanaged(action: Action, paths: OpenClawPaths, pid: int, port: int,
+                      wait_s: float) -> int:
     """Ask the gateway ``pid`` for a process restart by re-exec (it keeps its listening
     socket), then wait until a tree started after the request is ready on ``port``."""
     import signal

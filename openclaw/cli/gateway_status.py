@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openclaw import __version__
 from openclaw.cli.common import write_json
@@ -29,6 +29,9 @@ from openclaw.cli.options import (
     run_parse,
     timeout_option,
 )
+
+if TYPE_CHECKING:
+    from openclaw.client.target import ClientConfig
 
 DEFAULT_TIMEOUT_MS = 10_000
 TROUBLESHOOTING = "https://docs.openclaw.ai/troubleshooting"
@@ -83,14 +86,14 @@ def _daemon_config_path(command_env: Mapping[str, str], cli_path: str) -> str:
     return cli_path
 
 
-def log_file_for(config: Any, state_dir: str) -> str:
+def log_file_for(config: ClientConfig, state_dir: str) -> str:
     fixed = config.get("logging.file")
     if isinstance(fixed, str) and fixed.strip():
         return fixed
     return os.path.join(state_dir, "logs", f"openclaw-{time.strftime('%Y-%m-%d')}.log")
 
 
-def _config_audit(command: Any, cli_config: Any, env: Mapping[str, str]) -> dict[str, Any]:
+def _config_audit(command: Any, cli_config: ClientConfig, env: Mapping[str, str]) -> dict[str, Any]:
     """Drift between the installed definition and the current config/runtime."""
     issues: list[dict[str, str]] = []
     if command is not None:

@@ -19,10 +19,14 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openclaw.cli.common import write_json
 from openclaw.cli.options import JSON, Command, Option, run_parse
+
+if TYPE_CHECKING:
+    from openclaw.channels.store import ChannelDatabase
+    from openclaw.config.paths import OpenClawPaths
 
 KNOWN_CHANNELS = ("irc", "matrix")
 ALIASES = {"internet-relay-chat": "irc"}
@@ -125,7 +129,7 @@ def _account(raw: Any) -> str | None:
     return normalize_account_id(text)
 
 
-def _database(paths: Any) -> Any:
+def _database(paths: OpenClawPaths) -> ChannelDatabase:
     from openclaw.channels.store import ChannelDatabase, database_path
 
     return ChannelDatabase(database_path(paths.state_dir))

@@ -17,11 +17,15 @@ import platform
 import sys
 import textwrap
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openclaw import __version__
 from openclaw.cli.common import write_json
 from openclaw.cli.options import JSON, Command, InvalidValue, Option, command_failed, run_parse
+
+if TYPE_CHECKING:
+    from openclaw.client.target import ClientConfig
+    from openclaw.config.paths import OpenClawPaths
 
 DEFAULT_TIMEOUT_MS = 10_000
 MANAGER_UNAVAILABLE = ("No supported service manager detected. Restart the Gateway you launched "
@@ -57,7 +61,7 @@ def _zero_audit() -> dict[str, Any]:
                                       "inconsistent_timestamps")}}
 
 
-def local_agents(config: Any, state_dir: str, workspace: str) -> list[dict[str, Any]]:
+def local_agents(config: ClientConfig, state_dir: str, workspace: str) -> list[dict[str, Any]]:
     """Configured agents (``agents.entries`` / legacy ``agents.list``), else ``main``."""
     entries = config.get("agents.entries")
     agents: list[dict[str, Any]] = []
@@ -229,7 +233,7 @@ def gather(env: MutableMapping[str, str], *, deep: bool, timeout_ms: int) -> dic
     return status
 
 
-def _channel_lines(env: Mapping[str, str], paths: Any) -> list[str]:
+def _channel_lines(env: Mapping[str, str], paths: OpenClawPaths) -> list[str]:
     """The Channels section, from the config (as upstream's local status scan)."""
     from openclaw.channels.summary import summary_lines
     from openclaw.config import ConfigError, load_config

@@ -30,7 +30,7 @@ atomic swap of config + secrets and the services' reconfiguration (the gateway's
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
@@ -39,6 +39,10 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from openclaw.gateway.reload.rules import ReloadPlan, build_plan, diff_config_paths
+
+if TYPE_CHECKING:
+    from openclaw.config import ConfigSnapshot
+    from openclaw.secrets import SecretsSnapshot
 
 log = Logger(namespace="reload")
 
@@ -72,14 +76,15 @@ class ConfigInvalid(Exception):
 class ReloadHooks(Protocol):
     """What the coordinator needs from the gateway (``GatewayService`` implements it)."""
 
-    def active_snapshot(self) -> Any: ...
+    def active_snapshot(self) -> ConfigSnapshot: ...
 
-    def read_config(self) -> Deferred[Any]:
+    def read_config(self) -> Deferred[ConfigSnapshot | None]:
         """The file's ConfigSnapshot, None when missing; fails with :class:`ConfigInvalid`."""
 
-    def prepare_secrets(self, snapshot: Any) -> Deferred[Any]: ...
+    def prepare_secrets(self, snapshot: ConfigSnapshot) -> Deferred[SecretsSnapshot]: ...
 
-    def apply_config(self, snapshot: Any, secrets: Any, plan: ReloadPlan) -> Deferred[None]:
+    def apply_config(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot,
+                     plan: ReloadPlan) -> Deferred[None]:
         """Atomically swap config + secrets and reconfigure services."""
 
     def request_restart(self, reason: str, delay_ms: int) -> Any: ...
@@ -118,18 +123,12 @@ class ReloadError:
         return {"kind": self.kind, "path": self.path, "message": self.message, "ts": self.ts}
 
 
-def _debounce_ms(snapshot: Any) -> int:
-    try:
-        return int(snapshot.config.gateway.reload.debounce_ms)
-    except (AttributeError, TypeError, ValueError):
-        return DEFAULT_DEBOUNCE_MS
+def _debounce_ms(snapshot: ConfigSnapshot) -> int:
+    return int(snapshot.config.gateway.reload.debounce_ms)
 
 
-def _mode(snapshot: Any) -> str:
-    try:
-        return str(snapshot.config.gateway.reload.mode)
-    except AttributeError:
-        return "hybrid"
+def _mode(snapshot: ConfigSnapshot) -> str:
+    return str(snapshot.config.gateway.reload.mode)
 
 
 class ReloadCoordinator:
@@ -356,7 +355,7 @@ class ReloadCoordinator:
         self._hooks.reload_state_changed()
         return snapshot.hash, APPLIED
 
-    async def _secrets_ok(self, snapshot: Any) -> Any:
+    async def _secrets_ok(self, snapshot: ConfigSnapshot) -> SecretsSnapshot | None:
         from openclaw.secrets import SecretResolutionError
 
         try:

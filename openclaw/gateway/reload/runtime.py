@@ -165,8 +165,8 @@ class ReloadRuntime:
             self.watcher.stopService()
         self.coordinator.stop()
 
-    def _watch_paths(self, snapshot: Any) -> list[str]:
-        return [self.path, *getattr(snapshot, "included_files", ())]
+    def _watch_paths(self, snapshot: ConfigSnapshot) -> list[str]:
+        return [self.path, *snapshot.included_files]
 
     def _on_file_event(self, path: str) -> None:
         self.coordinator.request(source=f"file event ({os.path.basename(path)})")
@@ -191,13 +191,14 @@ class ReloadRuntime:
             raise ConfigInvalid(_one_line(e, self.path), digest) from None
         return snapshot if snapshot.exists else None
 
-    def read_config(self) -> Deferred[Any]:
+    def read_config(self) -> Deferred[ConfigSnapshot | None]:
         return self.run_blocking(self._load)
 
-    def prepare_secrets(self, snapshot: Any) -> Deferred[Any]:
+    def prepare_secrets(self, snapshot: ConfigSnapshot) -> Deferred[SecretsSnapshot]:
         return self.gateway.secrets.prepare(snapshot.parsed)
 
-    def apply_config(self, snapshot: Any, secrets: Any, plan: ReloadPlan) -> Deferred[None]:
+    def apply_config(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot,
+                     plan: ReloadPlan) -> Deferred[None]:
         return Deferred.fromCoroutine(self._apply(snapshot, secrets, plan))
 
     async def _apply(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot,
