@@ -34,6 +34,7 @@ from openclaw.agents.model_fit import model_fit, no_content_error
 from openclaw.agents.requests import STOP_TOOL_CALLS, AgentRequestError, RunRequest, RunResult
 from openclaw.agents.session_access import RuntimeSessions
 from openclaw.agents.session_keys import session_kind
+from openclaw.agents.usage import usage_wire
 from openclaw.agents.workspace import (
     PromptInputs,
     build_system_prompt,
@@ -326,7 +327,9 @@ class Turn:
         content.extend(call.block() for call in turn.tool_calls)
         assistant = {"role": "assistant", "content": content, "api": api,
                      "provider": ref.provider, "model": ref.model,
-                     "usage": turn.usage.to_wire(), "stopReason": turn.stop_reason,
+                     "usage": usage_wire(self.runtime.get_config().config, ref.provider,
+                                         ref.model, turn.usage),
+                     "stopReason": turn.stop_reason,
                      "timestamp": self.runtime.now_ms()}
         records.append({"type": "message", "message": assistant})
         await self.append(records)

@@ -1,9 +1,9 @@
 """The gateway's service tree: a MultiService of named children started in a deliberate order.
 
-Start order: logs, config, secrets, store, providers, agents, channels (one child per
-channel account), heartbeat, web. Stop runs in reverse, so web says `shutdown` to every
-client and stops listening before anything it depends on goes away. `stopService` is
-bounded: a stuck child cannot keep the process from exiting.
+Start order: logs, config, secrets, store, state (the gateway's SQLite database), providers,
+usage, agents, channels (one child per channel account), heartbeat, web. Stop runs in reverse,
+so web says `shutdown` to every client and stops listening before anything it depends on goes
+away. `stopService` is bounded: a stuck child cannot keep the process from exiting.
 """
 
 from __future__ import annotations
@@ -332,11 +332,24 @@ class GatewayService(MultiService):
 
         self.store = StoreService(reactor, str(plan.paths.state_dir))
         self.store.setServiceParent(self)
+        from openclaw.agents.state import StateService
+
+        # <state>/gateway.sqlite: usage ledger, cron jobs and runs, exec approvals policy
+        self.state = StateService(reactor, str(plan.paths.state_dir))
+        self.state.setServiceParent(self)
         self.providers = ProvidersService(
             reactor, self.config.current, get_secrets=lambda: self.secrets.snapshot,
             local_install=local_model,
         )
         self.providers.setServiceParent(self)
+        from openclaw.agents.usage import UsageLedger, UsageService
+
+        # every transcript message feeds the usage ledger (a session store listener); it
+        # starts before agents so it stops after them, with the runs' last rows written
+        self.usage = UsageService(
+            UsageLedger(self.store.store, self.state.db, self.state.writer, reactor),
+            lambda: list(self.agents.runtime.view().agents))
+        self.usage.setServiceParent(self)
         self.agents = AgentsService(
             reactor, self.store.store, self.providers.router, self.config.current,
             state_dir=str(plan.paths.state_dir),
@@ -365,6 +378,10 @@ class GatewayService(MultiService):
             deliver=lambda: getattr(self.agent_gateway, "deliver", None))
         self.heartbeat.setServiceParent(self)
         ws_factory.methods.register(set_heartbeats_spec(self.heartbeat))
+        from openclaw.gateway.methods.usage import UsageMethods
+
+        for spec in UsageMethods(self.agents.runtime, self.usage.ledger).specs():
+            ws_factory.methods.register(spec)
         wire_channels(self.channels, self.agents.runtime, self.agent_gateway)
         self.config.reload = ReloadRuntime(self, ws_factory, env=self.env)
         probes = ProbesStage(

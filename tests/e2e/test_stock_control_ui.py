@@ -52,7 +52,8 @@ VIEWS: Final = (
     ("devices", "/settings/devices", ()),
     ("logs", "/logs", ()),
     ("config", "/settings/general", ()),
-    ("usage", "/usage", ("usage.status", "usage.cost", "sessions.usage")),
+    # sessions.usage is answered but never advertised (as upstream)
+    ("usage", "/usage", ("usage.status", "usage.cost")),
     ("cron", "/automations", ("cron.list", "cron.status", "cron.runs")),
 )
 VIEW_DWELL_MS: Final = 1500
