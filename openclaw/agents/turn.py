@@ -308,7 +308,8 @@ class Turn:
             workspace=self.agent.workspace, agent_id=handle.agent_id,
             session_key=handle.session_key, reactor=runtime.reactor,
             run_blocking=runtime.run_blocking, sessions=RuntimeSessions(runtime),
-            processes=processes, cancelled=lambda: handle.abort_reason is not None)
+            processes=processes, cancelled=lambda: handle.abort_reason is not None,
+            approvals=runtime.exec_approvals, run_id=handle.run_id)
 
     async def record_answer(self, turn: AssistantTurn, ref: ModelRef, api: str,
                             last_model: str | None, history: list[dict[str, Any]]

@@ -382,6 +382,17 @@ class GatewayService(MultiService):
 
         for spec in UsageMethods(self.agents.runtime, self.usage.ledger).specs():
             ws_factory.methods.register(spec)
+        from openclaw.agents.approvals import ApprovalsStore, ExecApprovals
+        from openclaw.gateway.methods.approvals import wire_exec_approvals
+
+        # the exec tool asks its approvals through the manager (the approval seam)
+        gate = ExecApprovals(ApprovalsStore(self.state.db, self.state.writer,
+                                            str(plan.paths.state_dir)), self.config.current)
+        self.agents.runtime.exec_approvals = gate
+        self.approvals, approval_specs = wire_exec_approvals(
+            ws_factory.context, reactor, gate, cast(Any, self.agent_gateway).send_interim)
+        for spec in approval_specs:
+            ws_factory.methods.register(spec)
         wire_channels(self.channels, self.agents.runtime, self.agent_gateway)
         self.config.reload = ReloadRuntime(self, ws_factory, env=self.env)
         probes = ProbesStage(
@@ -411,6 +422,7 @@ class GatewayService(MultiService):
             admit_upgrade=upgrade_admission(ws_factory.context))
         self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s, listeners)
         self.web.stopping_hooks.append(self.voiceclaw.shutdown)
+        self.web.stopping_hooks.append(self.approvals.cancel_all)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
         self.web.site.protocol = self.http_api.channel_factory(  # type: ignore[method-assign]
             SECURITY_HEADERS)
