@@ -1,7 +1,7 @@
 """The gateway's service tree: a MultiService of named children started in a deliberate order.
 
 Start order: logs, config, secrets, store, state (the gateway's SQLite database), providers,
-usage, agents, channels (one child per channel account), heartbeat, web. Stop runs in reverse,
+usage, agents, channels (one child per channel account), heartbeat, cron, web. Stop runs in reverse,
 so web says `shutdown` to every client and stops listening before anything it depends on goes
 away. `stopService` is bounded: a stuck child cannot keep the process from exiting.
 """
@@ -378,6 +378,17 @@ class GatewayService(MultiService):
             deliver=lambda: getattr(self.agent_gateway, "deliver", None))
         self.heartbeat.setServiceParent(self)
         ws_factory.methods.register(set_heartbeats_spec(self.heartbeat))
+        from openclaw.agents.cron import CronService
+        from openclaw.gateway.methods.cron import CronMethods, cron_emitter
+
+        # scheduled agent turns on the reactor's clock; jobs and runs in gateway.sqlite
+        self.cron = CronService(
+            reactor, self.agents.runtime, self.state.db, self.state.writer,
+            cron_emitter(ws_factory.context),
+            deliver=lambda: getattr(self.agent_gateway, "deliver", None))
+        self.cron.setServiceParent(self)
+        for spec in CronMethods(self.cron).specs():
+            ws_factory.methods.register(spec)
         from openclaw.gateway.methods.usage import UsageMethods
 
         for spec in UsageMethods(self.agents.runtime, self.usage.ledger).specs():
