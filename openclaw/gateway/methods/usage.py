@@ -124,6 +124,8 @@ class UsageMethods:
         family = params.get("groupBy") == "family" or params.get("includeHistorical") is True
         limit: int = params["limit"] if isinstance(params.get("limit"), int) else 50
         creator_filter = params.get("creatorKey")
+        for agent_id in ([agent] if agent is not None else list(runtime.view().agents)):
+            await runtime.store.agent(agent_id).load()      # the session index, read once
         rows = await self.ledger.rows(start_ms=max(0, rng.start_ms - MAX_LATENCY_MS),
                                       end_ms=rng.end_ms, agent_id=agent,
                                       include_untimestamped=rng.include_untimestamped)
