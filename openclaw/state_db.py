@@ -34,10 +34,13 @@ class SqliteDatabase:
         self.path = path
         self.schema = schema
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
         self._lock = threading.RLock()
 
     def connection(self) -> sqlite3.Connection:
         with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"{self.path} is closed")
             if self._conn is None:
                 os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
                 existed = os.path.exists(self.path)
@@ -54,7 +57,9 @@ class SqliteDatabase:
             return self._conn
 
     def close(self) -> None:
+        """Close for good (a later use raises instead of opening the file again)."""
         with self._lock:
+            self._closed = True
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()

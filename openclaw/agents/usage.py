@@ -442,7 +442,15 @@ class UsageService(Service):
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        return Deferred.fromCoroutine(self.ledger.drain())
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        backfill = self.backfilled
+        if backfill is not None and not backfill.called:
+            waiting: Deferred[None] = Deferred()
+            backfill.addBoth(lambda _: waiting.callback(None))
+            await waiting      # its errors are logged where it runs
+        await self.ledger.drain()
 
 
 __all__ = [
