@@ -67,6 +67,8 @@ setup(
         "prompt_toolkit>=3.0.40",
         # /api/diagnostics/prometheus: the gateway's metrics (its own CollectorRegistry).
         "prometheus_client>=0.20",
+        # cron schedules: 5- and 6-field expressions, time zones (openclaw.agents.cron)
+        "croniter>=6",
     ],
     extras_require={
         "test": [

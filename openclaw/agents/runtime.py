@@ -72,6 +72,7 @@ from openclaw.config.loader import ConfigSnapshot
 
 if TYPE_CHECKING:
     from openclaw.agents import tools as tools_mod
+    from openclaw.agents.approvals import ExecApprovals
 
 log = Logger(namespace="agents")
 
@@ -110,6 +111,8 @@ class AgentRuntime:
         self.run_blocking = run_blocking
         self.home = home
         self.observers: list[RunObserver] = []
+        # the exec tool's approvals gate (openclaw.agents.approvals), set by the wiring
+        self.exec_approvals: ExecApprovals | None = None
         self.active: dict[str, RunHandle] = {}
         self.recent: OrderedDict[str, tuple[float, RunResult]] = OrderedDict()
         self._lanes: dict[str, _Lane] = {}

@@ -34,6 +34,7 @@ from openclaw.agents.model_fit import model_fit, no_content_error
 from openclaw.agents.requests import STOP_TOOL_CALLS, AgentRequestError, RunRequest, RunResult
 from openclaw.agents.session_access import RuntimeSessions
 from openclaw.agents.session_keys import session_kind
+from openclaw.agents.usage import usage_wire
 from openclaw.agents.workspace import (
     PromptInputs,
     build_system_prompt,
@@ -308,7 +309,8 @@ class Turn:
             workspace=self.agent.workspace, agent_id=handle.agent_id,
             session_key=handle.session_key, reactor=runtime.reactor,
             run_blocking=runtime.run_blocking, sessions=RuntimeSessions(runtime),
-            processes=processes, cancelled=lambda: handle.abort_reason is not None)
+            processes=processes, cancelled=lambda: handle.abort_reason is not None,
+            approvals=runtime.exec_approvals, run_id=handle.run_id)
         return context
 
     async def record_answer(self, turn: AssistantTurn, ref: ModelRef, api: str,
@@ -328,7 +330,9 @@ class Turn:
         content.extend(call.block() for call in turn.tool_calls)
         assistant = {"role": "assistant", "content": content, "api": api,
                      "provider": ref.provider, "model": ref.model,
-                     "usage": turn.usage.to_wire(), "stopReason": turn.stop_reason,
+                     "usage": usage_wire(self.runtime.get_config().config, ref.provider,
+                                         ref.model, turn.usage),
+                     "stopReason": turn.stop_reason,
                      "timestamp": self.runtime.now_ms()}
         records.append({"type": "message", "message": assistant})
         await self.append(records)

@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
+
+from openclaw.state_db import SqliteDatabase
 
 DB_FILENAME: Final = "channels.sqlite"
 
@@ -98,43 +98,13 @@ class NewOutbound:
     meta: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-class ChannelDatabase:
-    """Blocking access to ``channels.sqlite`` (thread-safe; see the module docstring)."""
+class ChannelDatabase(SqliteDatabase):
+    """Blocking access to ``channels.sqlite`` (thread-safe; see the module docstring). The
+    shared SQLite handle (``openclaw.state_db``), opened at once (the CLI reads it directly)."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        existed = os.path.exists(path)
-        self._conn = sqlite3.connect(path, timeout=10.0, isolation_level=None,
-                                     check_same_thread=False)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA busy_timeout=10000")
-            self._conn.executescript(_SCHEMA)
-        if not existed:
-            os.chmod(path, 0o600)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``: the CLI and the gateway serialize)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._conn.execute(sql, args))
+        super().__init__(path, _SCHEMA)
+        self.connection()
 
     # -- ingress ------------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ Commands:
 
   channels          Chat channel accounts: status [--probe], list, add, remove
   pairing           Chat DM pairing: list [channel], approve <channel> <code>
+  cron              Scheduled jobs (alias automations): status, list, add, edit, rm, run, runs
+  approvals         Exec approvals: get, set, pending, resolve, allowlist add|remove
 
 Root options:
   --profile NAME    Use the state dir ~/.openclaw-NAME and its config
@@ -199,6 +201,18 @@ def _pairing(args: list[str], env: MutableMapping[str, str]) -> int:
     return pairing_command(args, env)
 
 
+def _cron(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.cron_cmd import cron_command
+
+    return cron_command(args, env)
+
+
+def _approvals(args: list[str], env: MutableMapping[str, str]) -> int:
+    from openclaw.cli.approvals_cmd import approvals_command
+
+    return approvals_command(args, env)
+
+
 def _daemon(args: list[str], env: MutableMapping[str, str]) -> int:
     """``openclaw daemon ...``: the legacy alias of the service subcommands."""
     from openclaw.cli.gateway_service import daemon_command
@@ -217,6 +231,10 @@ COMMANDS: dict[str, Callable[[dict[str, object], list[str], MutableMapping[str, 
     "daemon": _with_profile(_daemon),
     "channels": _with_profile(_channels),
     "pairing": _with_profile(_pairing),
+    "cron": _with_profile(_cron),
+    "automations": _with_profile(_cron),
+    "approvals": _with_profile(_approvals),
+    "exec-approvals": _with_profile(_approvals),
     "secrets": _secrets,
     "agent": _with_profile(_agent),
     "sessions": _with_profile(_sessions),

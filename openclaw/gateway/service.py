@@ -1,9 +1,9 @@
 """The gateway's service tree: a MultiService of named children started in a deliberate order.
 
-Start order: logs, config, secrets, store, providers, agents, channels (one child per
-channel account), heartbeat, web. Stop runs in reverse, so web says `shutdown` to every
-client and stops listening before anything it depends on goes away. `stopService` is
-bounded: a stuck child cannot keep the process from exiting.
+Start order: logs, config, secrets, store, state (the gateway's SQLite database), providers,
+usage, agents, channels (one child per channel account), heartbeat, cron, web. Stop runs in reverse,
+so web says `shutdown` to every client and stops listening before anything it depends on goes
+away. `stopService` is bounded: a stuck child cannot keep the process from exiting.
 """
 
 from __future__ import annotations
@@ -332,11 +332,24 @@ class GatewayService(MultiService):
 
         self.store = StoreService(reactor, str(plan.paths.state_dir))
         self.store.setServiceParent(self)
+        from openclaw.agents.state import StateService
+
+        # <state>/gateway.sqlite: usage ledger, cron jobs and runs, exec approvals policy
+        self.state = StateService(reactor, str(plan.paths.state_dir))
+        self.state.setServiceParent(self)
         self.providers = ProvidersService(
             reactor, self.config.current, get_secrets=lambda: self.secrets.snapshot,
             local_install=local_model,
         )
         self.providers.setServiceParent(self)
+        from openclaw.agents.usage import UsageLedger, UsageService
+
+        # every transcript message feeds the usage ledger (a session store listener); it
+        # starts before agents so it stops after them, with the runs' last rows written
+        self.usage = UsageService(
+            UsageLedger(self.store.store, self.state.db, self.state.writer, reactor),
+            lambda: list(self.agents.runtime.view().agents))
+        self.usage.setServiceParent(self)
         self.agents = AgentsService(
             reactor, self.store.store, self.providers.router, self.config.current,
             state_dir=str(plan.paths.state_dir),
@@ -365,6 +378,32 @@ class GatewayService(MultiService):
             deliver=lambda: getattr(self.agent_gateway, "deliver", None))
         self.heartbeat.setServiceParent(self)
         ws_factory.methods.register(set_heartbeats_spec(self.heartbeat))
+        from openclaw.agents.cron import CronService
+        from openclaw.gateway.methods.cron import CronMethods, cron_emitter
+
+        # scheduled agent turns on the reactor's clock; jobs and runs in gateway.sqlite
+        self.cron = CronService(
+            reactor, self.agents.runtime, self.state.db, self.state.writer,
+            cron_emitter(ws_factory.context),
+            deliver=lambda: getattr(self.agent_gateway, "deliver", None))
+        self.cron.setServiceParent(self)
+        for spec in CronMethods(self.cron).specs():
+            ws_factory.methods.register(spec)
+        from openclaw.gateway.methods.usage import UsageMethods
+
+        for spec in UsageMethods(self.agents.runtime, self.usage.ledger).specs():
+            ws_factory.methods.register(spec)
+        from openclaw.agents.approvals import ApprovalsStore, ExecApprovals
+        from openclaw.gateway.methods.approvals import wire_exec_approvals
+
+        # the exec tool asks its approvals through the manager (the approval seam)
+        gate = ExecApprovals(ApprovalsStore(self.state.db, self.state.writer,
+                                            str(plan.paths.state_dir)), self.config.current)
+        self.agents.runtime.exec_approvals = gate
+        self.approvals, approval_specs = wire_exec_approvals(
+            ws_factory.context, reactor, gate, cast(Any, self.agent_gateway).send_interim)
+        for spec in approval_specs:
+            ws_factory.methods.register(spec)
         wire_channels(self.channels, self.agents.runtime, self.agent_gateway)
         self.config.reload = ReloadRuntime(self, ws_factory, env=self.env)
         probes = ProbesStage(
@@ -394,6 +433,7 @@ class GatewayService(MultiService):
             admit_upgrade=upgrade_admission(ws_factory.context))
         self.web = WebService(plan, reactor, root, ws_factory, stop_timeout_s, listeners)
         self.web.stopping_hooks.append(self.voiceclaw.shutdown)
+        self.web.stopping_hooks.append(self.approvals.cancel_all)
         self.web.site.requestFactory = self.http_api.request_factory(SECURITY_HEADERS)
         self.web.site.protocol = self.http_api.channel_factory(  # type: ignore[method-assign]
             SECURITY_HEADERS)

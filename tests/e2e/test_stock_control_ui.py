@@ -31,17 +31,9 @@ from tests.upstream import ScriptedUpstream, openai_text
 
 TOKEN: Final = "e2e-control-ui-token"
 ANSWER: Final = "Hello from the scripted model."
-# Methods the stock UI calls whose features are built elsewhere (issue #14 follow-ups) or
-# that are not part of #14 (themes): expected to be unknown while not advertised.
-PENDING: Final = {
-    "usage.status": "usage accounting", "usage.cost": "usage accounting",
-    "sessions.usage": "usage accounting", "sessions.usage.timeseries": "usage accounting",
-    "sessions.usage.logs": "usage accounting",
-    "cron.list": "cron", "cron.status": "cron", "cron.runs": "cron",
-    "exec.approval.list": "exec approvals", "exec.approvals.get": "exec approvals",
-    "exec.approval.grants.list": "exec approvals", "approval.history": "exec approvals",
-    "themes.list": "gateway-stored UI themes (not in #14)",
-}
+# Methods the stock UI calls whose features are built elsewhere: expected to be unknown while
+# not advertised (none left: usage, cron, exec approvals and themes.list are built).
+PENDING: Final[dict[str, str]] = {}
 # (name, path, methods that must be advertised for the step to run)
 VIEWS: Final = (
     ("sessions", "/sessions", ()),
@@ -52,7 +44,8 @@ VIEWS: Final = (
     ("devices", "/settings/devices", ()),
     ("logs", "/logs", ()),
     ("config", "/settings/general", ()),
-    ("usage", "/usage", ("usage.status", "usage.cost", "sessions.usage")),
+    # sessions.usage is answered but never advertised (as upstream)
+    ("usage", "/usage", ("usage.status", "usage.cost")),
     ("cron", "/automations", ("cron.list", "cron.status", "cron.runs")),
 )
 VIEW_DWELL_MS: Final = 1500

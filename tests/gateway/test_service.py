@@ -23,8 +23,8 @@ class ServiceTreeTests(ClockTestCase):
 
     def test_children_in_start_order(self) -> None:
         names = [child.name for child in self.gateway.service]
-        self.assertEqual(names, ["logs", "config", "secrets", "store", "providers", "agents",
-                                 "channels", "heartbeat", "web"])
+        self.assertEqual(names, ["logs", "config", "secrets", "store", "state", "providers",
+                                 "usage", "agents", "channels", "heartbeat", "cron", "web"])
         self.assertEqual(self.gateway.service.readiness(), [])
         # listening on loopback, on the port the plan says
         self.assertEqual([(port[0], port[3]) for port in self.reactor.tcpServers],
@@ -50,17 +50,21 @@ class ServiceTreeTests(ClockTestCase):
         # web goes first; nothing else stops while its connections drain
         self.assertEqual(order, ["web"])
         gates["web"].callback(None)
-        self.assertEqual(order, ["web", "heartbeat"])
+        self.assertEqual(order, ["web", "cron"])
+        gates["cron"].callback(None)
+        self.assertEqual(order, ["web", "cron", "heartbeat"])
         gates["heartbeat"].callback(None)
-        self.assertEqual(order, ["web", "heartbeat", "channels"])
+        self.assertEqual(order, ["web", "cron", "heartbeat", "channels"])
         gates["channels"].callback(None)
         # agents drain their runs before the session store closes
-        self.assertEqual(order, ["web", "heartbeat", "channels", "agents"])
+        self.assertEqual(order, ["web", "cron", "heartbeat", "channels", "agents"])
         gates["agents"].callback(None)
-        self.assertEqual(order[-1], "providers")
-        for name in ("providers", "store", "secrets", "config", "logs"):
+        # the usage ledger writes the runs' last rows before its database closes
+        self.assertEqual(order[-1], "usage")
+        for name in ("usage", "providers", "state", "store", "secrets", "config", "logs"):
             gates[name].callback(None)
-        self.assertEqual(order, ["web", "heartbeat", "channels", "agents", "providers", "store",
-                                 "secrets", "config", "logs"])
+        self.assertEqual(order, ["web", "cron", "heartbeat", "channels", "agents", "usage",
+                                 "providers",
+                                 "state", "store", "secrets", "config", "logs"])
         self.successResultOf(stopping)
         self.gateway.started = False  # stopped here already

@@ -18,6 +18,7 @@ from twisted.internet.defer import Deferred
 from openclaw.providers.types import ToolSpec
 
 if TYPE_CHECKING:
+    from openclaw.agents.approvals import ExecApprovals
     from openclaw.agents.tools.exec import ExecSession, ProcessRegistry
     from openclaw.agents.tools.sessions import SessionsAccess
 
@@ -37,6 +38,9 @@ class ToolContext:
     cancelled: Callable[[], bool] = lambda: False
     foreground: list[ExecSession] = attrs.Factory(list)
     """``exec`` commands the run is waiting on (killed when the run is cancelled)."""
+    approvals: ExecApprovals | None = None
+    """The exec approvals gate (``openclaw.agents.approvals``); None: no approvals policy."""
+    run_id: str | None = None
 
 
 @attrs.frozen

@@ -1,10 +1,12 @@
 """The ``exec`` and ``process`` tools: shell commands as child processes of the reactor.
 
-``exec`` runs ``/bin/sh -c`` through ``reactor.spawnProcess`` (in its own process group when
-``setsid`` exists, so a kill reaches the command's children), with a lifetime timeout and
-output caps; it moves to the background after ``yieldMs``. ``process`` follows background
-commands (list, poll, log, write, submit, kill, remove) through the agent's
-:class:`ProcessRegistry`. Policy decides whether either is available at all.
+``exec`` asks the exec approvals gate first (``openclaw.agents.approvals``: the policy may
+deny the command or wait for an operator's decision), then runs ``/bin/sh -c`` through
+``reactor.spawnProcess`` (in its own process group when ``setsid`` exists, so a kill reaches
+the command's children), with a lifetime timeout and output caps; it moves to the background
+after ``yieldMs``. ``process`` follows background commands (list, poll, log, write, submit,
+kill, remove) through the agent's :class:`ProcessRegistry`. Policy decides whether either is
+available at all.
 """
 
 from __future__ import annotations
@@ -183,6 +185,15 @@ async def run_exec(ctx: ToolContext, args: Mapping[str, Any]) -> ToolOutput:
     if not isinstance(command, str) or not command.strip():
         raise ToolFailure("command is required")
     cwd: str = await ctx.run_blocking(_exec_cwd, ctx.workspace, args.get("workdir"))
+    if ctx.approvals is not None:
+        denied = await ctx.approvals.authorize(
+            command, cwd, agent_id=ctx.agent_id, session_key=ctx.session_key,
+            run_id=ctx.run_id, run_blocking=ctx.run_blocking)
+        if denied is not None:
+            return ToolOutput(denied, is_error=True,
+                              details={"status": "failed", "exitCode": None, "durationMs": 0,
+                                       "aggregated": denied, "timedOut": "timeout" in denied,
+                                       "cwd": cwd})
     env = dict(os.environ)
     extra = args.get("env")
     if isinstance(extra, Mapping):

@@ -1,4 +1,5 @@
-"""User preferences: ``users.prefs.get`` / ``users.prefs.set`` and ``users.prefs.changed``.
+"""User preferences: ``users.prefs.get`` / ``users.prefs.set`` and ``users.prefs.changed``;
+``themes.list`` (the built-in Control UI themes and the device's choice from its preferences).
 
 Small JSON values keyed 1-256 characters (the Control UI keeps its theme, accent and fonts
 here), stored per **paired device** (the profile of a browser that signed in with a device
@@ -29,6 +30,32 @@ from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 
 PREFS_EVENT: Final = "users.prefs.changed"
+# upstream's built-in Control UI themes (``themes.list``; each in light and dark)
+BUILTIN_THEMES: Final = tuple({"id": id_, "name": name, "description": text, "source": "builtin",
+                               "modes": ["light", "dark"]} for id_, name, text in (
+    ("claw", "Claw", "Signature coral red and teal on charcoal or pale surfaces, with Instrument "
+     "Sans throughout. A balanced everyday workspace."),
+    ("knot", "Knot", "Crimson accents on true black or clean white, with Geist typography. "
+     "Sharp, minimal, and high contrast."),
+    ("dash", "Dash", "Toasted caramel on deep cocoa or warm cream, with DM Sans controls and "
+     "Fraunces serif chat. Warm and bookish."),
+    ("absolutely", "Absolutely", "Terracotta clay on warm graphite or soft cream, with Space "
+     "Grotesk controls and Lora serif chat. Quiet editorial character."),
+    ("tide", "Tide", "Steel cyan on cool slate or pale blue-gray, with IBM Plex Sans throughout. "
+     "Calm, technical, and understated."),
+    ("beacon", "Beacon", "High-visibility amber on black or white, bold focus rings, and "
+     "Atkinson Hyperlegible typography. Designed for maximum readability."),
+    ("phosphor", "Phosphor", "Luminous green on green-tinted black or pale green, with "
+     "JetBrains Mono throughout. A classic green terminal atmosphere."),
+    ("crt", "CRT", "White phosphor and amber on tube black, with a light counterpart, "
+     "JetBrains Mono, and nearly square corners. A retro computer console."),
+    ("manuscript", "Manuscript", "Lapis blue and gold on aged paper, with a dark reading-room "
+     "variant and Lora serif throughout. A quiet illuminated manuscript."),
+    ("rose", "Rosé", "Dried rose and gold on deep plum-gray or soft rose-tinted cream, with DM "
+     "Sans. Gentle, muted, and warm."),
+    ("miami", "Miami", "Hot magenta and cyan on violet-black or pale lavender, with Space "
+     "Grotesk. Bright neon energy and a synthwave character.")))
+THEME_MODES: Final = ("system", "light", "dark")
 NO_IDENTITY: Final = {"status": "no_durable_identity"}
 
 Profiles = dict[str, dict[str, Any]]
@@ -160,7 +187,29 @@ def make_prefs_methods(context: GatewayContext) -> tuple[MethodSpec, ...]:
                                      targets=targets)
         return {"status": "ok"}
 
+    async def themes_list(call: MethodCall) -> dict[str, Any]:
+        """The built-in themes and the caller's choice (``ui.theme`` / ``ui.themeMode`` of its
+        device's preferences; the gateway default ``claw``/``system`` otherwise)."""
+        profile = call.session.device_id
+        entries = await store.get(profile, ["ui.theme", "ui.themeMode"]) if profile else {}
+        ids = [theme["id"] for theme in BUILTIN_THEMES]
+        chosen = entries.get("ui.theme")
+        mode = entries.get("ui.themeMode") if entries.get("ui.themeMode") in THEME_MODES \
+            else None
+        theme_id = chosen if chosen in ids else "claw"
+        current: dict[str, Any] = {"id": theme_id, "mode": mode or "system"}
+        if mode in ("light", "dark"):
+            current["effectiveMode"] = mode
+        current.update({"scope": "profile" if profile else "gateway", "overrides": {
+            **({"id": chosen} if isinstance(chosen, str) else {}),
+            **({"mode": mode} if mode else {})}})
+        if isinstance(chosen, str) and chosen not in ids:
+            current["requestedId"] = chosen
+        return {"current": current, "theme": dict(BUILTIN_THEMES[ids.index(theme_id)]),
+                "themes": [dict(theme) for theme in BUILTIN_THEMES]}
+
     return (
+        MethodSpec("themes.list", themes_list, READ, params_schema("themes.list")),
         MethodSpec("users.prefs.get", prefs_get, READ, params_schema("users.prefs.get")),
         MethodSpec("users.prefs.set", prefs_set, WRITE, params_schema("users.prefs.set")),
     )

@@ -213,6 +213,26 @@ class PrefsTests(SynchronousTestCase):
         self.assertEqual(reopened.call(connection, transport, "users.prefs.get")["payload"],
                          {"status": "ok", "entries": {"ui.theme": "claw:dark"}})
 
+    def test_themes_list_follows_the_device_preferences(self) -> None:
+        key = DeviceKey()
+        first, transport = self.device_session(key)
+        h = self.harness
+        listed = h.call(first, transport, "themes.list", {})["payload"]
+        self.assertEqual(listed["current"], {"id": "claw", "mode": "system", "scope": "profile",
+                                             "overrides": {}})
+        self.assertEqual(len(listed["themes"]), 11)
+        self.assertEqual(listed["theme"]["id"], "claw")
+        h.call(first, transport, "users.prefs.set",
+               {"entries": {"ui.theme": "tide", "ui.themeMode": "dark"}})
+        chosen = h.call(first, transport, "themes.list", {})["payload"]
+        self.assertEqual(chosen["current"], {"id": "tide", "mode": "dark",
+                                             "effectiveMode": "dark", "scope": "profile",
+                                             "overrides": {"id": "tide", "mode": "dark"}})
+        self.assertEqual(chosen["theme"]["name"], "Tide")
+        token_only, token_transport = session(h)
+        gateway = h.call(token_only, token_transport, "themes.list", {})["payload"]
+        self.assertEqual(gateway["current"]["scope"], "gateway")
+
     def test_token_only_clients_have_no_durable_identity(self) -> None:
         connection, transport = session(self.harness)
         for method, params in (("users.prefs.get", {}),
