@@ -454,7 +454,7 @@ class CronDatabase:
 class CronService(Service):
     """Child ``cron`` of the gateway tree (see the module docstring)."""
 
-    name = "cron"  # type: ignore[assignment]
+    name = "cron"
 
     def __init__(self, reactor: Any, runtime: AgentRuntime, db: SqliteDatabase,
                  writer: SerialWriter, emit: Callable[[dict[str, Any]], None],

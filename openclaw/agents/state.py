@@ -29,7 +29,7 @@ def state_database_path(state_dir: str) -> str:
 class StateService(Service):
     """Child ``state``: the database and its writer."""
 
-    name = "state"  # type: ignore[assignment]
+    name = "state"
 
     def __init__(self, reactor: Any, state_dir: str) -> None:
         self.db = SqliteDatabase(state_database_path(state_dir))

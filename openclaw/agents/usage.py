@@ -428,7 +428,7 @@ class UsageService(Service):
     """Child ``usage`` (after ``agents``): the ledger; the one-time backfill at start, the
     last rows written at stop."""
 
-    name = "usage"  # type: ignore[assignment]
+    name = "usage"
 
     def __init__(self, ledger: UsageLedger, agent_ids: Callable[[], Iterable[str]]) -> None:
         self.ledger = ledger
