@@ -43,6 +43,13 @@ class ChannelContext:
     outbox: Any                              # Outbox
     config: Callable[[], ConfigSnapshot]
     env: Mapping[str, str] = attrs.Factory(dict)
+    # Timers (reconnect backoff, watchdogs, rate-limit waits); the reactor unless a test
+    # gives a Clock while sockets stay real.
+    clock: Any = None
+
+    @property
+    def timer(self) -> Any:
+        return self.clock if self.clock is not None else self.reactor
 
 
 @implementer(IChannel)
@@ -75,7 +82,7 @@ class ChannelAccount(Service):
     # -- time ---------------------------------------------------------------------------
 
     def now_ms(self) -> int:
-        return int(self.context.reactor.seconds() * 1000)
+        return int(self.context.timer.seconds() * 1000)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -169,7 +176,18 @@ class ChannelAccount(Service):
     def set_typing(self, target: str, on: bool) -> None:
         """Show (or clear) typing in ``target``; networks without typing do nothing."""
 
+    def start_preview(self, handle: Any, target: str, thread_id: str | None) -> Any:
+        """A live preview of the reply while ``handle`` streams (an object with ``async
+        finish() -> message id | None`` and ``async discard()``), or None (the default:
+        typing only)."""
+        return None
+
     def probe(self, timeout_ms: int) -> Any:
+        return None
+
+    def audit(self, timeout_ms: int, probe: Any) -> Any:
+        """``channels status --probe``'s audit (Telegram group membership...): a dict, an
+        awaitable, or None when there is nothing to audit."""
         return None
 
     async def logout(self) -> bool:
@@ -212,6 +230,13 @@ class ChannelAccount(Service):
         streaming = getattr(settings, "streaming", None)
         mode = getattr(streaming, "chunk_mode", None) or "length"
         return int(limit), mode, None
+
+    def chunk(self, text: str) -> list[str]:
+        """``text`` cut into the messages the network takes (:meth:`chunking`)."""
+        from openclaw.channels.chunking import chunk_text
+
+        limit, mode, max_bytes = self.chunking()
+        return chunk_text(text, limit, mode=mode, max_bytes=max_bytes)
 
     def response_prefix(self) -> str | None:
         return getattr(self.account_config, "response_prefix", None) or None
