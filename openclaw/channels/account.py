@@ -78,6 +78,7 @@ class ChannelAccount(Service):
         self.reconnect_attempts = 0
         self.lifecycle = "stopped"
         self._connected_waiters: list[Deferred[int]] = []
+        self._failure_waiters: list[Deferred[str]] = []
 
     # -- time ---------------------------------------------------------------------------
 
@@ -154,6 +155,15 @@ class ChannelAccount(Service):
         self.last_error = reason
         if self.active:
             self.lifecycle = "reconnecting"
+        waiters, self._failure_waiters = self._failure_waiters, []
+        for waiter in waiters:
+            waiter.callback(reason)
+
+    def when_failed(self) -> Deferred[str]:
+        """Fires with the reason of the next failed connection attempt (tests, probes)."""
+        waiter: Deferred[str] = Deferred()
+        self._failure_waiters.append(waiter)
+        return waiter
 
     async def receive(self, message: InboundMessage) -> None:
         self.last_inbound_at = self.last_transport_at = self.now_ms()

@@ -61,6 +61,7 @@ CHANNEL: Final = "channel"
 DM_CHANNEL: Final = 1
 GROUP_DM_CHANNEL: Final = 3
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000
+STOP_GRACE_S: Final = 5.0        # a send in flight at stop may finish (no resend after)
 # application flags: privileged intents enabled / "limited" (bots in fewer than 100 guilds)
 _APP_FLAGS: Final = {"presence": (1 << 12, 1 << 13), "guildMembers": (1 << 14, 1 << 15),
                      "messageContent": (1 << 18, 1 << 19)}
@@ -265,7 +266,7 @@ class DiscordAccount(ChannelAccount):
             await session.stop()
         rest, self.rest = self.rest, None
         if rest is not None:
-            await rest.close()
+            await rest.close(grace_s=STOP_GRACE_S)
 
     def _ready(self, data: dict[str, Any], resumed: bool) -> None:
         if not resumed:

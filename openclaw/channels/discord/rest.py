@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import treq.client
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.internet.task import deferLater
 from twisted.web.client import Agent, HTTPConnectionPool
+
+from openclaw.channels.deferreds import settled
 
 DEFAULT_TIMEOUT_S: Final = 15.0
 MAX_RATE_LIMIT_RETRIES: Final = 3
@@ -65,8 +67,15 @@ class DiscordRest:
         self.started: Counter[str] = Counter()      # requests sent, per bucket
         self.closed = False
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Stop: requests still in flight get ``grace_s`` (on the reactor: real I/O) to
+        finish -- a message being sent is not cut off -- then are cancelled."""
         self.closed = True
+        if grace_s > 0 and self._in_flight:
+            waiting: Deferred[Any] = DeferredList([settled(d) for d in self._in_flight])
+            waiting.addTimeout(grace_s, self.reactor)
+            with contextlib.suppress(Exception):
+                await waiting
         for request in list(self._in_flight):
             request.cancel()
         await self._pool.closeCachedConnections()

@@ -59,6 +59,7 @@ TELEGRAM_META: Final = ChannelMeta("telegram", "Telegram", detail_label="Telegra
 MAX_HISTORY: Final = 200
 PREVIEW_MIN_CHARS: Final = 30
 PREVIEW_THROTTLE_S: Final = 1.0
+STOP_GRACE_S: Final = 5.0        # a send in flight at stop may finish (no resend after)
 _TOPIC: Final = re.compile(r"^(-?\d+):topic:(\d+)$")
 
 
@@ -134,7 +135,7 @@ class TelegramAccount(ChannelAccount):
             await poller.stop()
         api, self.api = self.api, None
         if api is not None:
-            await api.close()
+            await api.close(grace_s=STOP_GRACE_S)
 
     def bot_ready(self, me: Mapping[str, Any]) -> None:
         username = me.get("username")

@@ -2,9 +2,10 @@
 watchdog, and the error paths upstream takes.
 
 * start: ``getMe`` (the bot's id and username: mentions need them), then
-  ``deleteWebhook {drop_pending_updates: false}``; the first ``getUpdates`` has ``timeout:
-  0``, the next ones ``timeout: 30`` (request guard 45 s), ``limit: 100``, the saved
-  ``offset`` and ``allowed_updates``;
+  ``deleteWebhook {drop_pending_updates: false}``; the first ``getUpdates`` (and the first
+  after a failure: it tells at once that Telegram is back) has ``timeout: 0``, the next ones
+  ``timeout: 30`` (request guard 45 s), ``limit: 100``, the saved ``offset`` and
+  ``allowed_updates``;
 * each update is handed to the account, which makes it durable (the ingress queue) before it
   returns; only then is the offset (``update_id + 1``) saved in ``channels.sqlite``, so a
   restart neither skips an update nor processes one twice (a redelivered update is
@@ -134,6 +135,8 @@ class TelegramPoller:
                 self._call = None
 
     async def _sleep(self, seconds: float) -> None:
+        if self._stopping:
+            raise CancelledError()
         await self._guarded(deferLater(self.clock, max(0.0, seconds), lambda: None))
 
     async def _run(self) -> None:
@@ -159,6 +162,9 @@ class TelegramPoller:
                 await self._restart()
                 ready, first = False, True
             except TelegramApiError as e:
+                if self._stopping:
+                    return
+                first = True      # after a failure, a quick poll says when we are back
                 if e.code == 409:
                     reason = f"Telegram getUpdates conflict: {e.description}.{CONFLICT_HINT}"
                 elif e.code in (401, 404) and e.method == "getMe":
@@ -187,7 +193,10 @@ class TelegramPoller:
                     await self._restart()
                     ready, first = False, True
             except Exception as e:
-                account.poll_failed(f"Telegram polling failed: {str(e) or type(e).__name__}")
+                if self._stopping:
+                    return
+                first = True
+                account.poll_failed(f"Telegram polling failed: {describe(e)}")
                 try:
                     await self._sleep(_jitter(delay))
                 except CancelledError:
@@ -234,6 +243,15 @@ class TelegramPoller:
             self.offset = newest
             await self.account.context.run(self.account.context.db.kv_set, self.scope,
                                            "offset", json.dumps(newest))
+
+
+def describe(error: BaseException) -> str:
+    """A network error as one line (treq wraps the causes in lists of Failures)."""
+    reasons = getattr(error, "reasons", None)
+    if isinstance(reasons, list) and reasons:
+        inner = reasons[0].value if hasattr(reasons[0], "value") else reasons[0]
+        return f"{type(error).__name__}: {describe(inner)}"
+    return str(error) or type(error).__name__
 
 
 def _jitter(seconds: float) -> float:
