@@ -66,6 +66,19 @@ class DiscordRest:
         self._global_until = 0.0
         self.started: Counter[str] = Counter()      # requests sent, per bucket
         self.closed = False
+        self._rate_limit_waiters: list[Deferred[float]] = []
+
+    def when_rate_limited(self) -> Deferred[float]:
+        """Fires with ``retry_after`` once the next 429 is being waited out."""
+        waiter: Deferred[float] = Deferred()
+        self._rate_limit_waiters.append(waiter)
+        return waiter
+
+    def _notify_rate_limited(self, wait: float) -> None:
+        # on the next reactor turn: the waiting request is parked by then
+        waiters, self._rate_limit_waiters = self._rate_limit_waiters, []
+        for waiter in waiters:
+            self.reactor.callLater(0, waiter.callback, wait)
 
     async def close(self, grace_s: float = 0.0) -> None:
         """Stop: requests still in flight get ``grace_s`` (on the reactor: real I/O) to
@@ -88,7 +101,10 @@ class DiscordRest:
             wait = max(self._global_until, self._blocked_until.get(bucket, 0.0)) \
                 - self.clock.seconds()
             if wait > 0:
-                await deferLater(self.clock, wait, lambda: None)
+                pause = deferLater(self.clock, wait, lambda: None)
+                if attempt > 0:
+                    self._notify_rate_limited(wait)
+                await pause
             try:
                 return await self._once(method, path, body, bucket, timeout_s)
             except DiscordApiError as e:

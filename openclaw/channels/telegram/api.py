@@ -76,6 +76,19 @@ class TelegramApi:
         self._in_flight: set[Deferred[Any]] = set()
         self.started: Counter[str] = Counter()    # requests sent, per method (tests, status)
         self.closed = False
+        self._rate_limit_waiters: list[Deferred[float]] = []
+
+    def when_rate_limited(self) -> Deferred[float]:
+        """Fires with ``retry_after`` once the next 429 is being waited out."""
+        waiter: Deferred[float] = Deferred()
+        self._rate_limit_waiters.append(waiter)
+        return waiter
+
+    def _notify_rate_limited(self, wait: float) -> None:
+        # on the next reactor turn: the waiting request is parked by then
+        waiters, self._rate_limit_waiters = self._rate_limit_waiters, []
+        for waiter in waiters:
+            self.reactor.callLater(0, waiter.callback, wait)
 
     async def close(self, grace_s: float = 0.0) -> None:
         """Stop: requests still in flight get ``grace_s`` (on the reactor: real I/O) to
@@ -127,8 +140,10 @@ class TelegramApi:
             except TelegramApiError as e:
                 if e.code != 429 or attempt >= attempts:
                     raise
-                await deferLater(self.clock, e.retry_after if e.retry_after is not None
-                                 else 1.0, lambda: None)
+                wait = e.retry_after if e.retry_after is not None else 1.0
+                pause = deferLater(self.clock, wait, lambda: None)
+                self._notify_rate_limited(wait)
+                await pause
         raise AssertionError("unreachable")
 
     async def _decode(self, method: str, response: Any) -> Any:

@@ -126,7 +126,8 @@ class TelegramPoller:
         self._call = deferred
         try:
             return await deferred
-        except CancelledError:
+        except Exception:
+            # a cancelled request may fail as CancelledError or as treq's wrapped one
             if self._restart_wanted and not self._stopping:
                 raise _Restart() from None
             raise
@@ -149,6 +150,8 @@ class TelegramPoller:
         first = True
         while not self._stopping:
             try:
+                if self._restart_wanted:
+                    raise _Restart()
                 if not ready:
                     await self._setup()
                     ready = True
