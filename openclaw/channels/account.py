@@ -155,9 +155,13 @@ class ChannelAccount(Service):
         self.last_error = reason
         if self.active:
             self.lifecycle = "reconnecting"
+        self.notify_failure(reason)
+
+    def notify_failure(self, reason: str) -> None:
+        # on the next reactor turn: whoever failed has scheduled its retry by then
         waiters, self._failure_waiters = self._failure_waiters, []
         for waiter in waiters:
-            waiter.callback(reason)
+            self.context.reactor.callLater(0, waiter.callback, reason)
 
     def when_failed(self) -> Deferred[str]:
         """Fires with the reason of the next failed connection attempt (tests, probes)."""

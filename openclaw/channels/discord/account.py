@@ -290,6 +290,7 @@ class DiscordAccount(ChannelAccount):
         self.last_stop_at = self.now_ms()
         Deferred.fromCoroutine(self._stop()).addErrback(
             lambda f: log.failure("discord stop failed", f))
+        self.notify_failure(message)
 
     # -- inbound ------------------------------------------------------------------------
 

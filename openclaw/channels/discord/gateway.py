@@ -126,6 +126,7 @@ class _Link:
         self._heartbeat: IDelayedCall | None = None
         self._acked = True
         self._interval = 41.25
+        self._closing: tuple[int, str] | None = None    # our own close: what we said
 
     def opened(self, protocol: _Protocol) -> None:
         self.protocol = protocol
@@ -140,6 +141,7 @@ class _Link:
         protocol = self.protocol
         self._stop_heartbeat()
         if protocol is not None and not self.done.called:
+            self._closing = (code, reason)
             protocol.sendClose(code, reason)
 
     def abort(self) -> None:
@@ -150,6 +152,8 @@ class _Link:
 
     def closed(self, code: int | None, reason: str | None) -> None:
         self._stop_heartbeat()
+        if self._closing is not None:       # the peer only echoes our close
+            code, reason = self._closing
         if not self.done.called:
             self.done.callback((code, reason))
 
@@ -168,6 +172,7 @@ class _Link:
             self.close(RESUMABLE_CLOSE, "heartbeat timeout")
             return
         self._acked = False
+        self.session.heartbeats_sent += 1
         self.send(1, self.session.seq)
         self._heartbeat = self.session.clock.callLater(self._interval, self._beat)
 
@@ -195,6 +200,7 @@ class _Link:
         elif op == 11:
             self._acked = True
         elif op == 1:
+            session.heartbeats_sent += 1
             self.send(1, session.seq)
         elif op == 7:
             self.close(RESUMABLE_CLOSE, "reconnect requested")
@@ -246,6 +252,7 @@ class GatewaySession:
         self.link: _Link | None = None
         self.connections = 0
         self.resumes = 0
+        self.heartbeats_sent = 0
         self._loop: Deferred[None] | None = None
         self._wait: Deferred[Any] | None = None
         self._stopping = False
