@@ -70,7 +70,8 @@ class ChannelsCliTests(SynchronousTestCase):
         run = run_cli(["channels", "add", "--channel", "irc", "--port", "99999"], self.env)
         self.assertEqual((run.code, run.err), (1, "Invalid --port: 99999\n"))
         run = run_cli(["channels", "add", "--channel", "nope"], self.env)
-        self.assertEqual(run.err, 'Unknown channel "nope". Valid channels: irc, matrix\n')
+        self.assertEqual(run.err, 'Unknown channel "nope". Valid channels: telegram, discord, '
+                                  'irc, matrix\n')
         run = run_cli(["channels", "add", "--channel", "irc", "--account", " "], self.env)
         self.assertEqual(run.err, "--account must not be blank\n")
         self.assertEqual(self.config(), before)
