@@ -26,16 +26,17 @@ from openclaw.cli.options import JSON, Command, Option, run_parse
 
 KNOWN_CHANNELS = ("telegram", "discord", "irc", "matrix")
 ALIASES = {"internet-relay-chat": "irc"}
+CHANNEL_HELP = "Channel (telegram, discord, irc, matrix)"
 
 LIST = Command(usage="openclaw pairing list [options] [channel]",
                description="List pending pairing requests",
-               options=(Option("--channel", "Channel (telegram, discord, irc, matrix)", "<channel>"),
+               options=(Option("--channel", CHANNEL_HELP, "<channel>"),
                         Option("--account", "Account id (for multi-account channels)",
                                "<accountId>"), JSON),
                positionals=("[channel]",))
 APPROVE = Command(usage="openclaw pairing approve [options] <codeOrChannel> [code]",
                   description="Approve a pairing code and allow that sender",
-                  options=(Option("--channel", "Channel (telegram, discord, irc, matrix)", "<channel>"),
+                  options=(Option("--channel", CHANNEL_HELP, "<channel>"),
                            Option("--account", "Account id (for multi-account channels)",
                                   "<accountId>"),
                            Option("--notify", "Notify the requester on the same channel")),
