@@ -96,3 +96,33 @@ class DiscordClockTests(TestCase):
         posts = [c for c in self.bot.requests if c.route == CREATE_MESSAGE]
         self.assertEqual([c.status for c in posts], [429, 200])
         self.assertEqual(posts[1].at - posts[0].at, 2.0)
+
+
+class GatewaySessionTests(TestCase):
+    timeout = 30
+
+    async def test_a_4004_close_ends_the_loop_with_a_clear_error_and_no_retry(self) -> None:
+        from twisted.internet.defer import Deferred, succeed
+
+        from openclaw.channels.discord.gateway import DEFAULT_INTENTS
+
+        clock = new_clock()
+        server = DiscordServer(reactor, clock=clock)
+        server.start()
+        self.addCleanup(server.stop)
+        fatal: Deferred[str] = Deferred()
+        lost: list[str] = []
+        session = GatewaySession(
+            reactor=reactor, clock=clock, account_id="default", token="not-a-bot-token",
+            intents=DEFAULT_INTENTS, gateway_url=lambda: succeed(server.gateway_url),
+            check_url=lambda url: None, on_ready=lambda data, resumed: None,
+            on_dispatch=lambda event, data: None, on_lost=lost.append,
+            on_fatal=fatal.callback)
+        session.start()
+        self.addCleanup(session.stop)
+        message = await fatal
+        self.assertEqual(message, "Discord gateway closed 4004: Authentication failed. Check "
+                                  "channels.discord.token (or DISCORD_BOT_TOKEN).")
+        self.assertEqual(server.connections[0].close_code, 4004)
+        clock.advance(120)
+        self.assertEqual((session.connections, lost), (1, []))      # no reconnect loop
