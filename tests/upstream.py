@@ -69,6 +69,10 @@ class Reply:
     started: Deferred[RecordedRequest] | None = None
     # When set, the parts are sent only after this fires (the test decides when).
     gate: Deferred[None] | None = None
+    # When set, the first ``pause_after`` parts go at once, the rest when ``resume`` fires
+    # (a reply seen half-streamed).
+    pause_after: int | None = None
+    resume: Deferred[None] | None = None
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None,
@@ -374,6 +378,18 @@ class ScriptedUpstream:
             self.completed += 1
             request.finish()
 
+        if reply.resume is not None and reply.pause_after is not None:
+            head, tail = parts[:reply.pause_after], parts[reply.pause_after:]
+            request.write(b"".join(head))
+
+            def resumed(_: Any) -> None:
+                if request in self._open:
+                    if tail:
+                        request.write(b"".join(tail))
+                    finish()
+
+            reply.resume.addCallback(resumed)
+            return NOT_DONE_YET
         if reply.gate is not None:
             def released(_: Any) -> None:
                 if request in self._open:

@@ -43,6 +43,13 @@ class ChannelContext:
     outbox: Any                              # Outbox
     config: Callable[[], ConfigSnapshot]
     env: Mapping[str, str] = attrs.Factory(dict)
+    # Timers (reconnect backoff, watchdogs, rate-limit waits); the reactor unless a test
+    # gives a Clock while sockets stay real.
+    clock: Any = None
+
+    @property
+    def timer(self) -> Any:
+        return self.clock if self.clock is not None else self.reactor
 
 
 @implementer(IChannel)
@@ -71,11 +78,12 @@ class ChannelAccount(Service):
         self.reconnect_attempts = 0
         self.lifecycle = "stopped"
         self._connected_waiters: list[Deferred[int]] = []
+        self._failure_waiters: list[Deferred[str]] = []
 
     # -- time ---------------------------------------------------------------------------
 
     def now_ms(self) -> int:
-        return int(self.context.reactor.seconds() * 1000)
+        return int(self.context.timer.seconds() * 1000)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -147,6 +155,19 @@ class ChannelAccount(Service):
         self.last_error = reason
         if self.active:
             self.lifecycle = "reconnecting"
+        self.notify_failure(reason)
+
+    def notify_failure(self, reason: str) -> None:
+        # on the next reactor turn: whoever failed has scheduled its retry by then
+        waiters, self._failure_waiters = self._failure_waiters, []
+        for waiter in waiters:
+            self.context.reactor.callLater(0, waiter.callback, reason)
+
+    def when_failed(self) -> Deferred[str]:
+        """Fires with the reason of the next failed connection attempt (tests, probes)."""
+        waiter: Deferred[str] = Deferred()
+        self._failure_waiters.append(waiter)
+        return waiter
 
     async def receive(self, message: InboundMessage) -> None:
         self.last_inbound_at = self.last_transport_at = self.now_ms()
@@ -169,7 +190,18 @@ class ChannelAccount(Service):
     def set_typing(self, target: str, on: bool) -> None:
         """Show (or clear) typing in ``target``; networks without typing do nothing."""
 
+    def start_preview(self, handle: Any, target: str, thread_id: str | None) -> Any:
+        """A live preview of the reply while ``handle`` streams (an object with ``async
+        finish() -> message id | None`` and ``async discard()``), or None (the default:
+        typing only)."""
+        return None
+
     def probe(self, timeout_ms: int) -> Any:
+        return None
+
+    def audit(self, timeout_ms: int, probe: Any) -> Any:
+        """``channels status --probe``'s audit (Telegram group membership...): a dict, an
+        awaitable, or None when there is nothing to audit."""
         return None
 
     async def logout(self) -> bool:
@@ -212,6 +244,13 @@ class ChannelAccount(Service):
         streaming = getattr(settings, "streaming", None)
         mode = getattr(streaming, "chunk_mode", None) or "length"
         return int(limit), mode, None
+
+    def chunk(self, text: str) -> list[str]:
+        """``text`` cut into the messages the network takes (:meth:`chunking`)."""
+        from openclaw.channels.chunking import chunk_text
+
+        limit, mode, max_bytes = self.chunking()
+        return chunk_text(text, limit, mode=mode, max_bytes=max_bytes)
 
     def response_prefix(self) -> str | None:
         return getattr(self.account_config, "response_prefix", None) or None

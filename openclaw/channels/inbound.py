@@ -25,7 +25,6 @@ from twisted.logger import Logger
 from openclaw.agents.runtime import AgentRequestError, RunHandle, RunRequest
 from openclaw.blocking import BlockingRunner
 from openclaw.channels import pairing, policy
-from openclaw.channels.chunking import chunk_text
 from openclaw.channels.model import InboundMessage
 from openclaw.channels.outbound import Outbox
 from openclaw.channels.routing import Route, resolve_route
@@ -301,17 +300,23 @@ class InboundPipeline:
             await self._finish(row_id, "dropped", f"run: {e}")
             return None
         typing.start()
+        preview = None
+        try:
+            preview = account.start_preview(handle, target, thread_id)
+        except Exception:
+            log.failure("{channel}: preview failed to start", channel=message.channel)
         return Deferred.fromCoroutine(self._reply(row_id, message, account, handle, typing,
-                                                  (target, thread_id, reply_to)))
+                                                  (target, thread_id, reply_to), preview))
 
     async def _reply(self, row_id: int, message: InboundMessage, account: Any,
                      handle: RunHandle, typing: _Typing,
-                     plan: tuple[str, str | None, str | None]) -> None:
+                     plan: tuple[str, str | None, str | None], preview: Any = None) -> None:
         target, thread_id, reply_to = plan
         try:
             result = await observe(handle.result)
         finally:
             typing.stop()
+        preview_id = await _finish_preview(preview)
         if result.status == "aborted" and self.stopping:
             return    # the gateway is stopping: processed again at the next start
         if result.status not in ("ok", "aborted") or not result.text or \
@@ -320,6 +325,8 @@ class InboundPipeline:
                 log.warn("{channel}: agent run {run} for {event} ended {status}: {error}",
                          channel=message.channel, run=handle.run_id, event=message.event_id,
                          status=result.status, error=result.error)
+            if preview_id is not None:
+                await _discard_preview(preview)
             await self._finish(row_id, "done", result.status)
             return
         prefix = account.response_prefix()
@@ -330,16 +337,40 @@ class InboundPipeline:
         if reply_to:
             meta["replyToId"] = reply_to
         outbound = self._chunks(account, f"in:{row_id}:reply", target, text, meta)
+        if preview_id is not None and outbound:
+            # The preview becomes the reply's first message (edited in place).
+            first = outbound[0]
+            outbound[0] = NewOutbound(key=first.key, channel=first.channel,
+                                      account=first.account, target=first.target,
+                                      text=first.text,
+                                      meta={**first.meta, "editMessageId": preview_id})
         await self._finish(row_id, "done", "replied", outbound)
 
     def _chunks(self, account: Any, key: str, target: str, text: str,
                 meta: dict[str, Any]) -> list[NewOutbound]:
-        limit, mode, max_bytes = account.chunking()
-        pieces = chunk_text(text, limit, mode=mode, max_bytes=max_bytes)
+        pieces = account.chunk(text)
         return [NewOutbound(key=f"{key}:{index}", channel=account.meta.id,
                             account=str(account.account_id), target=target, text=piece,
                             meta=meta)
                 for index, piece in enumerate(pieces)]
+
+
+async def _finish_preview(preview: Any) -> str | None:
+    if preview is None:
+        return None
+    try:
+        found = await preview.finish()
+    except Exception:
+        log.failure("channel preview failed")
+        return None
+    return str(found) if found else None
+
+
+async def _discard_preview(preview: Any) -> None:
+    try:
+        await preview.discard()
+    except Exception:
+        log.failure("channel preview cleanup failed")
 
 
 class _Typing:

@@ -69,6 +69,9 @@ class OutboundMessage:
     thread_id: str | None = None
     reply_to_id: str | None = None
     attempts: int = 0
+    # A message the account showed as a live preview of this reply: finalize it in place
+    # (edit) instead of sending a new one, when the network can.
+    edit_id: str | None = None
 
 
 @attrs.frozen

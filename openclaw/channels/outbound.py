@@ -150,7 +150,8 @@ class Outbox:
             message = OutboundMessage(row_id=row.id, key=row.key, target=row.target,
                                       text=row.text, thread_id=row.meta.get("threadId"),
                                       reply_to_id=row.meta.get("replyToId"),
-                                      attempts=row.attempts)
+                                      attempts=row.attempts,
+                                      edit_id=row.meta.get("editMessageId"))
             try:
                 message_id = await account.send_message(message)
             except NotConnected:

@@ -67,10 +67,12 @@ class UnknownChannel(ValueError):
 
 def default_plugins() -> list[IChannelPlugin]:
     """The networks this gateway runs (imported when a gateway starts its channels)."""
+    from openclaw.channels.discord.plugin import DiscordPlugin
     from openclaw.channels.irc.plugin import IrcPlugin
     from openclaw.channels.matrix.plugin import MatrixPlugin
+    from openclaw.channels.telegram.plugin import TelegramPlugin
 
-    return [IrcPlugin(), MatrixPlugin()]
+    return [TelegramPlugin(), DiscordPlugin(), IrcPlugin(), MatrixPlugin()]
 
 
 def status_timeout_ms(probe: bool, raw: Any) -> int:
@@ -181,7 +183,8 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
                 start_run=self._start_run, account_of=self.account)
             self.context = ChannelContext(reactor=self._reactor, run=self._run, db=self.db,
                                           pipeline=self.pipeline, outbox=self.outbox,
-                                          config=self._snapshot, env=self._env)
+                                          config=self._snapshot, env=self._env,
+                                          clock=self._clock)
             for name, spec in self._specs_of_snapshot(self._snapshot()).items():
                 self._add(name, spec)
             self._prune()
@@ -318,16 +321,13 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
             meta["threadId"] = str(params["threadId"])
         if params.get("replyToId"):
             meta["replyToId"] = str(params["replyToId"])
-        limit, mode, max_bytes = account.chunking()
-        from openclaw.channels.chunking import chunk_text
         from openclaw.channels.store import NewOutbound
 
         key = str(params.get("idempotencyKey") or "")
         rows = [NewOutbound(key=f"send:{key}:{index}", channel=plugin.meta.id,
                             account=str(account.account_id), target=target, text=piece,
                             meta=meta)
-                for index, piece in enumerate(chunk_text(text, limit, mode=mode,
-                                                         max_bytes=max_bytes))]
+                for index, piece in enumerate(account.chunk(text))]
         ids = await self.outbox.enqueue(rows)
         waiting: Deferred[Any] = DeferredList([self.outbox.wait(row_id) for row_id in ids],
                                               consumeErrors=True)
@@ -568,21 +568,36 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
                 result = await self._run_probe(account, channel_id, timeout_ms, warnings)
             finally:
                 limiter.release()
+            audit = None
+            if hasattr(account, "audit"):
+                await limiter.acquire()
+                try:
+                    audit = await self._run_hook(account, "audit", channel_id, timeout_ms,
+                                                 warnings, result)
+                finally:
+                    limiter.release()
+            if audit is not None:
+                snapshot["audit"] = audit
             if result is not None:
                 snapshot["probe"] = result
                 snapshot["lastProbeAt"] = int(self._clock.seconds() * 1000)
-                failure = _failure_message(result)
-                if failure and not snapshot.get("lastError"):
-                    snapshot["lastError"] = failure
+            failure = _failure_message(audit) or _failure_message(result)
+            if failure and not snapshot.get("lastError"):
+                snapshot["lastError"] = failure
         snapshot.setdefault("lastInboundAt", None)
         snapshot.setdefault("lastOutboundAt", None)
         return snapshot
 
     async def _run_probe(self, account: IChannel, channel_id: str, timeout_ms: int,
                          warnings: list[str]) -> Any:
-        prefix = f"{channel_id}:{account.account_id} probe"
+        return await self._run_hook(account, "probe", channel_id, timeout_ms, warnings)
+
+    async def _run_hook(self, account: IChannel, step: str, channel_id: str, timeout_ms: int,
+                        warnings: list[str], *args: Any) -> Any:
+        """``probe``/``audit`` bounded by the request's timeout; a failure is a warning."""
+        prefix = f"{channel_id}:{account.account_id} {step}"
         try:
-            running = _as_deferred(account.probe(timeout_ms))
+            running = _as_deferred(getattr(account, step)(timeout_ms, *args))
         except Exception as e:
             warnings.append(f"{prefix} failed: {_message(e)}")
             return {"ok": False, "error": _message(e)}
@@ -592,7 +607,7 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
         except TimeoutError:
             warnings.append(f"{prefix} timed out after {timeout_ms}ms")
             return {"ok": False, "timedOut": True,
-                    "error": f"probe timed out after {timeout_ms}ms"}
+                    "error": f"{step} timed out after {timeout_ms}ms"}
         except Exception as e:
             warnings.append(f"{prefix} failed: {_message(e)}")
             return {"ok": False, "error": _message(e)}

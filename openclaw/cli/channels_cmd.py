@@ -33,9 +33,11 @@ TIP: Final = (f"Tip: {DOCS}/cli/status adds gateway health probes to status outp
               "(requires a reachable gateway).")
 NO_CHANNELS: Final = ("- no configured chat channels (run `openclaw channels list --all` to "
                       "see installable channels)")
-CHANNELS: Final = {"irc": "IRC", "matrix": "Matrix"}
+CHANNELS: Final = {"telegram": "Telegram", "discord": "Discord", "irc": "IRC",
+                   "matrix": "Matrix"}
 ALIASES: Final = {"internet-relay-chat": "irc"}
-DOCS_PATHS: Final = {"irc": "/channels/irc", "matrix": "/channels/matrix"}
+DOCS_PATHS: Final = {"telegram": "/channels/telegram", "discord": "/channels/discord",
+                     "irc": "/channels/irc", "matrix": "/channels/matrix"}
 
 STATUS = Command(
     usage="openclaw channels status [options]",
@@ -47,7 +49,8 @@ STATUS = Command(
 LIST = Command(usage="openclaw channels list [options]",
                description="List configured chat channel accounts",
                options=(Option("--all", "Also list channels without accounts"), JSON))
-ACCOUNT_OPTIONS: Final = (Option("--channel", "Channel (irc, matrix)", "<name>"),
+ACCOUNT_OPTIONS: Final = (Option("--channel", "Channel (telegram, discord, irc, matrix)",
+                                 "<name>"),
                           Option("--account", "Account id (default: the default account)",
                                  "<id>"))
 ADD = Command(
@@ -55,6 +58,10 @@ ADD = Command(
     description="Add or update a channel account",
     options=(*ACCOUNT_OPTIONS,
              Option("--name", "Display name of the account", "<name>"),
+             Option("--token", "Bot token (Telegram, Discord)", "<token>"),
+             Option("--token-file", "Telegram bot token file", "<path>"),
+             Option("--api-root", "Telegram Bot API root (a self-hosted or local server)",
+                    "<url>"),
              Option("--host", "IRC server host", "<host>"),
              Option("--port", "IRC server port", "<port>"),
              Option("--tls", "Use TLS for IRC"),
@@ -200,6 +207,11 @@ def gateway_account_line(channel: str, account: Mapping[str, Any], label: str,
     if isinstance(allow, list) and allow:
         bits.append("allow:" + ",".join(str(entry) for entry in allow[:2]))
     bits.extend(_token_bits(account))
+    application = account.get("application")
+    intents = application.get("intents") if isinstance(application, Mapping) else None
+    content = intents.get("messageContent") if isinstance(intents, Mapping) else None
+    if isinstance(content, str) and content and content != "enabled":
+        bits.append(f"intents:content={content}")
     if account.get("allowUnmentionedGroups") is True:
         bits.append("groups:unmentioned")
     if isinstance(account.get("healthState"), str) and account["healthState"]:
@@ -399,6 +411,8 @@ def _list(args: list[str], env: MutableMapping[str, str]) -> int:
 # --------------------------------------------------------------------------- add / remove
 
 _IDENTITY_KEYS: Final = {
+    "telegram": ("name", "botToken", "tokenFile", "apiRoot"),
+    "discord": ("name", "token"),
     "irc": ("name", "host", "port", "tls", "nick", "username", "realname", "password",
             "passwordFile", "channels"),
     "matrix": ("name", "homeserver", "userId", "accessToken", "password", "deviceId",
@@ -428,7 +442,24 @@ def _fields(channel: str, values: Mapping[str, Any], env: Mapping[str, str]) -> 
     fields: dict[str, Any] = {}
     if values.get("name"):
         fields["name"] = values["name"]
-    if channel == "irc":
+    if channel in ("telegram", "discord"):
+        key = "botToken" if channel == "telegram" else "token"
+        if values.get("token"):
+            fields[key] = values["token"]
+        if channel == "telegram":
+            if values.get("tokenFile"):
+                fields["tokenFile"] = values["tokenFile"]
+            if values.get("apiRoot"):
+                fields["apiRoot"] = values["apiRoot"]
+        variable = "TELEGRAM_BOT_TOKEN" if channel == "telegram" else "DISCORD_BOT_TOKEN"
+        if values.get("useEnv"):
+            if not env.get(variable):
+                raise ChannelsCliError(f"{CHANNELS[channel]} --use-env needs {variable} in "
+                                       "the environment.")
+        elif not any(fields.get(k) for k in (key, "tokenFile")):
+            raise ChannelsCliError(f"{CHANNELS[channel]} requires --token (or --use-env).")
+        fields["enabled"] = True
+    elif channel == "irc":
         for flag, key in (("host", "host"), ("nick", "nick"), ("username", "username"),
                           ("realname", "realname"), ("password", "password")):
             if values.get(flag):

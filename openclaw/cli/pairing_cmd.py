@@ -28,18 +28,19 @@ if TYPE_CHECKING:
     from openclaw.channels.store import ChannelDatabase
     from openclaw.config.paths import OpenClawPaths
 
-KNOWN_CHANNELS = ("irc", "matrix")
+KNOWN_CHANNELS = ("telegram", "discord", "irc", "matrix")
 ALIASES = {"internet-relay-chat": "irc"}
+CHANNEL_HELP = "Channel (telegram, discord, irc, matrix)"
 
 LIST = Command(usage="openclaw pairing list [options] [channel]",
                description="List pending pairing requests",
-               options=(Option("--channel", "Channel (irc, matrix)", "<channel>"),
+               options=(Option("--channel", CHANNEL_HELP, "<channel>"),
                         Option("--account", "Account id (for multi-account channels)",
                                "<accountId>"), JSON),
                positionals=("[channel]",))
 APPROVE = Command(usage="openclaw pairing approve [options] <codeOrChannel> [code]",
                   description="Approve a pairing code and allow that sender",
-                  options=(Option("--channel", "Channel (irc, matrix)", "<channel>"),
+                  options=(Option("--channel", CHANNEL_HELP, "<channel>"),
                            Option("--account", "Account id (for multi-account channels)",
                                   "<accountId>"),
                            Option("--notify", "Notify the requester on the same channel")),
@@ -57,7 +58,8 @@ Commands:
 Docs: docs.openclaw.ai/cli/pairing
 """
 
-ID_LABELS = {"irc": "ircUser", "matrix": "matrixUserId"}
+ID_LABELS = {"irc": "ircUser", "matrix": "matrixUserId", "telegram": "telegramUserId",
+             "discord": "discordUserId"}
 
 
 class PairingError(Exception):
@@ -257,6 +259,14 @@ def _normalizer(channel: str) -> Any:
         from openclaw.channels.matrix.account import normalize_allow_entry as matrix_entry
 
         return matrix_entry
+    if channel == "telegram":
+        from openclaw.channels.telegram.account import normalize_allow_entry as telegram_entry
+
+        return telegram_entry
+    if channel == "discord":
+        from openclaw.channels.discord.account import normalize_allow_entry as discord_entry
+
+        return discord_entry
     return str.lower
 
 
@@ -266,8 +276,13 @@ def _notify(env: Mapping[str, str], channel: str, approved: Any) -> None:
     from openclaw.client import GatewayClientError, call_gateway, cli_identity
     from openclaw.client.target import load_client_config, resolve_target
 
-    target = approved.meta.get("roomId") or approved.meta.get("name") or \
-        approved.sender_id.split("!", 1)[0]
+    if channel == "telegram":
+        target = approved.sender_id
+    elif channel == "discord":
+        target = f"user:{approved.sender_id}"
+    else:
+        target = approved.meta.get("roomId") or approved.meta.get("name") or \
+            approved.sender_id.split("!", 1)[0]
     try:
         config = load_client_config(env)
         call_gateway(resolve_target(env, config), "send",

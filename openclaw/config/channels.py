@@ -1,9 +1,9 @@
 """The typed ``channels`` and ``bindings`` sections (the parts this gateway runs).
 
 Key names and types follow the real 2026.9 schema (``channels.irc``, ``channels.matrix``,
-``channels.defaults``, top-level ``bindings``); keys of those
-sections this gateway does not implement are kept and reported as unsupported, and every other
-channel (``telegram``, ``discord``, ...) stays verbatim until its network lands.
+``channels.telegram``, ``channels.discord``, ``channels.defaults``, top-level ``bindings``);
+keys of those sections this gateway does not implement are kept and reported as unsupported,
+and every other channel (``slack``, ``signal``, ...) stays verbatim until its network lands.
 
 Every account-level field defaults to None ("not set") because a named account inherits the
 channel's top-level value for each field it leaves unset (``resolve_account`` in
@@ -326,9 +326,240 @@ class MatrixConfig(MatrixAccountConfig):
                                           description="The default account id.")
 
 
+# --------------------------------------------------------------------------- Telegram, Discord
+
+
+PREVIEW_MODES = ("off", "partial", "block", "progress")
+REPLY_TO_MODES = ("off", "first", "all", "batched")
+
+
+@attrs.frozen(repr=False)
+class PreviewStreamingConfig(ConfigObject):
+    """Live preview of a streaming reply (``channels.telegram.streaming``)."""
+
+    mode: str | None = setting("mode", Enum(*PREVIEW_MODES, style="enum"), default=None,
+                               description='"partial"/"block": edit one preview message as '
+                                           'the reply streams; "progress" (default), "off": '
+                                           "typing only.")
+    chunk_mode: str | None = setting("chunkMode", Enum("length", "newline", style="enum"),
+                                     default=None,
+                                     description='"length" (default) or "newline".')
+
+
+@attrs.frozen(repr=False)
+class TelegramNetworkConfig(ConfigObject):
+    """Network options."""
+
+    dangerously_allow_private_network: bool | None = setting(
+        "dangerouslyAllowPrivateNetwork", Bool(), default=None,
+        description="Allow private/internal addresses for media downloads.")
+
+
+@attrs.frozen(repr=False)
+class TelegramGroupConfig(ConfigObject):
+    """One ``channels.telegram.groups.<chat id>`` entry (``"*"``: every group)."""
+
+    require_mention: bool | None = setting("requireMention", Bool(), default=None,
+                                           description="Answer only when mentioned "
+                                                       "(default true).")
+    enabled: bool | None = setting("enabled", Bool(), default=None,
+                                   description="false: ignore this group.")
+    allow_from: tuple[str, ...] | None = setting("allowFrom", AllowList, default=None,
+                                                 description="Senders allowed here (user "
+                                                             "ids).")
+    system_prompt: str | None = setting("systemPrompt", Str(), default=None,
+                                        description="Extra system prompt for this group.")
+    group_policy: str | None = setting("groupPolicy", Enum(*GROUP_POLICIES, style="enum"),
+                                       default=None,
+                                       description='"open": any member may trigger the bot '
+                                                   "here.")
+
+
+@attrs.frozen(repr=False)
+class TelegramAccountConfig(ConfigObject):
+    """One Telegram bot (the channel's top level is the base of every account)."""
+
+    name: str | None = setting("name", Str(), default=None, description="Display label.")
+    enabled: bool | None = setting("enabled", Bool(), default=None,
+                                   description="false: do not start this account.")
+    bot_token: Any = setting("botToken", _SecretInput(), default=None,
+                             description="Bot token from BotFather (string or SecretRef).")
+    token_file: str | None = setting("tokenFile", Str(), default=None,
+                                     description="File holding the bot token (a regular "
+                                                 "file; wins over botToken).")
+    api_root: str | None = setting("apiRoot", Str(), default=None,
+                                   description="Bot API root without /bot<TOKEN> (default "
+                                               "https://api.telegram.org).")
+    network: TelegramNetworkConfig | None = setting("network", Section(TelegramNetworkConfig),
+                                                    default=None, description="Network.")
+    dm_policy: str | None = setting("dmPolicy", Enum(*DM_POLICIES, style="enum"), default=None,
+                                    description='Direct messages: "pairing" (default), '
+                                                '"allowlist", "open", "disabled".')
+    allow_from: tuple[str, ...] | None = setting("allowFrom", AllowList, default=None,
+                                                 description="DM senders (numeric user ids).")
+    group_policy: str | None = setting("groupPolicy", Enum(*GROUP_POLICIES, style="enum"),
+                                       default=None,
+                                       description='Groups: "allowlist" (default), "open", '
+                                                   '"disabled".')
+    group_allow_from: tuple[str, ...] | None = setting(
+        "groupAllowFrom", AllowList, default=None,
+        description="Senders allowed in groups (default: allowFrom).")
+    groups: Mapping[str, TelegramGroupConfig] | None = setting(
+        "groups", MapOf(Section(TelegramGroupConfig)), default=None,
+        description="Allowed groups (chat ids) and their settings.")
+    history_limit: int | None = setting("historyLimit", Int(minimum=0), default=None,
+                                        description="Unanswered group messages kept as "
+                                                    "context (default 50, at most 200).")
+    text_chunk_limit: int | None = setting("textChunkLimit", Int(exclusive_minimum=0),
+                                           default=None,
+                                           description="Outbound chunk size (default 4000, "
+                                                       "at most 4096).")
+    streaming: PreviewStreamingConfig | None = setting(
+        "streaming", Section(PreviewStreamingConfig), default=None,
+        description="Preview streaming and chunking.")
+    reply_to_mode: str | None = setting("replyToMode", Enum(*REPLY_TO_MODES),
+                                        default=None, description='"off" (default).')
+    response_prefix: str | None = setting("responsePrefix", Str(), default=None,
+                                          description="Prefix of outbound replies.")
+
+
+@attrs.frozen(repr=False)
+class TelegramConfig(TelegramAccountConfig):
+    """``channels.telegram``: the base bot plus named ``accounts``."""
+
+    accounts: Mapping[str, TelegramAccountConfig] | None = setting(
+        "accounts", MapOf(Section(TelegramAccountConfig)), default=None,
+        description="Named accounts (inherit the top-level values).")
+    default_account: str | None = setting("defaultAccount", Str(), default=None,
+                                          description="The default account id.")
+
+
+@attrs.frozen(repr=False)
+class DiscordDmConfig(ConfigObject):
+    """Direct messages."""
+
+    enabled: bool | None = setting("enabled", Bool(), default=None,
+                                   description="false: ignore every DM.")
+    group_enabled: bool | None = setting("groupEnabled", Bool(), default=None,
+                                         description="Answer group DMs (default false).")
+    group_channels: tuple[str, ...] | None = setting(
+        "groupChannels", AllowList, default=None,
+        description="Group DM channels answered (ids).")
+
+
+@attrs.frozen(repr=False)
+class DiscordIntentsConfig(ConfigObject):
+    """Privileged gateway intents requested at identify."""
+
+    message_content: bool | None = setting("messageContent", Bool(), default=None,
+                                           description="MESSAGE_CONTENT (default true).")
+    presence: bool | None = setting("presence", Bool(), default=None,
+                                    description="GUILD_PRESENCES (default false).")
+    guild_members: bool | None = setting("guildMembers", Bool(), default=None,
+                                         description="GUILD_MEMBERS (default false).")
+
+
+@attrs.frozen(repr=False)
+class DiscordChannelConfig(ConfigObject):
+    """One ``guilds.<id>.channels.<id or name>`` entry."""
+
+    enabled: bool | None = setting("enabled", Bool(), default=None,
+                                   description="false: ignore this channel.")
+    require_mention: bool | None = setting("requireMention", Bool(), default=None,
+                                           description="Answer only when mentioned.")
+    users: tuple[str, ...] | None = setting("users", ListOf(Str()), default=None,
+                                            description="Senders allowed here (ids).")
+    roles: tuple[str, ...] | None = setting("roles", ListOf(Str()), default=None,
+                                            description="Roles allowed here (ids).")
+    system_prompt: str | None = setting("systemPrompt", Str(), default=None,
+                                        description="Extra system prompt for this channel.")
+
+
+@attrs.frozen(repr=False)
+class DiscordGuildConfig(ConfigObject):
+    """One ``channels.discord.guilds.<id or slug>`` entry (``"*"``: every guild)."""
+
+    slug: str | None = setting("slug", Str(), default=None, description="Guild slug.")
+    require_mention: bool | None = setting("requireMention", Bool(), default=None,
+                                           description="Answer only when mentioned "
+                                                       "(default true).")
+    users: tuple[str, ...] | None = setting("users", ListOf(Str()), default=None,
+                                            description="Senders allowed (ids).")
+    roles: tuple[str, ...] | None = setting("roles", ListOf(Str()), default=None,
+                                            description="Roles allowed (ids).")
+    channels: Mapping[str, DiscordChannelConfig] | None = setting(
+        "channels", MapOf(Section(DiscordChannelConfig)), default=None,
+        description="Allowed channels (a map is an allowlist; \"*\" keeps the rest).")
+
+
+@attrs.frozen(repr=False)
+class DiscordAccountConfig(ConfigObject):
+    """One Discord bot (the channel's top level is the base of every account)."""
+
+    name: str | None = setting("name", Str(), default=None, description="Display label.")
+    enabled: bool | None = setting("enabled", Bool(), default=None,
+                                   description="false: do not start this account.")
+    token: Any = setting("token", _SecretInput(), default=None,
+                         description="Bot token (string or SecretRef).")
+    application_id: str | None = setting("applicationId", Str(), default=None,
+                                         description="Application id (default: from the "
+                                                     "token).")
+    dm_policy: str | None = setting("dmPolicy", Enum(*DM_POLICIES, style="enum"), default=None,
+                                    description='Direct messages: "pairing" (default), '
+                                                '"allowlist", "open", "disabled".')
+    allow_from: tuple[str, ...] | None = setting("allowFrom", ListOf(Str()), default=None,
+                                                 description="DM senders (user ids).")
+    dm: DiscordDmConfig | None = setting("dm", Section(DiscordDmConfig), default=None,
+                                         description="Direct messages.")
+    group_policy: str | None = setting("groupPolicy", Enum(*GROUP_POLICIES, style="enum"),
+                                       default=None,
+                                       description='Guilds: "allowlist" (default), "open", '
+                                                   '"disabled".')
+    guilds: Mapping[str, DiscordGuildConfig] | None = setting(
+        "guilds", MapOf(Section(DiscordGuildConfig)), default=None,
+        description="Allowed guilds (id or slug) and their channels.")
+    intents: DiscordIntentsConfig | None = setting("intents", Section(DiscordIntentsConfig),
+                                                   default=None,
+                                                   description="Privileged intents.")
+    allow_bots: bool | str | None = setting("allowBots", OneOf(Bool(), Enum("mentions")),
+                                            default=None,
+                                            description="Answer other bots (default false).")
+    dangerously_allow_name_matching: bool | None = setting(
+        "dangerouslyAllowNameMatching", Bool(), default=None,
+        description="Let user names match allowlists (names are not identities).")
+    history_limit: int | None = setting("historyLimit", Int(minimum=0), default=None,
+                                        description="Unanswered channel messages kept as "
+                                                    "context (default 20).")
+    text_chunk_limit: int | None = setting("textChunkLimit", Int(exclusive_minimum=0),
+                                           default=None,
+                                           description="Outbound chunk size (default 2000).")
+    max_lines_per_message: int | None = setting(
+        "maxLinesPerMessage", Int(exclusive_minimum=0), default=None,
+        description="Lines per outbound message (default 17).")
+    streaming: PreviewStreamingConfig | None = setting(
+        "streaming", Section(PreviewStreamingConfig), default=None,
+        description="Chunking.")
+    reply_to_mode: str | None = setting("replyToMode", Enum(*REPLY_TO_MODES),
+                                        default=None, description='"off" (default).')
+    response_prefix: str | None = setting("responsePrefix", Str(), default=None,
+                                          description="Prefix of outbound replies.")
+
+
+@attrs.frozen(repr=False)
+class DiscordConfig(DiscordAccountConfig):
+    """``channels.discord``: the base bot plus named ``accounts``."""
+
+    accounts: Mapping[str, DiscordAccountConfig] | None = setting(
+        "accounts", MapOf(Section(DiscordAccountConfig)), default=None,
+        description="Named accounts (inherit the top-level values).")
+    default_account: str | None = setting("defaultAccount", Str(), default=None,
+                                          description="The default account id.")
+
+
 @attrs.frozen(repr=False)
 class ChannelsConfig(ConfigObject):
-    """Chat channels (``irc`` and ``matrix`` run here; other channels are kept verbatim)."""
+    """Chat channels (``irc``, ``matrix``, ``telegram`` and ``discord`` run here; other
+    channels are kept verbatim)."""
 
     defaults: ChannelDefaultsConfig | None = setting(
         "defaults", Section(ChannelDefaultsConfig), default=None,
@@ -337,6 +568,10 @@ class ChannelsConfig(ConfigObject):
                                     description="IRC.")
     matrix: MatrixConfig | None = setting("matrix", Section(MatrixConfig), default=None,
                                           description="Matrix.")
+    telegram: TelegramConfig | None = setting("telegram", Section(TelegramConfig),
+                                              default=None, description="Telegram.")
+    discord: DiscordConfig | None = setting("discord", Section(DiscordConfig), default=None,
+                                            description="Discord.")
 
 
 # --------------------------------------------------------------------------- routing

@@ -70,7 +70,8 @@ class ChannelsCliTests(SynchronousTestCase):
         run = run_cli(["channels", "add", "--channel", "irc", "--port", "99999"], self.env)
         self.assertEqual((run.code, run.err), (1, "Invalid --port: 99999\n"))
         run = run_cli(["channels", "add", "--channel", "nope"], self.env)
-        self.assertEqual(run.err, 'Unknown channel "nope". Valid channels: irc, matrix\n')
+        self.assertEqual(run.err, 'Unknown channel "nope". Valid channels: telegram, discord, '
+                                  'irc, matrix\n')
         run = run_cli(["channels", "add", "--channel", "irc", "--account", " "], self.env)
         self.assertEqual(run.err, "--account must not be blank\n")
         self.assertEqual(self.config(), before)
@@ -132,3 +133,66 @@ class ChannelsCliTests(SynchronousTestCase):
                                   "instead.\n")
         run = run_cli(["pairing", "list", "irc", "--account", ""], self.env)
         self.assertEqual(run.code, 1)
+
+
+class TelegramDiscordCliTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.base = tempfile.mkdtemp(prefix="oc-channels-cli-")
+        self.addCleanup(shutil.rmtree, self.base, True)
+        self.env = isolated_env(self.base)
+        write_config(self.env, {"gateway": {"mode": "local", "port": free_port(),
+                                            "auth": {"mode": "token", "token": "t" * 24}}})
+
+    def config(self) -> dict:
+        with open(self.env["OPENCLAW_CONFIG_PATH"]) as handle:
+            loaded: dict = json.load(handle)
+        return loaded
+
+    def test_add_with_tokens_and_config_only_status(self) -> None:
+        run = run_cli(["channels", "add", "--channel", "telegram", "--token", "123:abc",
+                       "--api-root", "http://127.0.0.1:8081"], self.env)
+        self.assertEqual((run.code, run.out), (0, 'Added Telegram account "default".\n'),
+                         run.err)
+        self.assertEqual(self.config()["channels"]["telegram"], {
+            "botToken": "123:abc", "apiRoot": "http://127.0.0.1:8081", "enabled": True})
+        run = run_cli(["channels", "add", "--channel", "discord"], self.env)
+        self.assertEqual((run.code, run.err),
+                         (1, "Discord requires --token (or --use-env).\n"))
+        run = run_cli(["channels", "add", "--channel", "discord", "--use-env"], self.env)
+        self.assertEqual(run.err, "Discord --use-env needs DISCORD_BOT_TOKEN in the "
+                                  "environment.\n")
+        run = run_cli(["channels", "add", "--channel", "discord", "--token", "MTk.x.y"],
+                      self.env)
+        self.assertEqual(run.code, 0, run.err)
+        run = run_cli(["channels", "status"], self.env)
+        self.assertEqual(run.code, 0, run.err)
+        lines = run.out.splitlines()
+        self.assertIn("- Telegram default: enabled, configured, mode:polling, token:config",
+                      lines)
+        self.assertIn("- Discord default: enabled, configured, token:config", lines)
+        self.assertLess(lines.index("- Telegram default: enabled, configured, mode:polling, "
+                                    "token:config"),
+                        lines.index("- Discord default: enabled, configured, token:config"))
+        fallback = run_cli(["channels", "status", "--json"], self.env).json()
+        self.assertEqual(fallback["configuredChannels"], ["telegram", "discord"])
+
+    def test_pairing_approve_normalizes_telegram_and_discord_ids(self) -> None:
+        run_cli(["channels", "add", "--channel", "telegram", "--token", "123:abc"], self.env)
+        run_cli(["channels", "add", "--channel", "discord", "--token", "MTk.x.y"], self.env)
+        db = ChannelDatabase(database_path(self.env["OPENCLAW_STATE_DIR"]))
+        self.addCleanup(db.close)
+        now = int(time.time() * 1000)
+        code, _ = pairing.upsert_request(db, "telegram", "default", "1000001",
+                                         {"username": "alice"}, now)
+        run = run_cli(["pairing", "list", "telegram"], self.env)
+        self.assertIn("telegramUserId", run.out)
+        run = run_cli(["pairing", "approve", "telegram", code], self.env)
+        self.assertEqual(run.code, 0, run.err)
+        self.assertIn("Approved telegram sender 1000001.", run.out)
+        self.assertEqual(pairing.allowed_senders(db, "telegram", "default"), ["1000001"])
+        self.assertEqual(self.config()["commands"]["ownerAllowFrom"], ["telegram:1000001"])
+        code, _ = pairing.upsert_request(db, "discord", "default", "2000002",
+                                         {"name": "bob"}, now)
+        run = run_cli(["pairing", "approve", "discord", code], self.env)
+        self.assertEqual(run.code, 0, run.err)
+        self.assertEqual(pairing.allowed_senders(db, "discord", "default"), ["2000002"])

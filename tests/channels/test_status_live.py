@@ -132,3 +132,127 @@ class ChannelsStatusLiveTests(TestCase):
 
     def assert_fields(self, record: dict[str, Any], **expected: Any) -> None:
         self.assertEqual({key: record.get(key) for key in expected}, expected)
+
+
+TELEGRAM_ACCOUNT = ["accountId", "allowUnmentionedGroups", "audit", "configured", "connected",
+                    "enabled", "lastConnectedAt", "lastError", "lastInboundAt",
+                    "lastOutboundAt", "lastProbeAt", "lastStartAt", "lastTransportActivityAt",
+                    "lifecycle", "mode", "probe", "reconnectAttempts", "restartPending",
+                    "running", "tokenSource", "tokenStatus"]
+DISCORD_ACCOUNT = ["accountId", "application", "bot", "configured", "connected", "enabled",
+                   "lastConnectedAt", "lastError", "lastInboundAt", "lastOutboundAt",
+                   "lastProbeAt", "lastStartAt", "lastStopAt", "lifecycle", "probe",
+                   "reconnectAttempts", "restartPending", "running", "tokenSource"]
+
+
+class FourNetworksStatusTests(TestCase):
+    timeout = 90
+
+    async def test_status_probe_json_for_irc_matrix_telegram_and_discord_at_once(
+            self) -> None:
+        from tests.channels.test_discord_live import DiscordWorld, discord_channel
+        from tests.channels.test_telegram_live import TEAM_ID, TelegramWorld, telegram_channel
+
+        if ngircd_path() is None:
+            raise SkipTest(missing_reason("ngircd"))
+        if not synapse_available():
+            raise SkipTest(missing_reason("Synapse"))
+        irc = Ngircd()
+        await irc.start()
+        self.addCleanup(irc.close)
+        synapse = await shared_synapse()
+        if "ocfour" not in synapse.tokens:
+            await synapse.register("ocfour", "four-password-1")
+        telegram = TelegramWorld()
+        self.addCleanup(telegram.server.stop)
+        discord = DiscordWorld()
+        self.addCleanup(discord.server.stop)
+        stack = GatewayStack()
+        self.addCleanup(stack.close)
+        stack.env["DISCORD_API_URL"] = discord.server.api_base
+        channels = {**irc_channels(irc.port),
+                    **matrix_channel(synapse, accessToken=synapse.tokens["ocfour"]),
+                    **telegram_channel(telegram.server, telegram.bot,
+                                       groups={str(TEAM_ID): {"requireMention": False}}),
+                    **discord_channel(discord)}
+        stack.write_config(stack.base_config(channels))
+        await stack.start()
+        for channel in ("irc", "matrix", "telegram", "discord"):
+            await stack.connected(channel)
+
+        rc, out, err = await stack.cli("channels", "status", "--probe", "--json")
+        self.assertEqual(rc, 0, err)
+        payload = json.loads(out)
+        self.assertEqual(sorted(payload), TOP_LEVEL)
+        self.assertEqual(payload["channelOrder"], ["telegram", "discord", "irc", "matrix"])
+        self.assertEqual(payload["channelLabels"], {"telegram": "Telegram",
+                                                    "discord": "Discord", "irc": "IRC",
+                                                    "matrix": "Matrix"})
+        self.assertEqual(payload["channelDetailLabels"]["telegram"], "Telegram Bot")
+        self.assertEqual(payload["channelSystemImages"],
+                         {"telegram": "paperplane", "discord": "bubble.left.and.bubble.right",
+                          "irc": "network"})
+        self.assertEqual(payload["channelDefaultAccountId"],
+                         dict.fromkeys(("telegram", "discord", "irc", "matrix"), "default"))
+        accounts = payload["channelAccounts"]
+        for channel in ("irc", "matrix", "telegram", "discord"):
+            [row] = accounts[channel]
+            self.assert_fields(row, accountId="default", enabled=True, configured=True,
+                               running=True, connected=True, lifecycle="ready",
+                               lastError=None)
+            self.assertIs(row["probe"]["ok"], True, (channel, row["probe"]))
+            self.assertIsInstance(row["lastProbeAt"], int)
+        self.assertEqual(sorted(accounts["irc"][0]), IRC_ACCOUNT)
+        self.assertEqual(sorted(accounts["matrix"][0]), MATRIX_ACCOUNT)
+
+        [tg] = accounts["telegram"]
+        self.assertEqual(sorted(tg), TELEGRAM_ACCOUNT)
+        self.assert_fields(tg, mode="polling", tokenSource="config", tokenStatus="available",
+                           allowUnmentionedGroups=True)
+        self.assertEqual(sorted(tg["probe"]), ["bot", "botInfo", "elapsedMs", "error", "ok",
+                                               "status", "webhook"])
+        self.assert_fields(tg["probe"]["bot"], id=telegram.bot.id,
+                           username="openclaw_test_bot", canJoinGroups=True,
+                           canReadAllGroupMessages=False)
+        self.assertEqual(tg["probe"]["webhook"], {"url": "", "hasCustomCert": False})
+        self.assert_fields(tg["audit"], ok=True, checkedGroups=1, unresolvedGroups=0,
+                           hasWildcardUnmentionedGroups=False)
+        self.assertEqual(tg["audit"]["groups"], [{"chatId": str(TEAM_ID), "ok": True,
+                                                  "status": "member", "error": None,
+                                                  "matchKey": str(TEAM_ID),
+                                                  "matchSource": "id"}])
+        getchatmember = [c for c in telegram.bot.requests if c.method == "getChatMember"]
+        self.assertEqual(getchatmember[0].params, {"chat_id": str(TEAM_ID),
+                                                   "user_id": str(telegram.bot.id)})
+
+        [dc] = accounts["discord"]
+        self.assertEqual(sorted(dc), DISCORD_ACCOUNT)
+        self.assert_fields(dc, tokenSource="config",
+                           bot={"id": discord.bot.id, "username": "OpenClaw"})
+        self.assertEqual(dc["application"]["intents"],
+                         {"messageContent": "limited", "guildMembers": "disabled",
+                          "presence": "disabled"})
+        self.assertEqual(sorted(dc["probe"]), ["application", "bot", "elapsedMs", "error",
+                                               "ok", "status"])
+        self.assertEqual(dc["probe"]["bot"], {"id": discord.bot.id, "username": "OpenClaw"})
+        # the only warning: Telegram's privacy mode hides unmentioned group messages
+        self.assertEqual([(i["channel"], i["kind"]) for i in payload["statusIssues"]],
+                         [("telegram", "config")])
+
+        rc, out, err = await stack.cli("channels", "status", "--probe")
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertIn("- Discord default: enabled, configured, running, connected, "
+                      "bot:@OpenClaw, token:config, intents:content=limited, works", lines)
+        self.assertIn("- IRC default: enabled, configured, running, connected, works", lines)
+        telegram_line = next(line for line in lines if line.startswith("- Telegram"))
+        self.assertRegex(telegram_line, r"^- Telegram default: enabled, configured, running, "
+                                        r"connected, transport:just now, mode:polling, "
+                                        r"bot:@openclaw_test_bot, token:config, "
+                                        r"groups:unmentioned, works, audit ok$")
+        self.assertTrue(any(line.startswith("- Matrix default: enabled, configured, running")
+                            for line in lines))
+        self.assertIn("Warnings:", lines)
+
+    def assert_fields(self, record: dict[str, Any], **expected: Any) -> None:
+        self.assertEqual({key: record.get(key) for key in expected}, expected)

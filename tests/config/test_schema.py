@@ -362,7 +362,7 @@ class UnsupportedKeyTests(ConfigTestCase):
                     "remote": {"url": "ws://x"},
                     "controlUi": {"sessionObserver": False},
                 },
-                "channels": {"telegram": {"botToken": "t"}},
+                "channels": {"slack": {"botToken": "t"}},
                 "plugins": {"enabled": True, "allow": ["h"]},
                 "talk": {"provider": "x"},
                 "session": {"scope": "per-sender", "sendPolicy": {"default": "allow"}},
@@ -378,7 +378,7 @@ class UnsupportedKeyTests(ConfigTestCase):
             (
                 "agents.defaults.compaction",
                 "agents.entries.main.tools.byProvider",
-                "channels.telegram",
+                "channels.slack",
                 "gateway.controlUi.sessionObserver",
                 "gateway.remote",
                 "gateway.tailscale",
@@ -392,7 +392,7 @@ class UnsupportedKeyTests(ConfigTestCase):
         self.assertEqual(snapshot.parsed["gateway"]["tls"], {"enabled": True})
         config = snapshot.config
         self.assertEqual(config.section("plugins"), {"enabled": True, "allow": ["h"]})
-        self.assertEqual(snapshot.parsed["channels"]["telegram"]["botToken"], "t")
+        self.assertEqual(snapshot.parsed["channels"]["slack"]["botToken"], "t")
         self.assertEqual(config.section("secrets"), {})
         self.assertEqual(sorted(config.extra), ["plugins"])
 
@@ -686,7 +686,7 @@ class JsonSchemaTests(SynchronousTestCase):
         tls = schema["properties"]["gateway"]["properties"]["tls"]
         self.assertTrue(tls["x-openclaw-unsupported"])
         channels = schema["properties"]["channels"]["properties"]
-        self.assertTrue(channels["telegram"]["x-openclaw-unsupported"])
+        self.assertTrue(channels["slack"]["x-openclaw-unsupported"])
         self.assertEqual(channels["irc"]["properties"]["dmPolicy"]["enum"],
                          ["pairing", "allowlist", "open", "disabled"])
         self.assertIn("hooks", schema["properties"])

@@ -60,12 +60,12 @@ class ConfigGetTests(SynchronousTestCase):
         self.assertIn("// operator config", payload["raw"])
 
     def test_unsupported_keys_become_warnings(self) -> None:
-        snapshot = config_snapshot({"channels": {"telegram": {}}}, warnings=("something odd",))
+        snapshot = config_snapshot({"channels": {"slack": {}}}, warnings=("something odd",))
         payload = call(harness_with(snapshot), "config.get")["payload"]
         self.assertEqual(payload["warnings"], [
             {"path": "", "message": "something odd"},
-            {"path": "channels.telegram", "message": "not supported by this gateway yet; kept, "
-                                                     "not applied"}])
+            {"path": "channels.slack", "message": "not supported by this gateway yet; kept, "
+                                                  "not applied"}])
 
     def test_missing_file(self) -> None:
         snapshot = config_snapshot(exists=False, raw=None, hash=None)

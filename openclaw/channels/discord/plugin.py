@@ -1,0 +1,43 @@
+"""The Discord channel as the ``channels`` service sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from zope.interface import implementer
+
+from openclaw.channels.discord import account as discord_account
+from openclaw.channels.discord.config import resolve_accounts
+from openclaw.channels.interfaces import IChannelPlugin
+from openclaw.channels.model import AccountSpec
+
+
+@implementer(IChannelPlugin)
+class DiscordPlugin:
+    meta = discord_account.DISCORD_META
+    id_label = "discordUserId"
+
+    def account_specs(self, snapshot: Any, secrets: Any,
+                      env: Mapping[str, str]) -> list[AccountSpec]:
+        return resolve_accounts(snapshot, secrets, env)
+
+    def build(self, spec: AccountSpec, context: Any) -> discord_account.DiscordAccount:
+        return discord_account.DiscordAccount(spec, context)
+
+    def normalize_target(self, raw: str) -> str | None:
+        return discord_account.normalize_target(raw)
+
+    def normalize_allow_entry(self, raw: str) -> str:
+        return discord_account.normalize_allow_entry(raw)
+
+    def config_status(self, spec: AccountSpec) -> dict[str, Any]:
+        config = spec.settings.config
+        status: dict[str, Any] = {"accountId": spec.account_id, "enabled": spec.enabled,
+                                  "configured": spec.configured,
+                                  "tokenSource": spec.settings.token_source,
+                                  "dmPolicy": config.dm_policy or "pairing",
+                                  "allowFrom": list(config.allow_from or ())}
+        if config.name:
+            status["name"] = config.name
+        return status
