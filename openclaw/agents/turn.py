@@ -34,6 +34,7 @@ from openclaw.agents.model_fit import model_fit, no_content_error
 from openclaw.agents.requests import STOP_TOOL_CALLS, AgentRequestError, RunRequest, RunResult
 from openclaw.agents.session_access import RuntimeSessions
 from openclaw.agents.session_keys import session_kind
+from openclaw.agents.store import all_written
 from openclaw.agents.workspace import (
     PromptInputs,
     build_system_prompt,
@@ -163,35 +164,48 @@ class Turn:
         """The session entry and the model context, with this run's input recorded."""
         handle, request, result, runtime = self.handle, self.request, self.result, \
             self.runtime
-        entry, _created = await self.sessions.ensure(handle.session_key,
-                                                     cwd=self.agent.workspace,
-                                                     fields=self.session_fields())
+        sessions, key = self.sessions, handle.session_key
+        await sessions.load()
+        # A new session's header and index entry, then the input: queued in this reactor turn,
+        # they go to disk in one writer batch, and the run waits for all of them at once.
+        entry, created = sessions.open_session(key, cwd=self.agent.workspace,
+                                               fields=self.session_fields())
         handle.session_id = result.session_id = entry.get("sessionId")
-        history = await runtime._load_history(handle.agent_id, handle.session_key)
+        if created is not None:
+            runtime._history[(handle.agent_id, key)] = []   # new: nothing to read back
+        history = await runtime._load_history(handle.agent_id, key)
+        parent = await sessions.leaf_id(key)
         dangling = dangling_tool_calls(history)
         answers = caller_answers(dangling, request.tool_results)
         if answers is not None:
             # the caller answered its tool calls: the model continues from the results
             now = runtime.now_ms()
-            results = [{"role": "toolResult", "toolCallId": call.get("id"),
-                        "toolName": call.get("name"),
-                        "content": [{"type": "text", "text": answer.content}],
-                        "isError": answer.is_error, "timestamp": now}
-                       for call, answer in zip(dangling, answers, strict=True)]
-            await self.append([{"type": "message", "message": message}
-                               for message in results])
-            history.extend(results)
+            inputs: list[dict[str, Any]] = [
+                {"role": "toolResult", "toolCallId": call.get("id"),
+                 "toolName": call.get("name"),
+                 "content": [{"type": "text", "text": answer.content}],
+                 "isError": answer.is_error, "timestamp": now}
+                for call, answer in zip(dangling, answers, strict=True)]
+            records: list[dict[str, Any]] = [{"type": "message", "message": message}
+                                             for message in inputs]
         else:
             if dangling:
                 # as context_messages() will show them when the transcript is read again
                 history.extend(missing_results(dangling))
-            user_message = {"role": "user", "content": request.message,
-                            "timestamp": runtime.now_ms(),
-                            # clients match their sent message by its run id
-                            "idempotencyKey": f"{request.run_id}:user"}
-            await self.append([{"type": "message", "id": handle.message_id,
-                                "message": user_message}])
-            history.append(user_message)
+            inputs = [{"role": "user", "content": request.message,
+                       "timestamp": runtime.now_ms(),
+                       # clients match their sent message by its run id
+                       "idempotencyKey": f"{request.run_id}:user"}]
+            records = [{"type": "message", "id": handle.message_id, "message": inputs[0]}]
+        _, recorded = sessions.append_after(key, parent, records)
+        if created is not None:
+            recorded = all_written([created, recorded])
+        try:
+            await recorded      # not cancellable: once written, the input is the run's
+        except BaseException:
+            runtime.forget_history(handle.agent_id, key)    # what is on disk is unknown
+            raise
+        history.extend(inputs)
         self.started = True
         handle.started_at = result.started_at = runtime.now_ms()
         # first the waiters (a chat.send ack goes out before any event of the run)

@@ -281,7 +281,7 @@ class SessionRoutesTests(StackTestCase):
         running = Deferred.fromCoroutine(stack.request("POST", "/v1/chat/completions", body={
             "model": "openclaw", "user": "k", "messages": [{"role": "user", "content": "x"}]},
             token=None))
-        await stack.upstream.wait_requests(1)  # the run is at the model
+        await stack.upstream.wait_requests(2)  # the second run is at the model
         status, _, body = await stack.request(
             "POST", "/sessions/agent%3Amain%3Aopenai-user%3Ak/kill", token=None)
         self.assertEqual((status, body), (200, {"ok": True, "killed": True}))
