@@ -94,28 +94,37 @@ class Turn:
             else self.view.timeout_s
         self.started = False
         self.partial: list[str] = []        # the answer streamed so far in this model call
+        self.recording: Deferred[None] | None = None     # the input on its way to disk
 
     # -- the whole run --------------------------------------------------------------------
 
     async def run(self) -> None:
-        handle, result = self.handle, self.result
+        handle = self.handle
         try:
             self.prepare()
             await self.prepare_workspace()
             entry, history = await self.record_input()
-            if handle.abort_reason is not None:
-                raise CancelledError()
             await self.loop(entry, history)
         except (CancelledError, ProviderError, AgentRequestError) as e:
             self.fail(e)
         except Exception as e:
-            log.failure("agent run {run} failed", run=handle.run_id)
-            result.status = "error"
-            result.error = f"{type(e).__name__}: {e}"
-            result.error_kind = KIND_UNKNOWN
+            self.crashed(e)
         finally:
             handle._current_call = None
+        if self.recording is not None:
+            # it failed before its first model call: still accepted once the input is durable
+            try:
+                await self.accept()
+            except Exception as e:
+                self.crashed(e)
         await self.conclude()
+
+    def crashed(self, error: Exception) -> None:
+        result = self.result
+        log.failure("agent run {run} failed", Failure(error), run=self.handle.run_id)
+        result.status = "error"
+        result.error = f"{type(error).__name__}: {error}"
+        result.error_kind = KIND_UNKNOWN
 
     # -- 1. before the input is recorded --------------------------------------------------
 
@@ -161,7 +170,9 @@ class Turn:
     # -- 2. the input, durable ------------------------------------------------------------
 
     async def record_input(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The session entry and the model context, with this run's input recorded."""
+        """The session entry and the model context with this run's input, which is on its way
+        to disk (:attr:`recording`): the first model request is prepared meanwhile, and
+        :meth:`accept` waits for it before anything is sent."""
         handle, request, result, runtime = self.handle, self.request, self.result, \
             self.runtime
         sessions, key = self.sessions, handle.session_key
@@ -200,18 +211,29 @@ class Turn:
         _, recorded = sessions.append_after(key, parent, records)
         if created is not None:
             recorded = all_written([created, recorded])
+        self.recording = recorded
+        history.extend(inputs)      # dropped from the cache if the write fails (accept)
+        return entry, history
+
+    async def accept(self) -> None:
+        """Wait until the input is durable: the run is accepted (its waiters first: a
+        ``chat.send`` ack goes out before any event of the run), ``lifecycle start``. Raises
+        the write's error (the run is then not accepted)."""
+        recording, self.recording = self.recording, None
+        if recording is None:
+            return
+        handle, result, runtime = self.handle, self.result, self.runtime
         try:
-            await recorded      # not cancellable: once written, the input is the run's
+            await recording     # not cancellable: once written, the input is the run's
         except BaseException:
-            runtime.forget_history(handle.agent_id, key)    # what is on disk is unknown
+            runtime.forget_history(handle.agent_id, handle.session_key)  # unknown on disk
             raise
-        history.extend(inputs)
         self.started = True
         handle.started_at = result.started_at = runtime.now_ms()
-        # first the waiters (a chat.send ack goes out before any event of the run)
         handle._settle_acceptance(None)
         handle.emit("lifecycle", {"phase": "start", "startedAt": result.started_at})
-        return entry, history
+        if handle.abort_reason is not None:
+            raise CancelledError()
 
     def session_fields(self) -> dict[str, Any]:
         """What a new session's row starts with."""
@@ -400,8 +422,11 @@ class Turn:
         for index, ref in enumerate(chain):
             final = index == len(chain) - 1
             try:
-                opened = await handle.guard(Deferred.fromCoroutine(
-                    router.open(ref, attrs.evolve(request, model=ref.model))))
+                opening = Deferred.fromCoroutine(router.open(ref, attrs.evolve(
+                    request, model=ref.model)))
+                if self.recording is not None and not opening.called:
+                    await self.accept()     # a local model starting must not hold the ack
+                opened = await handle.guard(opening)
             except ProviderError as e:
                 last = e
                 if final or (not e.failover and "unknown model provider" not in str(e)):
@@ -412,6 +437,9 @@ class Turn:
             handle._current_call = opened.call
             streamed = False
             try:
+                if self.recording is not None:
+                    opened.call.prepare()       # the request, built while the input is written
+                    await self.accept()
                 turn: AssistantTurn | None = None
                 text = "".join(partial)     # the cumulative text, grown (not re-joined)
                 async for event in opened.call:
