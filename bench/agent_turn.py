@@ -89,7 +89,7 @@ async def measure(reactor: Any, args: argparse.Namespace, up_port: int, gw_port:
             direct_final.append((time.perf_counter() - start) * 1000)
     await pool.closeCachedConnections()
 
-    ws = WsClient(gw_port)
+    ws = WsClient(gw_port, token=TOKEN)
     await ws.open(scopes=["operator.read", "operator.write"])
     gw_first: list[float] = []
     gw_final: list[float] = []

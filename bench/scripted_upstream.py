@@ -40,3 +40,10 @@ def serve_upstream(port: int, chunks: int, burst: int = 5000) -> None:
     upstream.requests = _Discard()  # type: ignore[assignment]
     print("ready", flush=True)
     cast(Any, reactor).run()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_upstream(int(sys.argv[1]), int(sys.argv[2]),
+                   int(sys.argv[3]) if len(sys.argv) > 3 else 5000)

@@ -5,11 +5,16 @@ thread; its Deferred fires back on the reactor (``callFromThread``) only once th
 disk:
 
 * :meth:`append` - ``O_APPEND`` write of whole lines, ``fsync`` (one fsync per touched file per
-  batch: a burst of appends costs one disk flush). At most ``MAX_OPEN_FILES`` descriptors stay
+  batch: a burst of appends costs one disk flush; a batch touching many files fsyncs them in
+  parallel, which the file system commits together). At most ``MAX_OPEN_FILES`` descriptors stay
   open; one with appends awaiting their fsync is synced before it is closed, so an append is
   reported durable only after an fsync of the descriptor it went through. Before the first
   append to a file this process repairs a torn tail (a line cut by a crash, or by a failed
   write, is truncated away), so records never run together.
+* :meth:`extend_object` - members added at the end of a file holding one JSON object (the
+  session index): one ``pwrite`` over its closing brace, ``fsync`` like an append. The file is
+  valid JSON before and after; a later member of the same name overrides an earlier one, as
+  ``JSON.parse`` and Python's ``json`` read duplicates.
 * :meth:`replace` - :func:`openclaw.atomic_files.atomic_write_bytes`: a unique temp file,
   fsync, ``rename`` over ``path``, fsync the directory (atomic: readers see the old or the
   new file, never a mix).
@@ -32,7 +37,8 @@ import os
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -43,7 +49,19 @@ from openclaw.atomic_files import atomic_write_bytes, fsync_dir
 T = TypeVar("T")
 
 MAX_OPEN_FILES: Final = 64
+#: A batch with appends to at least this many files fsyncs them from a few threads at once:
+#: the file system commits concurrent fsyncs together (200 files: ~22 ms one by one, ~12 ms
+#: from 8 threads on the project's machine); for a file or two the threads cost more than
+#: they save.
+PARALLEL_SYNC_FILES: Final = 4
+SYNC_THREADS: Final = 8
 _STOP: Final = object()
+#: How far back from the end of an object file its closing brace is looked for.
+_TAIL_PROBE: Final = 4096
+
+
+class NotAnObjectFile(ValueError):
+    """:meth:`DurableWriter.extend_object` on a file that does not end with ``}``."""
 
 
 def repair_tail(path: str) -> int:
@@ -88,29 +106,37 @@ class _Files:
     file, reporting unsynced appends durable.)
     """
 
-    def __init__(self, limit: int = MAX_OPEN_FILES) -> None:
+    def __init__(self, limit: int = MAX_OPEN_FILES, *, parallel: bool = False) -> None:
         self._limit = limit
         self._fds: OrderedDict[str, int] = OrderedDict()
+        self._objects: set[str] = set()     # paths open as object files (read-write, no append)
         self._repaired: set[str] = set()
         self._waiting: dict[str, list[Any]] = {}            # path -> tokens written, unsynced
         self._settled: list[tuple[list[Any], Failure | None]] = []
+        self._parallel = parallel
+        self._syncers: ThreadPoolExecutor | None = None
 
-    def _fd(self, path: str) -> int:
+    def _fd(self, path: str, *, as_object: bool = False) -> int:
         fd = self._fds.get(path)
         if fd is not None:
-            self._fds.move_to_end(path)
-            return fd
+            if (path in self._objects) == as_object:
+                self._fds.move_to_end(path)
+                return fd
+            self._release(path)
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        if path not in self._repaired:
+        if not as_object and path not in self._repaired:
             repair_tail(path)
             self._repaired.add(path)
         created = not os.path.exists(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        flags = os.O_RDWR | os.O_CREAT if as_object else os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        fd = os.open(path, flags, 0o600)
         if created and directory:
             fsync_dir(directory)
         self._fds[path] = fd
+        if as_object:
+            self._objects.add(path)
         while len(self._fds) > self._limit:
             self._release(next(iter(self._fds)))
         return fd
@@ -128,17 +154,60 @@ class _Files:
             raise
         self._waiting.setdefault(path, []).append(token)
 
+    def extend_object(self, path: str, members: Sequence[bytes], token: Any) -> None:
+        """Add ``members`` (each ``"name":value``, one line, no newline inside) to the JSON
+        object in ``path`` (created as ``{}`` when missing or empty); ``token`` is settled by
+        the fsync that follows.
+
+        One ``pwrite`` replaces the closing brace with ``,member...`` and a new closing brace,
+        so the file stays one valid JSON object; a member whose name is already there is
+        overridden by the new one (the last duplicate wins when the file is read)."""
+        fd = self._fd(path, as_object=True)
+        size = os.fstat(fd).st_size
+        start = max(0, size - _TAIL_PROBE)
+        tail = os.pread(fd, size - start, start) if size else b""
+        stripped = tail.rstrip()
+        if not stripped.strip():
+            if start:
+                raise NotAnObjectFile(f"{path}: no closing brace in its last {_TAIL_PROBE} "
+                                      "bytes")
+            position = 0
+            data = b"{" + b"\n,".join(members) + b"\n}\n"
+        else:
+            if not stripped.endswith(b"}"):
+                raise NotAnObjectFile(f"{path} does not end with a JSON object")
+            position = start + len(stripped) - 1
+            # ``{`` right before the closing brace: the object is empty (a member whose value
+            # is ``{}`` puts a ``}`` there)
+            empty = stripped[:-1].rstrip().endswith(b"{")
+            body = b"\n,".join(members) + b"\n}\n"
+            data = body if empty else b"," + body
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(fd, view, position)
+                view = view[written:]
+                position += written
+            if position < size:
+                os.ftruncate(fd, position)
+        except BaseException:
+            self._release(path)
+            raise
+        self._waiting.setdefault(path, []).append(token)
+
     def _sync(self, path: str) -> None:
         tokens = self._waiting.pop(path, None)
         if tokens is None:
             return
-        failure: Failure | None = None
+        self._settled.append((tokens, self._fsync(path)))
+
+    def _fsync(self, path: str) -> Failure | None:
         try:
             os.fsync(self._fds[path])
         except OSError:
-            failure = Failure()
             self._repaired.discard(path)   # unknown state on disk: repair before reuse
-        self._settled.append((tokens, failure))
+            return Failure()
+        return None
 
     def _release(self, path: str) -> None:
         """Sync ``path``'s waiting appends, then close its descriptor."""
@@ -148,14 +217,25 @@ class _Files:
             self._sync(path)
         finally:
             fd = self._fds.pop(path)
+            self._objects.discard(path)
             with contextlib.suppress(OSError):
                 os.close(fd)
 
     def settle(self) -> list[tuple[list[Any], Failure | None]]:
         """Fsync every descriptor with waiting appends; ``(tokens, failure or None)`` of
         everything synced since the last call (including syncs done by evictions)."""
-        for path in list(self._waiting):
-            self._sync(path)
+        paths = list(self._waiting)
+        if self._parallel and len(paths) >= PARALLEL_SYNC_FILES:
+            if self._syncers is None:
+                self._syncers = ThreadPoolExecutor(SYNC_THREADS,
+                                                   thread_name_prefix="openclaw-fsync")
+            # every descriptor stays open (no eviction happens during this map)
+            outcomes = list(self._syncers.map(self._fsync, paths))
+            for path, failure in zip(paths, outcomes, strict=True):
+                self._settled.append((self._waiting.pop(path), failure))
+        else:
+            for path in paths:
+                self._sync(path)
         settled, self._settled = self._settled, []
         return settled
 
@@ -163,6 +243,9 @@ class _Files:
         if path is None:
             for open_path in list(self._fds):
                 self._release(open_path)
+            if self._syncers is not None:
+                self._syncers.shutdown(wait=False)
+                self._syncers = None
             return
         self._release(path)
         self._repaired.discard(path)
@@ -188,6 +271,16 @@ class InlineWriter:
     def append(self, path: str, data: bytes) -> Deferred[None]:
         try:
             self._files.append(path, data, None)
+        except Exception:
+            return fail(Failure())
+        for _, failure in self._files.settle():
+            if failure is not None:
+                return fail(failure)
+        return succeed(None)
+
+    def extend_object(self, path: str, members: Sequence[bytes]) -> Deferred[None]:
+        try:
+            self._files.extend_object(path, members, None)
         except Exception:
             return fail(Failure())
         for _, failure in self._files.settle():
@@ -232,7 +325,7 @@ class DurableWriter:
         self._reactor = reactor
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._files = _Files()
+        self._files = _Files(parallel=True)
         self._stopped = False
 
     def _submit(self, op: tuple[Any, ...]) -> Deferred[Any]:
@@ -248,6 +341,9 @@ class DurableWriter:
 
     def append(self, path: str, data: bytes) -> Deferred[None]:
         return self._submit(("append", path, data))
+
+    def extend_object(self, path: str, members: Sequence[bytes]) -> Deferred[None]:
+        return self._submit(("object", path, members))
 
     def replace(self, path: str, data: bytes) -> Deferred[None]:
         return self._submit(("replace", path, data))
@@ -295,14 +391,19 @@ class DurableWriter:
 
     def _execute(self, batch: list[Any], results: list[tuple[Deferred[Any], bool, Any]]
                  ) -> bool:
-        """Run one batch; appends are fsynced (once per file) before anything else runs and
-        at the end. Returns True when the batch stopped the writer."""
+        """Run one batch; appends (and object extensions) are fsynced (once per file) before
+        anything else runs and at the end. Returns True when the batch stopped the writer."""
         stop = False
         for deferred, kind, *args in batch:
             try:
                 if kind == "append":
                     path, data = args
                     self._files.append(path, data, len(results))
+                    results.append((deferred, True, None))
+                    continue
+                if kind == "object":
+                    path, members = args
+                    self._files.extend_object(path, members, len(results))
                     results.append((deferred, True, None))
                     continue
                 # everything else sees appends already flushed

@@ -1,9 +1,17 @@
 """The session store: ``<state>/agents/<agentId>/sessions/``.
 
 * ``sessions.json`` maps each session key to its ``SessionEntry`` (``sessionId``,
-  ``sessionStartedAt``, ``updatedAt``, token counts, overrides, ``origin`` ...). It is rewritten
-  atomically (tmp + fsync + rename + directory fsync) whenever a key gains or loses a session
-  id, and lazily (coalesced) for counters.
+  ``sessionStartedAt``, ``updatedAt``, token counts, overrides, ``origin`` ...): one compact
+  JSON object, one member per line. A changed entry is *added at the end* of the object (the
+  durable writer's :meth:`~openclaw.agents.durable.DurableWriter.extend_object`: one
+  ``pwrite`` over the closing brace, fsync'd) - durably before anything depends on it when a
+  key gains a session id or is patched, lazily (coalesced, 250 ms) for counters. A key may
+  then appear more than once; the last one wins, as ``JSON.parse`` and Python's ``json`` read
+  it. So a new session costs the same with 10 or 10,000 sessions stored. When the added
+  members outgrow the rest, the file is compacted: rewritten whole (tmp + fsync + rename +
+  directory fsync), in the writer thread, from the members already encoded; a delete is
+  written that way at once. A file damaged by a crash of the machine is read member by member
+  (a torn member is dropped, not the index) and compacted at load.
 * ``<sessionId>.jsonl`` is the append-only transcript in the pi session format the real
   gateway writes: a ``session`` header (``version: 4``), then entries with ``id``/``parentId``
   (``model_change``, ``message`` with a pi-ai ``user``/``assistant``/``toolResult`` message,
@@ -29,16 +37,20 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from openclaw.agents.durable import DurableWriter, InlineWriter
+from openclaw.atomic_files import atomic_write_bytes
 
 log = Logger(namespace="agents.store")
 
 TRANSCRIPT_VERSION: Final = 4
 INDEX_FLUSH_DELAY_S: Final = 0.25
+#: Members added to ``sessions.json`` since its last whole write may reach this many bytes, or
+#: the size of that write if larger, before the file is compacted.
+INDEX_COMPACT_MIN_BYTES: Final = 256 * 1024
 Writer = DurableWriter | InlineWriter
 
 
@@ -86,22 +98,92 @@ def read_jsonl(path: str) -> list[dict[str, Any]]:
     return records
 
 
-def _read_index(path: str) -> dict[str, dict[str, Any]]:
+def encode_member(key: str, entry: Mapping[str, Any]) -> bytes:
+    """``"key":{entry}`` as one line of ``sessions.json`` (compact; JSON escapes keep newlines
+    out of it)."""
+    text = dumps({key: entry})[1:-1]
     try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
+        return text.encode("utf-8")
+    except UnicodeEncodeError:      # a lone surrogate: escaped, as JSON.stringify does
+        return json.dumps({key: entry}, separators=(",", ":"))[1:-1].encode("ascii")
+
+
+def _salvage_index(data: bytes) -> dict[str, Any] | None:
+    """The members of a ``sessions.json`` that is not valid JSON as a whole (a crash of the
+    machine tore its last write), read line by line; None when no line is a member."""
+    entries: dict[str, Any] = {}
+    found = False
+    for raw in data.split(b"\n"):
+        line = raw.strip()
+        if line[:1] in (b"{", b","):
+            line = line[1:]
+        if not line or line == b"}":
+            continue
+        member: Any = None
+        # a member line, or the last one with the object's closing brace
+        for candidate in (b"{" + line + b"}", b"{" + line):
+            try:
+                member = json.loads(candidate)
+                break
+            except ValueError:
+                continue
+        if isinstance(member, dict):
+            entries.update(member)
+            found = True
+    return entries if found else None
+
+
+def _nothing() -> None:
+    return None
+
+
+def _read_index(path: str) -> tuple[dict[str, dict[str, Any]], bool]:
+    """``(entries, compact_now)``: the index, and whether the file should be rewritten whole
+    before anything is added to it (it was torn, or is not one JSON object)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
     except FileNotFoundError:
-        return {}
+        return {}, False
+    repair = False
+    try:
+        value = json.loads(data)
     except ValueError:
-        # a corrupt index is kept aside, never silently overwritten
-        aside = f"{path}.corrupt.{int(time.time() * 1000)}"
-        os.replace(path, aside)
-        log.error("session index {path} was unreadable; moved to {aside}", path=path,
-                  aside=aside)
-        return {}
+        value = _salvage_index(data)
+        if value is None:
+            # a corrupt index is kept aside, never silently overwritten
+            aside = f"{path}.corrupt.{int(time.time() * 1000)}"
+            os.replace(path, aside)
+            log.error("session index {path} was unreadable; moved to {aside}", path=path,
+                      aside=aside)
+            return {}, False
+        log.warn("session index {path} had a torn write; {n} entries recovered", path=path,
+                 n=len(value))
+        repair = True
     if not isinstance(value, dict):
-        return {}
-    return {str(k): v for k, v in value.items() if isinstance(v, dict)}
+        return {}, True
+    return {str(k): v for k, v in value.items() if isinstance(v, dict)}, repair
+
+
+def _write_index(path: str, members: list[bytes]) -> int:
+    """Write ``sessions.json`` whole from its members (writer thread); returns its size."""
+    data = (b"{" + b"\n,".join(members) + b"\n}\n") if members else b"{}\n"
+    atomic_write_bytes(path, data)
+    return len(data)
+
+
+def all_written(waiting: list[Deferred[None]]) -> Deferred[None]:
+    """Fires once every write of ``waiting`` is settled: with None, or the first failure
+    (the others consumed)."""
+    from twisted.internet.defer import DeferredList
+
+    def settled(results: list[tuple[bool, Any]]) -> Any:
+        for ok, value in results:
+            if not ok:
+                return value
+        return None
+
+    return DeferredList(waiting, consumeErrors=True).addCallback(settled)
 
 
 def _archive(path: str, suffix: str) -> str | None:
@@ -128,6 +210,14 @@ class AgentSessions:
         self._flush_call: IDelayedCall | None = None
         self._listeners: list[Callable[[str, str, dict[str, Any] | None], None]] = []
         self.queue = QueueJournal(os.path.join(directory, "queue.jsonl"), writer)
+        # sessions.json: each entry's member as last encoded (dropped when the entry
+        # changes), the keys changed since they were last written, and the bytes added to the
+        # file since its last whole write (compaction when they outgrow it)
+        self._members: dict[str, bytes] = {}
+        self._dirty: set[str] = set()
+        self._added_bytes = 0
+        self._whole_bytes = 0
+        self._compacting = False
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -135,9 +225,14 @@ class AgentSessions:
         if self._loaded is None:
             loading = self._writer.call(_read_index, self.index_path)
 
-            def loaded(entries: dict[str, dict[str, Any]]) -> None:
+            def loaded(result: tuple[dict[str, dict[str, Any]], bool]) -> Deferred[None] | None:
+                entries, compact_now = result
                 for key, entry in entries.items():
                     self.entries.setdefault(key, entry)
+                self._dirty.update(key for key in self.entries if key not in entries)
+                if compact_now:
+                    return self._compact()
+                return None
 
             self._loaded = loading.addCallback(loaded)
         return self._loaded
@@ -154,15 +249,57 @@ class AgentSessions:
 
     # -- index writes -----------------------------------------------------------------------
 
-    def _index_bytes(self) -> bytes:
-        return (json.dumps(self.entries, ensure_ascii=False, indent=2) + "\n").encode()
+    def _member(self, key: str) -> bytes:
+        member = self._members.get(key)
+        if member is None:
+            member = self._members[key] = encode_member(key, self.entries[key])
+        return member
+
+    def changed(self, key: str) -> None:
+        """``key``'s entry changed in memory: written by the next flush."""
+        self._members.pop(key, None)
+        self._dirty.add(key)
 
     def flush_index(self) -> Deferred[None]:
-        """Write ``sessions.json`` now (durable when the Deferred fires)."""
+        """Write the changed entries to ``sessions.json`` now (durable when the Deferred
+        fires, together with every index write queued before)."""
         call, self._flush_call = self._flush_call, None
         if call is not None and call.active():
             call.cancel()
-        return self._writer.replace(self.index_path, self._index_bytes())
+        dirty, self._dirty = self._dirty, set()
+        members = [self._member(key) for key in dirty if key in self.entries]
+        if len(members) < len(dirty):
+            # a key was removed: only a whole write drops it
+            return self._compact()
+        if not members:
+            return self._writer.call(_nothing)     # after the writes queued before
+        self._added_bytes += sum(len(member) + 2 for member in members)
+        written = self._writer.extend_object(self.index_path, members)
+        if self._added_bytes > max(INDEX_COMPACT_MIN_BYTES, self._whole_bytes) and \
+                not self._compacting:
+            self._compact().addErrback(
+                lambda f: log.failure("session index compaction failed", f))
+        return written
+
+    def _compact(self) -> Deferred[None]:
+        """Rewrite ``sessions.json`` whole (every entry once), in the writer thread."""
+        self._dirty.clear()
+        self._compacting = True
+        self._added_bytes = 0
+        members = [self._member(key) for key in self.entries]
+
+        def done(size: int) -> None:
+            self._compacting = False
+            self._whole_bytes = size
+
+        def failed(failure: Any) -> Any:
+            self._compacting = False
+            self._dirty.update(self.entries)    # whatever is there, write it again
+            return failure
+
+        return self._writer.rewrite(self.index_path,
+                                    lambda path: _write_index(path, members)).addCallbacks(
+            done, failed)
 
     def schedule_flush(self) -> None:
         if self._flush_call is None or not self._flush_call.active():
@@ -181,9 +318,20 @@ class AgentSessions:
                      ) -> tuple[dict[str, Any], bool]:
         """The entry of ``key``, creating the session (header + index, durable) if needed."""
         await self.load()
+        entry, created = self.open_session(key, cwd=cwd, fields=fields)
+        if created is not None:
+            await created
+        return entry, created is not None
+
+    def open_session(self, key: str, *, cwd: str, fields: Mapping[str, Any] | None = None
+                     ) -> tuple[dict[str, Any], Deferred[None] | None]:
+        """:meth:`ensure` without waiting (the index is loaded): ``(entry, created)`` where
+        ``created`` fires once a new session's header and index entry are durable (None: the
+        session existed). Appends queued after this call land after the header, in the same
+        writer batch when queued in the same reactor turn."""
         entry = self.entries.get(key)
         if entry is not None and entry.get("sessionId"):
-            return entry, False
+            return entry, None
         now = self.now_ms()
         previous = entry
         entry = dict(entry or {})
@@ -194,21 +342,27 @@ class AgentSessions:
         header = {"type": "session", "version": TRANSCRIPT_VERSION, "id": entry["sessionId"],
                   "timestamp": iso(now), "cwd": cwd}
         self._leaf[key] = None
-        try:
-            await self._writer.append(self.transcript_path(entry),
-                                      (dumps(header) + "\n").encode())
-        except BaseException:
-            # not created: the next attempt starts the session again
+        writing = [self._writer.append(self.transcript_path(entry),
+                                       (dumps(header) + "\n").encode())]
+        self.changed(key)
+        writing.append(self.flush_index())
+
+        def undo(failure: Any) -> Any:
+            # not created: the next attempt starts the session again; an index member that
+            # reached the disk is taken back by the next index write
             if self.entries.get(key) is entry:
                 if previous is None:
                     del self.entries[key]
                 else:
                     self.entries[key] = previous
+                self.changed(key)
+                self.schedule_flush()
                 self._leaf.pop(key, None)
-            raise
-        await self.flush_index()
+            return failure
+
+        created = all_written(writing).addErrback(undo)
         self._notify(key, "create", entry)
-        return entry, True
+        return entry, created
 
     async def leaf_id(self, key: str) -> str | None:
         if key in self._leaf:
@@ -226,8 +380,16 @@ class AgentSessions:
 
     async def append(self, key: str, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Append entries (``type`` + payload); ids/parentIds/timestamps are filled in."""
-        entry = self.entries[key]
         parent = await self.leaf_id(key)
+        written, durable = self.append_after(key, parent, records)
+        await durable
+        return written
+
+    def append_after(self, key: str, parent: str | None, records: Iterable[Mapping[str, Any]]
+                     ) -> tuple[list[dict[str, Any]], Deferred[None]]:
+        """:meth:`append` once the leaf is known (``parent``: :meth:`leaf_id`): the records
+        as written, and a Deferred that fires once they are durable."""
+        entry = self.entries[key]
         now = self.now_ms()
         lines: list[str] = []
         written: list[dict[str, Any]] = []
@@ -241,12 +403,16 @@ class AgentSessions:
             lines.append(dumps(full))
             written.append(full)
         if not lines:
-            return []
+            return [], succeed(None)
         self._leaf[key] = parent
-        await self._writer.append(self.transcript_path(entry), ("\n".join(lines) + "\n").encode())
-        for record in written:
-            self._notify(key, "append", record)
-        return written
+        durable = self._writer.append(self.transcript_path(entry),
+                                      ("\n".join(lines) + "\n").encode())
+
+        def notify(result: None) -> None:
+            for record in written:
+                self._notify(key, "append", record)
+
+        return written, durable.addCallback(notify)
 
     async def read(self, key: str) -> list[dict[str, Any]]:
         entry = self.entries.get(key)
@@ -260,6 +426,7 @@ class AgentSessions:
             return
         entry.update(fields)
         entry["updatedAt"] = self.now_ms()
+        self.changed(key)
         self.schedule_flush()
 
     async def patch(self, key: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -271,6 +438,7 @@ class AgentSessions:
             else:
                 entry[name] = value
         entry["updatedAt"] = self.now_ms()
+        self.changed(key)
         await self.flush_index()
         self._notify(key, "patch", entry)
         return entry
@@ -287,8 +455,7 @@ class AgentSessions:
         keep = {name: value for name, value in (old or {}).items() if name in _KEPT_ON_RESET}
         self.entries.pop(key, None)
         self._leaf.pop(key, None)
-        entry, _ = await self.ensure(key, cwd=cwd, fields=keep)
-        entry["lastResetReason"] = reason
+        entry, _ = await self.ensure(key, cwd=cwd, fields={**keep, "lastResetReason": reason})
         self._notify(key, "reset", entry)
         return entry
 
@@ -298,6 +465,8 @@ class AgentSessions:
         self._leaf.pop(key, None)
         if entry is None:
             return False, []
+        self._members.pop(key, None)
+        self._dirty.add(key)
         archived: list[str] = []
         if entry.get("sessionId"):
             path = self.transcript_path(entry)

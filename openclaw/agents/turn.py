@@ -34,6 +34,7 @@ from openclaw.agents.model_fit import model_fit, no_content_error
 from openclaw.agents.requests import STOP_TOOL_CALLS, AgentRequestError, RunRequest, RunResult
 from openclaw.agents.session_access import RuntimeSessions
 from openclaw.agents.session_keys import session_kind
+from openclaw.agents.store import all_written
 from openclaw.agents.usage import usage_wire
 from openclaw.agents.workspace import (
     PromptInputs,
@@ -95,28 +96,37 @@ class Turn:
             else self.view.timeout_s
         self.started = False
         self.partial: list[str] = []        # the answer streamed so far in this model call
+        self.recording: Deferred[None] | None = None     # the input on its way to disk
 
     # -- the whole run --------------------------------------------------------------------
 
     async def run(self) -> None:
-        handle, result = self.handle, self.result
+        handle = self.handle
         try:
             self.prepare()
             await self.prepare_workspace()
             entry, history = await self.record_input()
-            if handle.abort_reason is not None:
-                raise CancelledError()
             await self.loop(entry, history)
         except (CancelledError, ProviderError, AgentRequestError) as e:
             self.fail(e)
         except Exception as e:
-            log.failure("agent run {run} failed", run=handle.run_id)
-            result.status = "error"
-            result.error = f"{type(e).__name__}: {e}"
-            result.error_kind = KIND_UNKNOWN
+            self.crashed(e)
         finally:
             handle._current_call = None
+        if self.recording is not None:
+            # it failed before its first model call: still accepted once the input is durable
+            try:
+                await self.accept()
+            except Exception as e:
+                self.crashed(e)
         await self.conclude()
+
+    def crashed(self, error: Exception) -> None:
+        result = self.result
+        log.failure("agent run {run} failed", Failure(error), run=self.handle.run_id)
+        result.status = "error"
+        result.error = f"{type(error).__name__}: {error}"
+        result.error_kind = KIND_UNKNOWN
 
     # -- 1. before the input is recorded --------------------------------------------------
 
@@ -162,44 +172,70 @@ class Turn:
     # -- 2. the input, durable ------------------------------------------------------------
 
     async def record_input(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The session entry and the model context, with this run's input recorded."""
+        """The session entry and the model context with this run's input, which is on its way
+        to disk (:attr:`recording`): the first model request is prepared meanwhile, and
+        :meth:`accept` waits for it before anything is sent."""
         handle, request, result, runtime = self.handle, self.request, self.result, \
             self.runtime
-        entry, _created = await self.sessions.ensure(handle.session_key,
-                                                     cwd=self.agent.workspace,
-                                                     fields=self.session_fields())
+        sessions, key = self.sessions, handle.session_key
+        await sessions.load()
+        # A new session's header and index entry, then the input: queued in this reactor turn,
+        # they go to disk in one writer batch, and the run waits for all of them at once.
+        entry, created = sessions.open_session(key, cwd=self.agent.workspace,
+                                               fields=self.session_fields())
         handle.session_id = result.session_id = entry.get("sessionId")
-        history = await runtime._load_history(handle.agent_id, handle.session_key)
+        if created is not None:
+            runtime._history[(handle.agent_id, key)] = []   # new: nothing to read back
+        history = await runtime._load_history(handle.agent_id, key)
+        parent = await sessions.leaf_id(key)
         dangling = dangling_tool_calls(history)
         answers = caller_answers(dangling, request.tool_results)
         if answers is not None:
             # the caller answered its tool calls: the model continues from the results
             now = runtime.now_ms()
-            results = [{"role": "toolResult", "toolCallId": call.get("id"),
-                        "toolName": call.get("name"),
-                        "content": [{"type": "text", "text": answer.content}],
-                        "isError": answer.is_error, "timestamp": now}
-                       for call, answer in zip(dangling, answers, strict=True)]
-            await self.append([{"type": "message", "message": message}
-                               for message in results])
-            history.extend(results)
+            inputs: list[dict[str, Any]] = [
+                {"role": "toolResult", "toolCallId": call.get("id"),
+                 "toolName": call.get("name"),
+                 "content": [{"type": "text", "text": answer.content}],
+                 "isError": answer.is_error, "timestamp": now}
+                for call, answer in zip(dangling, answers, strict=True)]
+            records: list[dict[str, Any]] = [{"type": "message", "message": message}
+                                             for message in inputs]
         else:
             if dangling:
                 # as context_messages() will show them when the transcript is read again
                 history.extend(missing_results(dangling))
-            user_message = {"role": "user", "content": request.message,
-                            "timestamp": runtime.now_ms(),
-                            # clients match their sent message by its run id
-                            "idempotencyKey": f"{request.run_id}:user"}
-            await self.append([{"type": "message", "id": handle.message_id,
-                                "message": user_message}])
-            history.append(user_message)
+            inputs = [{"role": "user", "content": request.message,
+                       "timestamp": runtime.now_ms(),
+                       # clients match their sent message by its run id
+                       "idempotencyKey": f"{request.run_id}:user"}]
+            records = [{"type": "message", "id": handle.message_id, "message": inputs[0]}]
+        _, recorded = sessions.append_after(key, parent, records)
+        if created is not None:
+            recorded = all_written([created, recorded])
+        self.recording = recorded
+        history.extend(inputs)      # dropped from the cache if the write fails (accept)
+        return entry, history
+
+    async def accept(self) -> None:
+        """Wait until the input is durable: the run is accepted (its waiters first: a
+        ``chat.send`` ack goes out before any event of the run), ``lifecycle start``. Raises
+        the write's error (the run is then not accepted)."""
+        recording, self.recording = self.recording, None
+        if recording is None:
+            return
+        handle, result, runtime = self.handle, self.result, self.runtime
+        try:
+            await recording     # not cancellable: once written, the input is the run's
+        except BaseException:
+            runtime.forget_history(handle.agent_id, handle.session_key)  # unknown on disk
+            raise
         self.started = True
         handle.started_at = result.started_at = runtime.now_ms()
-        # first the waiters (a chat.send ack goes out before any event of the run)
         handle._settle_acceptance(None)
         handle.emit("lifecycle", {"phase": "start", "startedAt": result.started_at})
-        return entry, history
+        if handle.abort_reason is not None:
+            raise CancelledError()
 
     def session_fields(self) -> dict[str, Any]:
         """What a new session's row starts with."""
@@ -392,8 +428,11 @@ class Turn:
         for index, ref in enumerate(chain):
             final = index == len(chain) - 1
             try:
-                opened = await handle.guard(Deferred.fromCoroutine(
-                    router.open(ref, attrs.evolve(request, model=ref.model))))
+                opening = Deferred.fromCoroutine(router.open(ref, attrs.evolve(
+                    request, model=ref.model)))
+                if self.recording is not None and not opening.called:
+                    await self.accept()     # a local model starting must not hold the ack
+                opened = await handle.guard(opening)
             except ProviderError as e:
                 last = e
                 if final or (not e.failover and "unknown model provider" not in str(e)):
@@ -404,6 +443,9 @@ class Turn:
             handle._current_call = opened.call
             streamed = False
             try:
+                if self.recording is not None:
+                    opened.call.prepare()       # the request, built while the input is written
+                    await self.accept()
                 turn: AssistantTurn | None = None
                 text = "".join(partial)     # the cumulative text, grown (not re-joined)
                 async for event in opened.call:

@@ -18,6 +18,7 @@ from typing import Any, Final
 import attrs
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -45,11 +46,14 @@ class ChannelContext:
     env: Mapping[str, str] = attrs.Factory(dict)
     # Timers (reconnect backoff, watchdogs, rate-limit waits); the reactor unless a test
     # gives a Clock while sockets stay real.
-    clock: Any = None
+    clock: IReactorTime | None = None
 
     @property
-    def timer(self) -> Any:
-        return self.clock if self.clock is not None else self.reactor
+    def timer(self) -> IReactorTime:
+        if self.clock is not None:
+            return self.clock
+        timer: IReactorTime = self.reactor
+        return timer
 
 
 @implementer(IChannel)

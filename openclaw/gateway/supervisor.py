@@ -201,7 +201,10 @@ class GatewaySupervisor(MultiService):
 
     def startService(self) -> None:
         super().startService()
-        if self._install_signals:
+        if self._install_signals:       # the process's own gateway (not a test's)
+            from openclaw.gateway.limits import raise_open_files_limit, report_open_files_limit
+
+            report_open_files_limit(raise_open_files_limit())
             self._install_signal_handlers()
         self.notifier.ready(self.serving_status())
         if self.watchdog is not None:

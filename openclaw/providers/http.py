@@ -19,7 +19,7 @@ import json
 import random
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import attrs
 from twisted.internet import defer
@@ -35,6 +35,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClien
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
+from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from openclaw.providers.types import (
@@ -85,6 +86,7 @@ def make_http_client(reactor: Any, *, persistent: bool = True) -> HTTPClient:
     pool.retryAutomatically = False
     agent = Agent.usingEndpointFactory(reactor, _ProviderEndpoints(reactor), pool=pool)
     client = HTTPClient(agent)
+    client.openclaw_agent = agent  # type: ignore[attr-defined]
     client.openclaw_pool = pool  # type: ignore[attr-defined]
     client.openclaw_slots = OriginSlots(MAX_STREAMS_PER_ORIGIN)  # type: ignore[attr-defined]
     return client
@@ -187,8 +189,9 @@ async def close_http_client(client: HTTPClient) -> None:
         await pool.closeCachedConnections()
 
 
-@attrs.frozen
-class SseEvent:
+class SseEvent(NamedTuple):
+    """One server-sent event (a tuple: made once per streamed chunk, so kept cheap)."""
+
     event: str
     data: str
 
@@ -250,9 +253,12 @@ class _SseBody(Protocol):
         self.parser = SseParser()
 
     def dataReceived(self, data: bytes) -> None:
-        self.stream._touch()
-        for event in self.parser.feed(data):
-            self.stream._push(event)
+        stream = self.stream
+        stream._touch()
+        events = self.parser.feed(data)
+        if events:
+            # every event of this read at once: the reader resumes once, not once per event
+            stream._push_all(events)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         from twisted.web.client import ResponseDone
@@ -260,8 +266,9 @@ class _SseBody(Protocol):
 
         if reason is None:
             reason = Failure(ResponseDone())
-        for event in self.parser.finish():
-            self.stream._push(event)
+        events = self.parser.finish()
+        if events:
+            self.stream._push_all(events)
         if reason.check(ResponseDone, PotentialDataLoss):
             self.stream._end(None)
         else:
@@ -314,11 +321,18 @@ class SseStream:
         self._abort_transport()
 
     def _push(self, event: SseEvent) -> None:
+        self._push_all([event])
+
+    def _push_all(self, events: list[SseEvent]) -> None:
         if self._done:
             return
-        if not self._parseable and event.data[:1] in ("{", "[") and event.data != "[DONE]":
-            self._parseable = json_or_none(event.data) is not None
-        self._events.append(event)
+        if not self._parseable:
+            for event in events:
+                if event.data[:1] in ("{", "[") and event.data != "[DONE]" and \
+                        json_or_none(event.data) is not None:
+                    self._parseable = True
+                    break
+        self._events.extend(events)
         self._wake()
 
     def _end(self, reason: Failure | None) -> None:
@@ -449,25 +463,90 @@ class PostStreamOptions:
     retries: int = DEFAULT_RETRIES
     max_retry_wait: float = MAX_RETRY_WAIT_S
     on_retry: Callable[[int, float, ProviderError], None] | None = None
+    payload: bytes | None = None        # the body encoded (encode())
+
+    def encode(self) -> bytes:
+        """The body as sent (compact UTF-8 JSON), encoded once."""
+        if self.payload is None:
+            text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+            try:
+                self.payload = text.encode("utf-8")
+            except UnicodeEncodeError:      # a lone surrogate: escaped instead
+                self.payload = json.dumps(self.body, separators=(",", ":")).encode("ascii")
+        return self.payload
+
+
+@implementer(IBodyProducer)
+class _BytesBody:
+    """A request body already in memory, written at once (``FileBodyProducer`` would write it
+    one reactor iteration after the headers)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: Any) -> Deferred[None]:
+        consumer.write(self._data)
+        return defer.succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+def _request(client: HTTPClient, clock: IReactorTime, url: str, headers: Mapping[str, str],
+             payload: bytes, timeout: float) -> Deferred[Any]:
+    """One POST through the client's agent: no cookie jar, redirects or content decoding
+    (what ``treq`` wraps around every request; model APIs answer directly), with treq's
+    timeout semantics (the request is cancelled when no response arrives in time)."""
+    agent = getattr(client, "openclaw_agent", None)
+    if agent is None:       # a plain treq client
+        plain: dict[bytes | str, list[bytes | str]] = {k: [v] for k, v in headers.items()}
+        return client.request("POST", url, data=payload, headers=plain, unbuffered=True,
+                              timeout=timeout, reactor=clock)  # type: ignore[arg-type]
+    from twisted.web.http_headers import Headers
+
+    try:
+        target = url.encode("ascii")
+    except UnicodeEncodeError:
+        from hyperlink import EncodedURL
+
+        target = EncodedURL.from_text(url).to_uri().to_text().encode("ascii")
+    raw = Headers()
+    for name, value in headers.items():
+        raw.setRawHeaders(name, [value])
+    requesting: Deferred[Any] = agent.request(b"POST", target, raw, _BytesBody(payload))
+    if timeout:
+        timer = clock.callLater(timeout, requesting.cancel)
+
+        def settled(result: Any) -> Any:
+            if timer.active():
+                timer.cancel()
+            return result
+
+        requesting.addBoth(settled)
+    return requesting
 
 
 async def post_stream(client: HTTPClient, clock: IReactorTime, options: PostStreamOptions,
                       cancelled: Callable[[], bool] = lambda: False) -> tuple[SseStream, Any]:
     """POST ``options.body`` and return ``(events, response)`` once a 2xx status arrived."""
-    payload = json.dumps(options.body, separators=(",", ":"), ensure_ascii=False).encode()
-    headers: dict[bytes | str, list[bytes | str]] = {
-        "Content-Type": ["application/json"], "Accept": ["text/event-stream"]}
-    for name, value in options.headers.items():
-        headers[name] = [value]
+    payload = options.encode()
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream",
+               **options.headers}
     attempt = 0
     stale_retried = False
     slots: OriginSlots | None = getattr(client, "openclaw_slots", None)
     while True:
         release = await slots.acquire(options.url) if slots is not None else _no_slot
         try:
-            response = await client.request(
-                "POST", options.url, data=payload, headers=headers, unbuffered=True,
-                timeout=options.timeout, reactor=clock)  # type: ignore[arg-type]
+            response = await _request(client, clock, options.url, headers, payload,
+                                      options.timeout)
         except Exception as e:
             release()
             if cancelled():

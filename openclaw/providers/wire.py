@@ -135,14 +135,21 @@ class ModelCall:
     """One streamed model call (an async iterator of events, cancellable at any time)."""
 
     def __init__(self, open_stream: Callable[[], Any], convert: Converter, provider: str,
-                 model: str) -> None:
+                 model: str, prepare: Callable[[], None] | None = None) -> None:
         self._open = open_stream
+        self._prepare = prepare
         self._convert = convert
         self._provider = provider
         self._model = model
         self._opening: Deferred[Any] | None = None
         self._sse: SseStream | None = None
         self.cancelled = False
+
+    def prepare(self) -> None:
+        """Build the request now (it is sent with the first iteration)."""
+        prepare, self._prepare = self._prepare, None
+        if prepare is not None:
+            prepare()
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -204,15 +211,21 @@ class WireApi:
 
     def stream(self, request: ModelRequest) -> ModelCall:
         call: ModelCall
+        prepared: list[PostStreamOptions] = []
 
-        def open_stream() -> Any:
+        def prepare() -> None:
             options = PostStreamOptions(
                 provider=self.provider_id, model=request.model, url=self.url(),
                 headers=self.headers(), body=self.body(request),
                 timeout=self.endpoint.timeout_s, retries=self.endpoint.retries)
-            return post_stream(self.client, self.clock, options, lambda: call.cancelled)
+            options.encode()
+            prepared.append(options)
 
-        call = ModelCall(open_stream, self.convert, self.provider_id, request.model)
+        def open_stream() -> Any:
+            call.prepare()
+            return post_stream(self.client, self.clock, prepared[0], lambda: call.cancelled)
+
+        call = ModelCall(open_stream, self.convert, self.provider_id, request.model, prepare)
         return call
 
     def _error(self, message: str, kind: str = "unknown", *, status: int | None = None

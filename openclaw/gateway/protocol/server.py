@@ -131,6 +131,10 @@ class _AutobahnTransport:
         self._protocol.maxMessagePayloadSize = size
 
 
+_HANDSHAKE_STATE = ("http_request_data", "http_response_data", "http_headers",
+                    "http_request_params")
+
+
 @implementer(IPushProducer)
 class GatewayServerProtocol(WebSocketServerProtocol):
     log = Logger()
@@ -140,7 +144,8 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         super().__init__()
         self.connection: GatewayConnection | None = None
         self.peer_info: PeerInfo | None = None
-        self._inbox: deque[tuple[bytes, bool]] = deque()   # read, waiting to be served
+        # read, waiting to be served (made when first needed: most connections never hold one)
+        self._inbox: deque[tuple[bytes, bool]] | None = None
         self._output_paused = False
         self._reading_paused = False
         self._stall_timer: Any = None
@@ -195,12 +200,19 @@ class GatewayServerProtocol(WebSocketServerProtocol):
             transport.unregisterProducer()
             transport.registerProducer(self, True)
         factory.protocol_opened(self)
+        # the opening handshake's request and response, kept by Autobahn for the life of the
+        # connection, are never read again (PeerInfo holds the headers the gateway needs)
+        for name in _HANDSHAKE_STATE:
+            if name in self.__dict__:
+                setattr(self, name, None)
         self.connection.on_open()
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if self.connection is None:
             return
         if self._inbox or self._held():
+            if self._inbox is None:
+                self._inbox = deque()
             self._inbox.append((payload, isBinary))
             self._pause_reading()
             return
@@ -226,7 +238,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         while self._inbox and not self._held():
             connection = self.connection
             if connection is None or connection.is_closed:
-                self._inbox.clear()
+                self._inbox = None
                 return
             payload, is_binary = self._inbox.popleft()
             self._serve(payload, is_binary)
@@ -260,7 +272,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
         self._drain()
 
     def stopProducing(self) -> None:
-        self._inbox.clear()
+        self._inbox = None
         self._cancel_stall_timer()
 
     def _stalled(self) -> None:
@@ -279,7 +291,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         cancel_close_timer(self)
-        self._inbox.clear()
+        self._inbox = None
         self._cancel_stall_timer()
         self._release_preauth()
         if self.connection is not None:
@@ -289,7 +301,7 @@ class GatewayServerProtocol(WebSocketServerProtocol):
     def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:  # noqa: B008
         transport = self.transport
         super().connectionLost(reason)
-        self._inbox.clear()
+        self._inbox = None
         if transport is not None:
             self.factory.memory.released(release_write_buffers(transport))
 
