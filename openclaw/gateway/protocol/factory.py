@@ -19,13 +19,13 @@ from twisted.logger import Logger
 
 from openclaw.auth.decision import AuthSettings
 from openclaw.autobahn_timers import ReactorTimer
-from openclaw.gateway.protocol import build_info
 from openclaw.gateway.protocol.constants import HEALTH_REFRESH_INTERVAL_MS
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.dispatch import MethodRegistry
 from openclaw.gateway.protocol.frames import RawJson
-from openclaw.gateway.protocol.memory import MemoryReclaimer
 from openclaw.gateway.protocol.server import GatewayServerProtocol
+from openclaw.gateway.status import build_info
+from openclaw.gateway.status.memory import MemoryReclaimer
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.connection import GatewayConnection
