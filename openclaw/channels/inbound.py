@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred, DeferredList, DeferredLock
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from openclaw.agents.config import AgentsView
 from openclaw.agents.runtime import AgentRequestError, RunHandle, RunRequest
 from openclaw.blocking import BlockingRunner
 from openclaw.channels import pairing, policy
@@ -78,7 +79,7 @@ class InboundPipeline:
 
     def __init__(self, *, clock: IReactorTime, db: ChannelDatabase, run: BlockingRunner,
                  outbox: Outbox, config: Callable[[], ConfigSnapshot],
-                 agents_view: Callable[[], Any] | None,
+                 agents_view: Callable[[], AgentsView | None] | None,
                  start_run: Callable[[RunRequest], RunHandle] | None,
                  account_of: Callable[[str, str], Any]) -> None:
         self._clock = clock

@@ -9,11 +9,17 @@ and provides :class:`IChannel` so ``channels.status`` and ``health`` can report 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.application.service import IService
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from openclaw.channels.model import AccountSpec
+    from openclaw.config.loader import ConfigSnapshot
+    from openclaw.secrets.resolve import SecretsSnapshot
 
 
 @attrs.frozen
@@ -72,7 +78,8 @@ class IChannelPlugin(Interface):
     meta = Attribute("ChannelMeta")
     id_label = Attribute("what the pairing list calls a sender id (ircUser, matrixUserId)")
 
-    def account_specs(snapshot: Any, secrets: Any, env: Any) -> list[Any]:  # noqa: N805
+    def account_specs(snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,  # noqa: N805
+                      env: Mapping[str, str]) -> list[AccountSpec]:
         """Every account of the channel's config section (``AccountSpec``; none when the
         section is absent)."""
 

@@ -34,6 +34,7 @@ from twisted.internet.defer import (
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from openclaw.agents.config import AgentsView
 from openclaw.agents.runtime import RunRequest
 from openclaw.blocking import BlockingRunner, blocking_runner
 from openclaw.channels.account import ChannelContext
@@ -44,6 +45,7 @@ from openclaw.channels.outbound import Outbox
 from openclaw.channels.store import ChannelDatabase, database_path
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.reconfig import NamedServiceSet
+from openclaw.secrets.resolve import SecretsSnapshot
 
 log = Logger(namespace="channels")
 
@@ -102,7 +104,7 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
     def __init__(self, clock: IReactorTime, *, reactor: Any = None,
                  state_dir: str | None = None,
                  config: Callable[[], ConfigSnapshot] | None = None,
-                 secrets: Callable[[], Any] | None = None,
+                 secrets: Callable[[], SecretsSnapshot | None] | None = None,
                  env: Mapping[str, str] | None = None,
                  plugins: Sequence[IChannelPlugin] | None = None,
                  run: BlockingRunner | None = None) -> None:
@@ -117,7 +119,7 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
             default_plugins() if state_dir is not None else [])
         self._run = run if run is not None else blocking_runner(self._reactor)
         self._start_run: Callable[[RunRequest], Any] | None = None
-        self._agents_view: Callable[[], Any] | None = None
+        self._agents_view: Callable[[], AgentsView | None] | None = None
         self.db: ChannelDatabase | None = None
         self.outbox: Outbox | None = None
         self.pipeline: InboundPipeline | None = None
@@ -126,7 +128,7 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
     # -- wiring ---------------------------------------------------------------------------
 
     def connect_agents(self, start_run: Callable[[RunRequest], Any],
-                       agents_view: Callable[[], Any]) -> None:
+                       agents_view: Callable[[], AgentsView | None]) -> None:
         """The gateway's agent runtime: how an admitted message becomes a run."""
         self._start_run = start_run
         self._agents_view = agents_view
@@ -145,7 +147,8 @@ class ChannelsService(NamedServiceSet[AccountSpec]):
         assert self._config is not None
         return self._config()
 
-    def _specs_of_snapshot(self, snapshot: Any, secrets: Any = None) -> dict[str, AccountSpec]:
+    def _specs_of_snapshot(self, snapshot: ConfigSnapshot | None,
+                           secrets: SecretsSnapshot | None = None) -> dict[str, AccountSpec]:
         wanted: dict[str, AccountSpec] = {}
         if snapshot is None:
             return wanted

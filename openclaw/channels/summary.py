@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+from openclaw.config.loader import ConfigSnapshot
 
 
-def summary_lines(snapshot: Any, env: Mapping[str, str]) -> list[str]:
+def summary_lines(snapshot: ConfigSnapshot, env: Mapping[str, str]) -> list[str]:
     from openclaw.channels.service import default_plugins
 
     lines: list[str] = []

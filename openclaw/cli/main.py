@@ -39,8 +39,6 @@ Commands:
   dashboard         Print (and open) the Control UI URL with your token
   sessions          List stored sessions (delete, compact through the gateway)
   models            Models: list, status, set <model>
-
-
   channels          Chat channel accounts: status [--probe], list, add, remove
   pairing           Chat DM pairing: list [channel], approve <channel> <code>
   cron              Scheduled jobs (alias automations): status, list, add, edit, rm, run, runs

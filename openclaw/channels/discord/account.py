@@ -52,6 +52,7 @@ from openclaw.channels.model import (
     SendFailed,
 )
 from openclaw.channels.policy import AccessPolicy, GroupRule
+from openclaw.config.channels import DiscordAccountConfig
 
 log = Logger(namespace="channels.discord")
 
@@ -117,7 +118,7 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.strip().lower().lstrip("#")).strip("-")
 
 
-def build_groups(config: Any) -> dict[str, GroupRule]:
+def build_groups(config: DiscordAccountConfig) -> dict[str, GroupRule]:
     """``guilds`` as policy keys ``<guild>/<channel>`` (guild: id or slug; channel: id, name
     or ``*``); the guild ``"*"`` is the policy wildcard."""
     groups: dict[str, GroupRule] = {}

@@ -26,8 +26,9 @@ from openclaw.channels.accounts import (
     merge_account,
 )
 from openclaw.channels.model import AccountSpec
-from openclaw.config.channels import DiscordAccountConfig
+from openclaw.config.channels import DiscordAccountConfig, DiscordConfig
 from openclaw.config.loader import ConfigSnapshot
+from openclaw.secrets.resolve import SecretsSnapshot
 
 DEFAULT_API_BASE: Final = "https://discord.com/api/v10"
 
@@ -73,7 +74,7 @@ def check_base(url: str) -> str | None:
     return None
 
 
-def _token_value(value: Any, path: str, secrets: Any,
+def _token_value(value: Any, path: str, secrets: SecretsSnapshot | None,
                  env: Mapping[str, str]) -> tuple[str, str] | None:
     if value is None:
         return None
@@ -87,8 +88,8 @@ def _token_value(value: Any, path: str, secrets: Any,
     return normalize_token(resolved or ""), "env" if source == "env" else "config"
 
 
-def resolve_token(section: Any, entry: Any, account_id: str, secrets: Any,
-                  env: Mapping[str, str]) -> tuple[str, str]:
+def resolve_token(section: DiscordConfig, entry: DiscordAccountConfig | None, account_id: str,
+                  secrets: SecretsSnapshot | None, env: Mapping[str, str]) -> tuple[str, str]:
     found = _token_value(entry.token if entry is not None else None,
                          f"channels.discord.accounts.{account_id}.token", secrets, env)
     if found is not None:
@@ -105,7 +106,7 @@ def resolve_token(section: Any, entry: Any, account_id: str, secrets: Any,
     return "", "none"
 
 
-def resolve_accounts(snapshot: ConfigSnapshot, secrets: Any,
+def resolve_accounts(snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
                      env: Mapping[str, str]) -> list[AccountSpec]:
     section = snapshot.config.channels.discord
     if section is None:
@@ -116,8 +117,8 @@ def resolve_accounts(snapshot: ConfigSnapshot, secrets: Any,
             for account_id in ids]
 
 
-def resolve_account(section: Any, account_id: str, is_default: bool, secrets: Any,
-                    env: Mapping[str, str]) -> AccountSpec:
+def resolve_account(section: DiscordConfig, account_id: str, is_default: bool,
+                    secrets: SecretsSnapshot | None, env: Mapping[str, str]) -> AccountSpec:
     entry = account_entry(section, account_id)
     merged = merge_account(DiscordAccountConfig, section, entry,
                            nested=frozenset({"dm", "intents", "streaming"}))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
@@ -26,7 +26,7 @@ from openclaw.channels.accounts import (
     merge_account,
 )
 from openclaw.channels.model import AccountSpec
-from openclaw.config.channels import IrcAccountConfig
+from openclaw.config.channels import IrcAccountConfig, IrcConfig
 from openclaw.config.loader import ConfigSnapshot
 
 _TRUTHY: Final = frozenset({"true", "1", "yes", "on"})
@@ -77,7 +77,7 @@ def resolve_accounts(snapshot: ConfigSnapshot, env: Mapping[str, str]) -> list[A
             for account_id in ids]
 
 
-def resolve_account(section: Any, account_id: str, is_default: bool,
+def resolve_account(section: IrcConfig, account_id: str, is_default: bool,
                     env: Mapping[str, str]) -> AccountSpec:
     merged = merge_account(IrcAccountConfig, section, account_entry(section, account_id),
                            nested=frozenset({"nickserv", "streaming"}))

@@ -11,6 +11,8 @@ from openclaw.channels.interfaces import IChannelPlugin
 from openclaw.channels.irc import account as irc_account
 from openclaw.channels.irc.config import resolve_accounts
 from openclaw.channels.model import AccountSpec
+from openclaw.config.loader import ConfigSnapshot
+from openclaw.secrets.resolve import SecretsSnapshot
 
 
 @implementer(IChannelPlugin)
@@ -18,7 +20,7 @@ class IrcPlugin:
     meta = irc_account.IRC_META
     id_label = "ircUser"
 
-    def account_specs(self, snapshot: Any, secrets: Any,
+    def account_specs(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
                       env: Mapping[str, str]) -> list[AccountSpec]:
         return resolve_accounts(snapshot, env)
 

@@ -23,8 +23,9 @@ from openclaw.channels.accounts import (
     merge_account,
 )
 from openclaw.channels.model import AccountSpec
-from openclaw.config.channels import MatrixAccountConfig
+from openclaw.config.channels import MatrixAccountConfig, MatrixConfig
 from openclaw.config.loader import ConfigSnapshot
+from openclaw.secrets.resolve import SecretsSnapshot
 
 
 @attrs.frozen
@@ -44,7 +45,7 @@ def _env(env: Mapping[str, str], name: str, account_id: str) -> str:
     return (env.get(name) or "").strip() if account_id == DEFAULT_ACCOUNT_ID else ""
 
 
-def _secret(secrets: Any, value: Any, path: str) -> str:
+def _secret(secrets: SecretsSnapshot | None, value: Any, path: str) -> str:
     if isinstance(value, str):
         return value.strip()
     if value is not None and secrets is not None:
@@ -53,7 +54,7 @@ def _secret(secrets: Any, value: Any, path: str) -> str:
     return ""
 
 
-def resolve_accounts(snapshot: ConfigSnapshot, secrets: Any,
+def resolve_accounts(snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
                      env: Mapping[str, str]) -> list[AccountSpec]:
     section = snapshot.config.channels.matrix
     if section is None:
@@ -64,8 +65,8 @@ def resolve_accounts(snapshot: ConfigSnapshot, secrets: Any,
             for account_id in ids]
 
 
-def resolve_account(section: Any, account_id: str, is_default: bool, secrets: Any,
-                    env: Mapping[str, str]) -> AccountSpec:
+def resolve_account(section: MatrixConfig, account_id: str, is_default: bool,
+                    secrets: SecretsSnapshot | None, env: Mapping[str, str]) -> AccountSpec:
     entry = account_entry(section, account_id)
     merged = merge_account(MatrixAccountConfig, section, entry,
                            nested=frozenset({"dm", "network", "streaming"}))

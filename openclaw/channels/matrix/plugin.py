@@ -11,6 +11,8 @@ from openclaw.channels.interfaces import IChannelPlugin
 from openclaw.channels.matrix import account as matrix_account
 from openclaw.channels.matrix.config import resolve_accounts
 from openclaw.channels.model import AccountSpec
+from openclaw.config.loader import ConfigSnapshot
+from openclaw.secrets.resolve import SecretsSnapshot
 
 
 @implementer(IChannelPlugin)
@@ -18,7 +20,7 @@ class MatrixPlugin:
     meta = matrix_account.MATRIX_META
     id_label = "matrixUserId"
 
-    def account_specs(self, snapshot: Any, secrets: Any,
+    def account_specs(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
                       env: Mapping[str, str]) -> list[AccountSpec]:
         return resolve_accounts(snapshot, secrets, env)
 

@@ -51,6 +51,7 @@ from openclaw.channels.telegram.config import (
 )
 from openclaw.channels.telegram.format import to_telegram_html
 from openclaw.channels.telegram.polling import TelegramPoller
+from openclaw.config.loader import ConfigSnapshot
 
 log = Logger(namespace="channels.telegram")
 
@@ -233,7 +234,7 @@ class TelegramAccount(ChannelAccount):
         limit, mode, _ = super().chunking()
         return min(int(limit), MAX_CHUNK), mode, None
 
-    def history_limit(self, snapshot: Any) -> int:
+    def history_limit(self, snapshot: ConfigSnapshot) -> int:
         return min(super().history_limit(snapshot), MAX_HISTORY)
 
     async def send_message(self, message: OutboundMessage) -> str | None:

@@ -28,8 +28,9 @@ from openclaw.channels.accounts import (
     merge_account,
 )
 from openclaw.channels.model import AccountSpec
-from openclaw.config.channels import TelegramAccountConfig
+from openclaw.config.channels import TelegramAccountConfig, TelegramConfig
 from openclaw.config.loader import ConfigSnapshot
+from openclaw.secrets.resolve import SecretsSnapshot
 
 MAX_CHUNK: Final = 4096
 DEFAULT_CHUNK: Final = 4000
@@ -58,7 +59,7 @@ def _read_token_file(path: str) -> tuple[str, str]:
     return token, "available" if token else "configured_unavailable"
 
 
-def _token_value(value: Any, path: str, secrets: Any,
+def _token_value(value: Any, path: str, secrets: SecretsSnapshot | None,
                  env: Mapping[str, str]) -> tuple[str, str, str] | None:
     """``(token, source, status)`` of a ``botToken`` value, None when unset."""
     if value is None:
@@ -75,11 +76,11 @@ def _token_value(value: Any, path: str, secrets: Any,
     return (token, kind, "available") if token else (token, kind, "configured_unavailable")
 
 
-def resolve_token(section: Any, entry: Any, account_id: str, secrets: Any,
-                  env: Mapping[str, str]) -> tuple[str, str, str]:
+def resolve_token(section: TelegramConfig, entry: TelegramAccountConfig | None, account_id: str,
+                  secrets: SecretsSnapshot | None, env: Mapping[str, str]) -> tuple[str, str, str]:
     """``(token, tokenSource, tokenStatus)``."""
     base = f"channels.telegram.accounts.{account_id}"
-    if entry is not None and (entry.token_file or "").strip():
+    if entry is not None and entry.token_file and entry.token_file.strip():
         token, status = _read_token_file(entry.token_file)
         return token, "tokenFile", status
     found = _token_value(entry.bot_token if entry is not None else None, f"{base}.botToken",
@@ -88,7 +89,7 @@ def resolve_token(section: Any, entry: Any, account_id: str, secrets: Any,
         return found
     has_accounts = bool(getattr(section, "accounts", None))
     if account_id == DEFAULT_ACCOUNT_ID or entry is not None or not has_accounts:
-        if (section.token_file or "").strip():
+        if section.token_file and section.token_file.strip():
             token, status = _read_token_file(section.token_file)
             return token, "tokenFile", status
         found = _token_value(section.bot_token, "channels.telegram.botToken", secrets, env)
@@ -101,7 +102,7 @@ def resolve_token(section: Any, entry: Any, account_id: str, secrets: Any,
     return "", "none", "missing"
 
 
-def resolve_accounts(snapshot: ConfigSnapshot, secrets: Any,
+def resolve_accounts(snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
                      env: Mapping[str, str]) -> list[AccountSpec]:
     section = snapshot.config.channels.telegram
     if section is None:
@@ -137,8 +138,9 @@ def _raw_account(raw: Mapping[str, Any], account_id: str) -> Mapping[str, Any]:
     return {}
 
 
-def resolve_account(section: Any, raw: Mapping[str, Any], account_id: str, is_default: bool,
-                    secrets: Any, env: Mapping[str, str]) -> AccountSpec:
+def resolve_account(section: TelegramConfig, raw: Mapping[str, Any], account_id: str,
+                    is_default: bool,
+                    secrets: SecretsSnapshot | None, env: Mapping[str, str]) -> AccountSpec:
     entry = account_entry(section, account_id)
     merged = merge_account(TelegramAccountConfig, section, entry,
                            nested=frozenset({"network", "streaming"}))

@@ -11,6 +11,8 @@ from openclaw.channels.interfaces import IChannelPlugin
 from openclaw.channels.model import AccountSpec
 from openclaw.channels.telegram import account as telegram_account
 from openclaw.channels.telegram.config import resolve_accounts
+from openclaw.config.loader import ConfigSnapshot
+from openclaw.secrets.resolve import SecretsSnapshot
 
 
 @implementer(IChannelPlugin)
@@ -18,7 +20,7 @@ class TelegramPlugin:
     meta = telegram_account.TELEGRAM_META
     id_label = "telegramUserId"
 
-    def account_specs(self, snapshot: Any, secrets: Any,
+    def account_specs(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
                       env: Mapping[str, str]) -> list[AccountSpec]:
         return resolve_accounts(snapshot, secrets, env)
 

@@ -53,7 +53,7 @@ def build_http_api(gateway: Any, ws_factory: Any) -> HttpApi:
 
 def build_control_ui(gateway: Any, ws_factory: Any, api: HttpApi) -> ControlUiStage:
     """The Control UI stage of a ``GatewayService`` (the last stage of the port)."""
-    from openclaw.gateway.protocol import build_info
+    from openclaw.gateway.status import build_info
 
     context = ws_factory.context
     agents = getattr(gateway, "agents", None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from openclaw.auth.scopes import ADMIN, ROLE_OPERATOR
-from openclaw.gateway.protocol.device_store import redact_paired_device
+from openclaw.gateway.devices.store import redact_paired_device
 from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.errors import invalid_request
 from openclaw.gateway.protocol.schema import EMPTY_PARAMS, NON_EMPTY_STRING, Object, required

@@ -28,13 +28,13 @@ import attrs
 
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.auth.scopes import READ, ROLE_NODE, WRITE, scope_satisfied
+from openclaw.gateway.devices.store import DeviceStore
 from openclaw.gateway.methods.upstream_schemas import params_schema
-from openclaw.gateway.protocol import vitals
 from openclaw.gateway.protocol.context import GatewayContext
-from openclaw.gateway.protocol.device_store import DeviceStore
 from openclaw.gateway.protocol.dispatch import MethodCall, MethodSpec
 from openclaw.gateway.protocol.errors import invalid_request, missing_scope
 from openclaw.gateway.protocol.session import ClientSession
+from openclaw.gateway.status import vitals
 
 SESSION_HOST_CAP: Final = "session-host"
 GATEWAY_ENVIRONMENT: Final = {

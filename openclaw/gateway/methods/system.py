@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from openclaw.auth.scopes import ADMIN
 from openclaw.config.schema import AgentsConfig, DesktopConfig
-from openclaw.gateway.protocol import vitals
 from openclaw.gateway.protocol.dispatch import MethodCall
 from openclaw.gateway.protocol.frames import RawJson
+from openclaw.gateway.status import vitals
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.context import GatewayContext

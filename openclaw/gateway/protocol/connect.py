@@ -37,7 +37,14 @@ from openclaw.auth.netaddr import (
 from openclaw.auth.origin import ORIGIN_NOT_ALLOWED_MESSAGE, check_browser_origin
 from openclaw.auth.ratelimit import SCOPE_DEVICE_TOKEN, SCOPE_SHARED_SECRET
 from openclaw.auth.scopes import ROLE_OPERATOR, ROLES, role_scopes_allow
-from openclaw.gateway.protocol import device_identity as ident
+from openclaw.gateway.devices import identity as ident
+from openclaw.gateway.devices.pairing import (
+    PairingFailure,
+    metadata_mismatch,
+    pairing_failure,
+    should_allow_silent_local_pairing,
+)
+from openclaw.gateway.devices.store import DeviceStore
 from openclaw.gateway.protocol.auth_failure import (
     auth_detail_code,
     auth_provided_kind,
@@ -52,7 +59,6 @@ from openclaw.gateway.protocol.constants import (
     ClientId,
     ClientMode,
 )
-from openclaw.gateway.protocol.device_store import DeviceStore
 from openclaw.gateway.protocol.errors import (
     DetailCode,
     ErrorCode,
@@ -60,12 +66,6 @@ from openclaw.gateway.protocol.errors import (
     invalid_request,
 )
 from openclaw.gateway.protocol.handshake import negotiate_protocol
-from openclaw.gateway.protocol.pairing import (
-    PairingFailure,
-    metadata_mismatch,
-    pairing_failure,
-    should_allow_silent_local_pairing,
-)
 from openclaw.gateway.protocol.session import (
     is_browser_operator_ui,
     is_native_app_ui,

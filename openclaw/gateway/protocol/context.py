@@ -21,6 +21,8 @@ from openclaw.auth.preauth import PreauthBudget, preauth_limit_from_env
 from openclaw.auth.ratelimit import AuthRateLimiter
 from openclaw.blocking import BlockingRunner, blocking_runner
 from openclaw.config.loader import ConfigSnapshot
+from openclaw.gateway.devices.identity import GatewayIdentity, gateway_identity_path
+from openclaw.gateway.devices.store import DeviceStore
 from openclaw.gateway.protocol.constants import (
     HANDSHAKE_TIMEOUT_MS,
     MAX_BUFFERED_BYTES,
@@ -28,12 +30,10 @@ from openclaw.gateway.protocol.constants import (
     MAX_PREAUTH_PAYLOAD_BYTES,
     TICK_INTERVAL_MS,
 )
-from openclaw.gateway.protocol.device_identity import GatewayIdentity, gateway_identity_path
-from openclaw.gateway.protocol.device_store import DeviceStore
 from openclaw.gateway.protocol.events import EventBus
-from openclaw.gateway.protocol.health import EventLoopMonitor, HealthState
-from openclaw.gateway.protocol.presence import PresenceRegistry
 from openclaw.gateway.protocol.session import ClientSession
+from openclaw.gateway.status.health import EventLoopMonitor, HealthState
+from openclaw.gateway.status.presence import PresenceRegistry
 
 
 @attrs.frozen

@@ -9,6 +9,7 @@ mounted as resources, so the web service calls :meth:`GatewayWebSocketFactory.st
 
 from __future__ import annotations
 
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory
@@ -19,16 +20,20 @@ from twisted.logger import Logger
 
 from openclaw.auth.decision import AuthSettings
 from openclaw.autobahn_timers import ReactorTimer
-from openclaw.gateway.protocol import build_info
 from openclaw.gateway.protocol.constants import HEALTH_REFRESH_INTERVAL_MS
 from openclaw.gateway.protocol.context import GatewayContext
 from openclaw.gateway.protocol.dispatch import MethodRegistry
 from openclaw.gateway.protocol.frames import RawJson
-from openclaw.gateway.protocol.memory import MemoryReclaimer
 from openclaw.gateway.protocol.server import GatewayServerProtocol
+from openclaw.gateway.status import build_info
+from openclaw.gateway.status.memory import MemoryReclaimer
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.connection import GatewayConnection
+
+
+def _class_attribute(value: Any) -> Any:
+    return staticmethod(value) if isinstance(value, FunctionType) else value
 
 
 class GatewayWebSocketFactory(WebSocketServerFactory):
@@ -70,10 +75,12 @@ class GatewayWebSocketFactory(WebSocketServerFactory):
         # Autobahn copies ~45 options from the factory into every protocol instance's dict
         # unless the class already has them: a subclass per factory holds them once (about
         # 4 KB less per connection). An option changed later (set_max_message_size) is set on
-        # the instance, as before.
+        # the instance, as before. A callable option (perMessageCompressionAccept) must stay
+        # a plain function on the class, not become a method bound to the protocol.
         self.protocol = cast(type[GatewayServerProtocol], type(
             GatewayServerProtocol.__name__, (GatewayServerProtocol,),
-            {name: getattr(self, name) for name in GatewayServerProtocol.CONFIG_ATTRS}))
+            {name: _class_attribute(getattr(self, name))
+             for name in GatewayServerProtocol.CONFIG_ATTRS}))
         self.live: set[GatewayServerProtocol] = set()
         self.memory = MemoryReclaimer(context.clock)
         self.connections: dict[str, GatewayConnection] = {}

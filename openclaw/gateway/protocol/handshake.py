@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from openclaw.auth.scopes import ADMIN, ROLE_NODE
 from openclaw.config.schema import OpenClawConfig
-from openclaw.gateway.protocol.build_info import build_id
+from openclaw.gateway.devices.identity import b64url_encode
 from openclaw.gateway.protocol.constants import (
     ATTACHMENT_MAX_BYTES,
     ATTACHMENT_MAX_IMAGE_BYTES,
@@ -19,7 +19,6 @@ from openclaw.gateway.protocol.constants import (
     PROTOCOL_VERSION,
     ClientMode,
 )
-from openclaw.gateway.protocol.device_identity import b64url_encode
 from openclaw.gateway.protocol.errors import DetailCode, ErrorCode, GatewayError
 from openclaw.gateway.protocol.schema import (
     NON_EMPTY_STRING,
@@ -34,6 +33,7 @@ from openclaw.gateway.protocol.schema import (
     optional,
     required,
 )
+from openclaw.gateway.status.build_info import build_id
 
 if TYPE_CHECKING:
     from openclaw.gateway.protocol.context import GatewayContext

@@ -15,7 +15,7 @@ Requests answered asynchronously count: at most ``MAX_PENDING_REQUESTS`` run at 
 connection. When the connection is gone, the dead
 transport's write buffers are dropped at once (they would otherwise live until the cyclic
 garbage collector reaches the protocol), and when that was a lot the factory's
-:class:`~openclaw.gateway.protocol.memory.MemoryReclaimer` returns the freed memory to the
+:class:`~openclaw.gateway.status.memory.MemoryReclaimer` returns the freed memory to the
 system.
 """
 

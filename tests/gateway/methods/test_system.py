@@ -9,9 +9,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.auth.scopes import ADMIN, PAIRING, PUBLIC, READ
 from openclaw.config import parse_config_text
+from openclaw.gateway.devices import identity as ident
 from openclaw.gateway.methods.registry import CORE_METHODS, MethodRegistry, build_registry
 from openclaw.gateway.methods.system import parse_duration_ms
-from openclaw.gateway.protocol import device_identity as ident
 from openclaw.gateway.protocol.dispatch import MethodSpec
 from tests.gateway.protocol.support import Harness, config_snapshot, connect_params
 
@@ -146,7 +146,7 @@ class EventLoopVitalsTests(SynchronousTestCase):
 
         from twisted.internet.task import Clock
 
-        from openclaw.gateway.protocol.health import EventLoopMonitor
+        from openclaw.gateway.status.health import EventLoopMonitor
 
         clock = Clock()
         monitor = EventLoopMonitor(clock)
@@ -229,7 +229,7 @@ class StatusVitalsTests(SynchronousTestCase):
 
 class HelloServerTests(SynchronousTestCase):
     def test_build_id_and_control_ui_source(self) -> None:
-        from openclaw.gateway.protocol.build_info import build_id
+        from openclaw.gateway.status.build_info import build_id
 
         harness = Harness()
         _, _, response = harness.connect()

@@ -20,16 +20,16 @@ from zope.interface import implementer
 from openclaw.auth.decision import AuthSettings
 from openclaw.blocking import run_inline
 from openclaw.config import ConfigSnapshot
+from openclaw.gateway.devices import identity as ident
+from openclaw.gateway.devices.identity import GatewayIdentity
 from openclaw.gateway.methods.registry import MethodRegistry, build_registry
 from openclaw.gateway.methods.system import collect_health
-from openclaw.gateway.protocol import device_identity as ident
 from openclaw.gateway.protocol.connection import (
     GatewayConnection,
     IConnectionTransport,
     PeerInfo,
 )
 from openclaw.gateway.protocol.context import ConnectionPolicy, GatewayContext
-from openclaw.gateway.protocol.device_identity import GatewayIdentity
 from tests.support import config_snapshot
 
 TOKEN = "s3cret-token"

@@ -12,8 +12,8 @@ from zope.interface.verify import verifyObject
 
 from openclaw.gateway.protocol.events import EventBus, IEventRecipient
 from openclaw.gateway.protocol.frames import EncodedEvent, RawJson
-from openclaw.gateway.protocol.health import EventLoopMonitor, HealthState
-from openclaw.gateway.protocol.presence import PresenceRegistry
+from openclaw.gateway.status.health import EventLoopMonitor, HealthState
+from openclaw.gateway.status.presence import PresenceRegistry
 
 
 @implementer(IEventRecipient)

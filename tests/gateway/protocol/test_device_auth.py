@@ -7,7 +7,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from openclaw.gateway.protocol.device_store import DeviceStore
+from openclaw.gateway.devices.store import DeviceStore
 from tests.gateway.protocol.support import (
     REMOTE_PEER,
     DeviceKey,

@@ -6,6 +6,7 @@ import json
 from typing import Any, cast
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from autobahn.websocket.compress import PerMessageDeflateOffer
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.test import iosim
@@ -46,13 +47,14 @@ class Wire:
     """One server protocol from the factory wired to an Autobahn client in memory."""
 
     def __init__(self, factory: GatewayWebSocketFactory, *, peer: str = "127.0.0.1",
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, offers: list[Any] | None = None) -> None:
         context = factory.context
         client_factory = WebSocketClientFactory("ws://127.0.0.1:18789/", reactor=context.clock,
                                                 headers=headers or {})
         client_factory.protocol = Client
         client_factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0,
-                                          serverConnectionDropTimeout=0, autoPingInterval=0)
+                                          serverConnectionDropTimeout=0, autoPingInterval=0,
+                                          perMessageCompressionOffers=offers or [])
         peer_address = IPv4Address("TCP", peer, 40000)
         self.server = cast(GatewayServerProtocol, factory.buildProtocol(peer_address))
         self.client = cast(Client, client_factory.buildProtocol(None))
@@ -104,6 +106,14 @@ class AdapterTests(SynchronousTestCase):
         wire.client.sendClose(1000, "bye")
         wire.flush()
         self.assertEqual(wire.client.closed, (True, 1000, "bye"))
+
+    def test_compression_offer_declined(self) -> None:
+        # browsers and the websockets library offer permessage-deflate; the gateway declines
+        # it (as upstream's ws server does) and the connection proceeds uncompressed
+        wire = Wire(factory_for(), offers=[PerMessageDeflateOffer()])
+        self.assertEqual(wire.client.received[0]["event"], "connect.challenge")
+        self.assertIsNone(wire.client._perMessageCompress)
+        self.assertEqual(wire.connect()["payload"]["type"], "hello-ok")
 
     def test_policy_close_codes_reach_the_client(self) -> None:
         wire = Wire(factory_for())

@@ -18,9 +18,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from openclaw.gateway.protocol import vitals
 from openclaw.gateway.protocol.constants import HEALTH_REFRESH_INTERVAL_MS
 from openclaw.gateway.protocol.frames import RawJson, encode_json
+from openclaw.gateway.status import vitals
 
 HealthCollector = Callable[[], dict[str, Any]]
 Broadcast = Callable[[RawJson, int], None]

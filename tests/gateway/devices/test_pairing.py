@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from openclaw.gateway.protocol.pairing import (
+from openclaw.gateway.devices.pairing import (
     metadata_mismatch,
     pairing_failure,
     should_allow_silent_local_pairing,

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import attrs
 
-from openclaw.gateway.protocol.device_identity import normalize_metadata
+from openclaw.gateway.devices.identity import normalize_metadata
 from openclaw.gateway.protocol.errors import DetailCode
 
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")

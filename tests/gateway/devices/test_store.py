@@ -16,8 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openclaw.atomic_files import atomic_write_bytes
 from openclaw.blocking import run_inline
-from openclaw.gateway.protocol import device_identity as ident
-from openclaw.gateway.protocol.device_store import DeviceStore, redact_paired_device
+from openclaw.gateway.devices import identity as ident
+from openclaw.gateway.devices.store import DeviceStore, redact_paired_device
 from tests.gateway.protocol.support import DeviceKey, StepRunner
 
 

@@ -1,0 +1,1 @@
+"""What the gateway says about itself: health, presence, process vitals, memory, build info."""
