@@ -63,6 +63,13 @@ def default_account_id(section: Any, ids: list[str]) -> str:
     return ids[0] if ids else DEFAULT_ACCOUNT_ID
 
 
+def each_account(section: Any) -> list[tuple[str, bool]]:
+    """``(account id, is the default account)`` for every account of a channel section."""
+    ids = account_ids(section)
+    default_id = default_account_id(section, ids)
+    return [(account_id, account_id == default_id) for account_id in ids]
+
+
 def account_entry(section: Any, account_id: str) -> Any:
     """The raw ``accounts.<id>`` entry (matched after normalization), or None."""
     accounts: Mapping[str, Any] = getattr(section, "accounts", None) or {}

@@ -22,15 +22,14 @@ import time
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Final
 
-from openclaw.cli.common import parse_timeout_ms, report_client_error, write_json
+from openclaw.cli.common import parse_timeout_ms, write_json
 from openclaw.cli.options import (
     GATEWAY_CLIENT_OPTIONS,
     JSON,
     Command,
-    InvalidValue,
+    CommandError,
     Option,
-    report_usage_error,
-    run_parse,
+    run_guarded,
 )
 
 DECISIONS: Final = ("allow-once", "allow-always", "deny")
@@ -84,7 +83,7 @@ Docs: https://docs.openclaw.ai/cli/approvals
 """
 
 
-class ApprovalsCliError(Exception):
+class ApprovalsCliError(CommandError):
     pass
 
 
@@ -119,27 +118,13 @@ def approvals_command(args: list[str], env: MutableMapping[str, str]) -> int:
 
 def _guarded(command: Command, args: list[str],
              body: Callable[[dict[str, Any], list[str]], int]) -> int:
-    from openclaw.client.errors import GatewayClientError
-
-    parsed = run_parse(command, args)
-    if isinstance(parsed, int):
-        return parsed
-    values, positionals = parsed
-    json_mode = bool(values.get("json"))
-    try:
+    def gateway_only(values: dict[str, Any], positionals: list[str]) -> int:
         if values.get("node"):
             raise ApprovalsCliError("--node is not supported by this gateway: it runs no node "
                                     "hosts' exec approvals (use --gateway)")
         return body(values, positionals)
-    except InvalidValue as e:
-        report_usage_error(str(e), command.path, json_mode=json_mode)
-        return 1
-    except GatewayClientError as e:
-        report_client_error(e, json_mode=json_mode)
-        return 1
-    except ApprovalsCliError as e:
-        sys.stderr.write(f"{e}\n")
-        return 1
+
+    return run_guarded(command, args, gateway_only)
 
 
 def _call(env: MutableMapping[str, str], values: Mapping[str, Any], method: str,

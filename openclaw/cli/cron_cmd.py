@@ -31,15 +31,14 @@ from collections.abc import Callable, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from openclaw.cli.common import parse_timeout_ms, report_client_error, write_json
+from openclaw.cli.common import parse_timeout_ms, write_json
 from openclaw.cli.options import (
     GATEWAY_CLIENT_OPTIONS,
     JSON,
     Command,
-    InvalidValue,
+    CommandError,
     Option,
-    report_usage_error,
-    run_parse,
+    run_guarded,
 )
 
 RPC_TIMEOUT_MS: Final = 30_000
@@ -156,7 +155,7 @@ Docs: https://docs.openclaw.ai/cli/cron
 """
 
 
-class CronCliError(Exception):
+class CronCliError(CommandError):
     pass
 
 
@@ -215,25 +214,6 @@ def _call(env: MutableMapping[str, str], values: Mapping[str, Any], method: str,
                                     local_port=parse_port_option(values.get("port")))
     return call_gateway(target, method, params, identity=ClientIdentity(scopes=(ADMIN,)),
                         timeout_ms=timeout_ms)
-
-
-def _guarded(command: Command, args: list[str],
-             body: Callable[[dict[str, Any], list[str]], int]) -> int:
-    from openclaw.client.errors import GatewayClientError
-
-    parsed = run_parse(command, args)
-    if isinstance(parsed, int):
-        return parsed
-    values, positionals = parsed
-    json_mode = bool(values.get("json"))
-    try:
-        return body(values, positionals)
-    except InvalidValue as e:
-        report_usage_error(str(e), command.path, json_mode=json_mode)
-        return 1
-    except GatewayClientError as e:
-        report_client_error(e, json_mode=json_mode)
-        return 1
 
 
 # -- add / edit ------------------------------------------------------------------------------
@@ -346,7 +326,7 @@ def _add(args: list[str], env: MutableMapping[str, str]) -> int:
         write_json(_call(env, values, "cron.add", params))
         return 0
 
-    return _guarded(ADD, args, body)
+    return run_guarded(ADD, args, body)
 
 
 def _non_negative(raw: Any) -> int:
@@ -410,7 +390,7 @@ def _edit(args: list[str], env: MutableMapping[str, str]) -> int:
         write_json(_call(env, values, "cron.update", {"id": positionals[0], "patch": patch}))
         return 0
 
-    return _guarded(EDIT, args, body)
+    return run_guarded(EDIT, args, body)
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -477,7 +457,7 @@ def _list(args: list[str], env: MutableMapping[str, str]) -> int:
                              .rstrip() + "\n")
         return 0
 
-    return _guarded(LIST, args, body)
+    return run_guarded(LIST, args, body)
 
 
 def _status(args: list[str], env: MutableMapping[str, str]) -> int:
@@ -485,7 +465,7 @@ def _status(args: list[str], env: MutableMapping[str, str]) -> int:
         write_json(_call(env, values, "cron.status", {}))
         return 0
 
-    return _guarded(STATUS, args, body)
+    return run_guarded(STATUS, args, body)
 
 
 def _find(env: MutableMapping[str, str], values: Mapping[str, Any], ref: str) -> dict[str, Any]:
@@ -533,7 +513,7 @@ def _one(name: str) -> Callable[[list[str], MutableMapping[str, str]], int]:
                 sys.stdout.write("\n".join(lines) + "\n")
             return 0
 
-        return _guarded(_command(name), args, body)
+        return run_guarded(_command(name), args, body)
 
     return handler
 
@@ -560,7 +540,7 @@ def _run(args: list[str], env: MutableMapping[str, str]) -> int:
                 return 1
             time.sleep(interval)   # the CLI process, not the gateway: polling as upstream
 
-    return _guarded(RUN, args, body)
+    return run_guarded(RUN, args, body)
 
 
 def _runs(args: list[str], env: MutableMapping[str, str]) -> int:
@@ -585,7 +565,7 @@ def _runs(args: list[str], env: MutableMapping[str, str]) -> int:
         write_json(_call(env, values, "cron.runs", params))
         return 0
 
-    return _guarded(RUNS, args, body)
+    return run_guarded(RUNS, args, body)
 
 
 __all__ = ["cron_command", "parse_duration_ms"]

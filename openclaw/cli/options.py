@@ -10,7 +10,7 @@ errors differently (and exit 2).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 
@@ -144,6 +144,34 @@ def run_parse(command: Command, args: Sequence[str]) -> tuple[dict[str, Any], li
     except UsageError as e:
         report_usage_error(str(e), command.path, json_mode="--json" in args)
         return 1
+
+
+class CommandError(Exception):
+    """A command's own failure (bad combination of options, nothing to act on): its text
+    goes to stderr and the command exits 1."""
+
+
+def run_guarded(command: Command, args: Sequence[str],
+                body: Callable[[dict[str, Any], list[str]], int]) -> int:
+    """Parse ``args`` for ``command`` and run ``body``; invalid values, gateway client
+    errors and :class:`CommandError` become their messages and exit 1."""
+    from openclaw.cli.common import report_client_error
+    from openclaw.client.errors import GatewayClientError
+
+    parsed = run_parse(command, args)
+    if isinstance(parsed, int):
+        return parsed
+    values, positionals = parsed
+    json_mode = bool(values.get("json"))
+    try:
+        return body(values, positionals)
+    except InvalidValue as e:
+        report_usage_error(str(e), command.path, json_mode=json_mode)
+    except GatewayClientError as e:
+        report_client_error(e, json_mode=json_mode)
+    except CommandError as e:
+        sys.stderr.write(f"{e}\n")
+    return 1
 
 
 def report_usage_error(message: str, path: str, *, json_mode: bool = False) -> None:

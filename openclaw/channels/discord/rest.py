@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import treq.client
-from twisted.internet.defer import Deferred, DeferredList, fail
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import deferLater
-from twisted.web.client import Agent, HTTPConnectionPool
 
-from openclaw.channels.deferreds import settled
+from openclaw.channels.http_client import ChannelHttpClient, Headers
 
 DEFAULT_TIMEOUT_S: Final = 15.0
 MAX_RATE_LIMIT_RETRIES: Final = 3
@@ -51,47 +50,14 @@ def bucket_of(method: str, path: str) -> str:
     return f"{method} {major.group(0) if major else ''}{rest}"
 
 
-class DiscordRest:
+class DiscordRest(ChannelHttpClient):
     def __init__(self, reactor: Any, clock: Any, base: str, token: str) -> None:
-        self.reactor = reactor
-        self.clock = clock
+        super().__init__(reactor, clock)
         self.base = base.rstrip("/")
         self.token = token
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = 4
-        self._pool.retryAutomatically = False
-        self._http = treq.client.HTTPClient(Agent(reactor, pool=self._pool, connectTimeout=10))
-        self._in_flight: set[Deferred[Any]] = set()
         self._blocked_until: dict[str, float] = {}
         self._global_until = 0.0
         self.started: Counter[str] = Counter()      # requests sent, per bucket
-        self.closed = False
-        self._rate_limit_waiters: list[Deferred[float]] = []
-
-    def when_rate_limited(self) -> Deferred[float]:
-        """Fires with ``retry_after`` once the next 429 is being waited out."""
-        waiter: Deferred[float] = Deferred()
-        self._rate_limit_waiters.append(waiter)
-        return waiter
-
-    def _notify_rate_limited(self, wait: float) -> None:
-        # on the next reactor turn: the waiting request is parked by then
-        waiters, self._rate_limit_waiters = self._rate_limit_waiters, []
-        for waiter in waiters:
-            self.reactor.callLater(0, waiter.callback, wait)
-
-    async def close(self, grace_s: float = 0.0) -> None:
-        """Stop: requests still in flight get ``grace_s`` (on the reactor: real I/O) to
-        finish -- a message being sent is not cut off -- then are cancelled."""
-        self.closed = True
-        if grace_s > 0 and self._in_flight:
-            waiting: Deferred[Any] = DeferredList([settled(d) for d in self._in_flight])
-            waiting.addTimeout(grace_s, self.reactor)
-            with contextlib.suppress(Exception):
-                await waiting
-        for request in list(self._in_flight):
-            request.cancel()
-        await self._pool.closeCachedConnections()
 
     async def request(self, method: str, path: str, body: Any = None, *,
                       timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -123,25 +89,15 @@ class DiscordRest:
         if self.closed:
             return fail(DiscordApiError(method, path, 0, "client closed"))
         self.started[bucket] += 1
-        headers: dict[bytes | str, list[bytes | str]] = {
+        headers: Headers = {
             "Authorization": [f"Bot {self.token}"], "User-Agent": [USER_AGENT]}
         data = None
         if body is not None:
             headers["Content-Type"] = ["application/json"]
             data = json.dumps(body, separators=(",", ":")).encode("utf-8")
-        sending: Deferred[Any] = self._http.request(method, self.base + path, headers=headers,
-                                                    data=data)
-        sending.addCallback(lambda response: Deferred.fromCoroutine(
-            self._decode(method, path, bucket, response)))
-        sending.addTimeout(timeout_s, self.clock)
-        self._in_flight.add(sending)
-
-        def done(result: Any) -> Any:
-            self._in_flight.discard(sending)
-            return result
-
-        sending.addBoth(done)
-        return sending
+        return self._send(method, self.base + path, headers=headers, data=data,
+                          timeout_s=timeout_s,
+                          decode=lambda response: self._decode(method, path, bucket, response))
 
     async def _decode(self, method: str, path: str, bucket: str, response: Any) -> Any:
         raw = await treq.content(response)

@@ -21,8 +21,7 @@ import attrs
 from openclaw.channels.accounts import (
     DEFAULT_ACCOUNT_ID,
     account_entry,
-    account_ids,
-    default_account_id,
+    each_account,
     merge_account,
 )
 from openclaw.channels.model import AccountSpec
@@ -71,10 +70,8 @@ def resolve_accounts(snapshot: ConfigSnapshot, env: Mapping[str, str]) -> list[A
     section = snapshot.config.channels.irc
     if section is None:
         return []
-    ids = account_ids(section)
-    default_id = default_account_id(section, ids)
-    return [resolve_account(section, account_id, account_id == default_id, env)
-            for account_id in ids]
+    return [resolve_account(section, account_id, is_default, env)
+            for account_id, is_default in each_account(section)]
 
 
 def resolve_account(section: IrcConfig, account_id: str, is_default: bool,

@@ -15,7 +15,8 @@ from urllib.parse import quote, urlencode
 
 import treq.client
 from twisted.internet.defer import Deferred, fail
-from twisted.web.client import Agent, HTTPConnectionPool
+
+from openclaw.channels.http_client import ChannelHttpClient, Headers
 
 API: Final = "/_matrix/client/v3"
 DEFAULT_TIMEOUT_S: Final = 30.0
@@ -36,26 +37,11 @@ def q(value: str) -> str:
     return quote(value, safe="")
 
 
-class MatrixClient:
+class MatrixClient(ChannelHttpClient):
     def __init__(self, reactor: Any, homeserver: str, access_token: str | None = None) -> None:
-        self.reactor = reactor
+        super().__init__(reactor, reactor)
         self.homeserver = homeserver.rstrip("/")
         self.access_token = access_token
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = 4
-        self._pool.retryAutomatically = False
-        self._http = treq.client.HTTPClient(Agent(reactor, pool=self._pool,
-                                                  connectTimeout=10))
-        self._in_flight: set[Deferred[Any]] = set()
-        self.closed = False
-
-    async def close(self) -> None:
-        """Cancel what is in flight (so no answer brings a connection back to the pool),
-        then close the pooled connections."""
-        self.closed = True
-        for request in list(self._in_flight):
-            request.cancel()
-        await self._pool.closeCachedConnections()
 
     def request(self, method: str, path: str, body: Any = None, *,
                 query: Mapping[str, Any] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -64,7 +50,7 @@ class MatrixClient:
         url = self.homeserver + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        headers: dict[bytes | str, list[bytes | str]] = {"Accept": ["application/json"]}
+        headers: Headers = {"Accept": ["application/json"]}
         if auth and self.access_token:
             headers["Authorization"] = [f"Bearer {self.access_token}"]
         data = None
@@ -73,17 +59,8 @@ class MatrixClient:
             data = json.dumps(body).encode("utf-8")
         if self.closed:
             return fail(MatrixApiError(0, None, "client closed"))
-        sending: Deferred[Any] = self._http.request(method, url, headers=headers, data=data)
-        sending.addCallback(lambda response: Deferred.fromCoroutine(self._decode(response)))
-        sending.addTimeout(timeout_s, self.reactor)
-        self._in_flight.add(sending)
-
-        def done(result: Any) -> Any:
-            self._in_flight.discard(sending)
-            return result
-
-        sending.addBoth(done)
-        return sending
+        return self._send(method, url, headers=headers, data=data, timeout_s=timeout_s,
+                          decode=self._decode)
 
     async def _decode(self, response: Any) -> Any:
         raw = await treq.content(response)

@@ -18,8 +18,7 @@ import attrs
 from openclaw.channels.accounts import (
     DEFAULT_ACCOUNT_ID,
     account_entry,
-    account_ids,
-    default_account_id,
+    each_account,
     merge_account,
 )
 from openclaw.channels.model import AccountSpec
@@ -59,10 +58,8 @@ def resolve_accounts(snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
     section = snapshot.config.channels.matrix
     if section is None:
         return []
-    ids = account_ids(section)
-    default_id = default_account_id(section, ids)
-    return [resolve_account(section, account_id, account_id == default_id, secrets, env)
-            for account_id in ids]
+    return [resolve_account(section, account_id, is_default, secrets, env)
+            for account_id, is_default in each_account(section)]
 
 
 def resolve_account(section: MatrixConfig, account_id: str, is_default: bool,

@@ -10,18 +10,16 @@ auto-retry does upstream. The token is part of every URL, so URLs are never logg
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Final
 
 import treq.client
-from twisted.internet.defer import Deferred, DeferredList, fail
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import deferLater
-from twisted.web.client import Agent, HTTPConnectionPool
 
-from openclaw.channels.deferreds import settled
+from openclaw.channels.http_client import ChannelHttpClient, Headers
 
 DEFAULT_API_ROOT: Final = "https://api.telegram.org"
 DEFAULT_TIMEOUT_S: Final = 60.0
@@ -64,44 +62,11 @@ def api_base(api_root: str | None) -> str:
     return root
 
 
-class TelegramApi:
+class TelegramApi(ChannelHttpClient):
     def __init__(self, reactor: Any, clock: Any, api_root: str | None, token: str) -> None:
-        self.reactor = reactor
-        self.clock = clock
+        super().__init__(reactor, clock)
         self.base = f"{api_base(api_root)}/bot{token}"
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = 4
-        self._pool.retryAutomatically = False
-        self._http = treq.client.HTTPClient(Agent(reactor, pool=self._pool, connectTimeout=10))
-        self._in_flight: set[Deferred[Any]] = set()
         self.started: Counter[str] = Counter()    # requests sent, per method (tests, status)
-        self.closed = False
-        self._rate_limit_waiters: list[Deferred[float]] = []
-
-    def when_rate_limited(self) -> Deferred[float]:
-        """Fires with ``retry_after`` once the next 429 is being waited out."""
-        waiter: Deferred[float] = Deferred()
-        self._rate_limit_waiters.append(waiter)
-        return waiter
-
-    def _notify_rate_limited(self, wait: float) -> None:
-        # on the next reactor turn: the waiting request is parked by then
-        waiters, self._rate_limit_waiters = self._rate_limit_waiters, []
-        for waiter in waiters:
-            self.reactor.callLater(0, waiter.callback, wait)
-
-    async def close(self, grace_s: float = 0.0) -> None:
-        """Stop: requests still in flight get ``grace_s`` (on the reactor: real I/O) to
-        finish -- a message being sent is not cut off -- then are cancelled."""
-        self.closed = True
-        if grace_s > 0 and self._in_flight:
-            waiting: Deferred[Any] = DeferredList([settled(d) for d in self._in_flight])
-            waiting.addTimeout(grace_s, self.reactor)
-            with contextlib.suppress(Exception):
-                await waiting
-        for request in list(self._in_flight):
-            request.cancel()
-        await self._pool.closeCachedConnections()
 
     def call(self, method: str, params: Mapping[str, Any] | None = None, *,
              timeout_s: float | None = None) -> Deferred[Any]:
@@ -112,22 +77,12 @@ class TelegramApi:
         self.started[method] += 1
         body = json.dumps({k: v for k, v in (params or {}).items() if v is not None},
                           separators=(",", ":")).encode("utf-8")
-        headers: dict[bytes | str, list[bytes | str]] = {"Content-Type": ["application/json"]}
-        sending: Deferred[Any] = self._http.request("POST", f"{self.base}/{method}",
-                                                    data=body, headers=headers)
-        sending.addCallback(lambda response: Deferred.fromCoroutine(
-            self._decode(method, response)))
+        headers: Headers = {"Content-Type": ["application/json"]}
         timeout = timeout_s if timeout_s is not None else TIMEOUTS_S.get(method.lower(),
                                                                          DEFAULT_TIMEOUT_S)
-        sending.addTimeout(timeout, self.clock)
-        self._in_flight.add(sending)
-
-        def done(result: Any) -> Any:
-            self._in_flight.discard(sending)
-            return result
-
-        sending.addBoth(done)
-        return sending
+        return self._send("POST", f"{self.base}/{method}", headers=headers, data=body,
+                          timeout_s=timeout,
+                          decode=lambda response: self._decode(method, response))
 
     async def call_retrying(self, method: str, params: Mapping[str, Any] | None = None, *,
                             timeout_s: float | None = None,

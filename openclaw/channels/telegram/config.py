@@ -23,8 +23,7 @@ import attrs
 from openclaw.channels.accounts import (
     DEFAULT_ACCOUNT_ID,
     account_entry,
-    account_ids,
-    default_account_id,
+    each_account,
     merge_account,
 )
 from openclaw.channels.model import AccountSpec
@@ -107,15 +106,12 @@ def resolve_accounts(snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
     section = snapshot.config.channels.telegram
     if section is None:
         return []
-    ids = account_ids(section)
-    default_id = default_account_id(section, ids)
     raw = snapshot.parsed.get("channels", {}).get("telegram", {})
     raw = raw if isinstance(raw, Mapping) else {}
     owners: dict[str, str] = {}
     specs = []
-    for account_id in ids:
-        spec = resolve_account(section, raw, account_id, account_id == default_id, secrets,
-                               env)
+    for account_id, is_default in each_account(section):
+        spec = resolve_account(section, raw, account_id, is_default, secrets, env)
         token = spec.secrets.get("token", "")
         owner = owners.setdefault(token, account_id) if token else account_id
         if owner != account_id:
