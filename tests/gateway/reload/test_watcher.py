@@ -55,6 +55,7 @@ class PollingTests(SynchronousTestCase):
 
 class InotifyTests(TestCase):
     timeout = 20  # a change never reported fails here rather than at trial's 120 s
+
     def setUp(self) -> None:
         if not inotify_available(reactor):
             raise self.skipTest("inotify is not available here")
