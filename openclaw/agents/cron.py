@@ -44,6 +44,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
+from openclaw.agents.handle import follow
 from openclaw.agents.requests import AgentRequestError, RunRequest, RunResult
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.agents.session_keys import main_session_key, normalize_agent_id
@@ -599,7 +600,7 @@ class CronService(Service):
                 tools_allow=tuple(payload["toolsAllow"]) if isinstance(
                     payload.get("toolsAllow"), list) and payload["toolsAllow"] != ["*"]
                 else None))
-            result = await _follow(handle.result)
+            result = await follow(handle.result)
         except AgentRequestError as e:
             error = str(e)
         ended = self.now_ms()
@@ -778,18 +779,6 @@ class CronService(Service):
 
     def revision(self) -> str:
         return _b64_digest([definition(job) for job in self.jobs.values()])
-
-
-def _follow(deferred: Deferred[RunResult]) -> Deferred[RunResult]:
-    out: Deferred[RunResult] = Deferred()
-
-    def done(value: RunResult) -> RunResult:
-        if not out.called:
-            out.callback(value)
-        return value
-
-    deferred.addCallback(done)
-    return out
 
 
 __all__ = [

@@ -38,6 +38,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
+from openclaw.agents.handle import follow
 from openclaw.agents.runtime import AgentRequestError, AgentRuntime, RunRequest, RunResult
 from openclaw.agents.session_keys import resolve_request_key
 from openclaw.config.schema import HeartbeatConfig
@@ -244,7 +245,7 @@ class HeartbeatService(Service):
                 message=message, run_id=f"heartbeat-{uuid.uuid4()}", agent_id=agent_id,
                 session_key=key, kind="heartbeat", timeout_s=float(timeout),
                 model=settings.model or None, channel="heartbeat"))
-            result: RunResult = await _follow(handle.result)
+            result: RunResult = await follow(handle.result)
         except AgentRequestError as e:
             return self._event(started, "failed", reason=str(e), channel=channel)
         finally:
@@ -284,18 +285,6 @@ class HeartbeatService(Service):
                                to=settings.to, accountId=settings.account_id)
         return self._event(started, "sent", to=settings.to, channel=channel,
                            accountId=settings.account_id, preview=preview, hasMedia=False)
-
-
-def _follow(deferred: Deferred[RunResult]) -> Deferred[RunResult]:
-    out: Deferred[RunResult] = Deferred()
-
-    def done(value: RunResult) -> RunResult:
-        if not out.called:
-            out.callback(value)
-        return value
-
-    deferred.addCallback(done)
-    return out
 
 
 __all__ = ["HeartbeatService", "acknowledgement", "checklist_text", "parse_every_ms"]

@@ -328,6 +328,9 @@ class UsageBackfillTests(TestCase):
                                                 session_key="agent:main:main"))
         await handle.result
         gateway = stack._started
+        # the start-up backfill must be over (its mark written) before the tables are emptied
+        assert gateway.service.usage.backfilled is not None
+        await gateway.service.usage.backfilled
         await gateway.service.usage.ledger.drain()
         db = gateway.service.state.db
         await gateway.service.state.writer(db.execute, "DELETE FROM usage_messages")

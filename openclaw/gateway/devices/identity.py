@@ -97,38 +97,19 @@ class SignedConnectFields:
     device_family: str | None = None
 
 
+def _common_fields(version: str, fields: SignedConnectFields) -> tuple[str, ...]:
+    return (version, fields.device_id, fields.client_id, fields.client_mode, fields.role,
+            ",".join(fields.scopes), str(fields.signed_at_ms), fields.token or "", fields.nonce)
+
+
 def build_payload_v2(fields: SignedConnectFields) -> str:
-    return "|".join(
-        (
-            "v2",
-            fields.device_id,
-            fields.client_id,
-            fields.client_mode,
-            fields.role,
-            ",".join(fields.scopes),
-            str(fields.signed_at_ms),
-            fields.token or "",
-            fields.nonce,
-        )
-    )
+    return "|".join(_common_fields("v2", fields))
 
 
 def build_payload_v3(fields: SignedConnectFields) -> str:
-    return "|".join(
-        (
-            "v3",
-            fields.device_id,
-            fields.client_id,
-            fields.client_mode,
-            fields.role,
-            ",".join(fields.scopes),
-            str(fields.signed_at_ms),
-            fields.token or "",
-            fields.nonce,
-            normalize_metadata(fields.platform),
-            normalize_metadata(fields.device_family),
-        )
-    )
+    """v2 plus the platform and device family (normalized), which the signature binds."""
+    return "|".join((*_common_fields("v3", fields), normalize_metadata(fields.platform),
+                     normalize_metadata(fields.device_family)))
 
 
 def verify_signature(public_key: str, payload: str, signature: str) -> bool:

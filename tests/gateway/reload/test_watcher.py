@@ -8,7 +8,7 @@ import tempfile
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from openclaw.gateway.reload.watcher import ConfigWatcher, inotify_available
@@ -54,6 +54,8 @@ class PollingTests(SynchronousTestCase):
 
 
 class InotifyTests(TestCase):
+    timeout = 20  # a change never reported fails here rather than at trial's 120 s
+
     def setUp(self) -> None:
         if not inotify_available(reactor):
             raise self.skipTest("inotify is not available here")
@@ -62,39 +64,52 @@ class InotifyTests(TestCase):
         self.path = os.path.join(self.dir, "openclaw.json")
         write_in_place(self.path, "{}")
         self.events: list[str] = []
-        self.watcher = ConfigWatcher([self.path], self.events.append, reactor=reactor)
+        self._waiters: list[tuple[str, Deferred[None]]] = []
+        self.watcher = ConfigWatcher([self.path], self.changed, reactor=reactor)
         self.watcher.startService()
         self.addCleanup(self.watcher.stopService)
         self.assertEqual(self.watcher.mode, "inotify")
 
-    def pause(self) -> Deferred[None]:
-        return deferLater(reactor, 0.05, lambda: None)
+    def changed(self, path: str) -> None:
+        self.events.append(path)
+        ready = [waiter for wanted, waiter in self._waiters if wanted == path]
+        self._waiters = [(wanted, w) for wanted, w in self._waiters if wanted != path]
+        for waiter in ready:
+            waiter.callback(None)
+
+    def seen(self, path: str) -> Deferred[None]:
+        """Fires when the watcher reports ``path`` (at once if it already did)."""
+        waiter: Deferred[None] = Deferred()
+        if path in self.events:
+            waiter.callback(None)
+        else:
+            self._waiters.append((path, waiter))
+        return waiter
 
     async def test_rename_replace_keeps_being_seen(self) -> None:
         for n in range(3):
             write_json_atomic(self.path, {"n": n})
-            await self.pause()
-            self.assertIn(self.path, self.events)
+            await self.seen(self.path)
             self.events.clear()
 
     async def test_in_place_write_and_delete(self) -> None:
         write_in_place(self.path, '{"a": 1}')
-        await self.pause()
-        self.assertIn(self.path, self.events)
+        await self.seen(self.path)
         self.events.clear()
         os.unlink(self.path)
-        await self.pause()
-        self.assertIn(self.path, self.events)
+        await self.seen(self.path)
 
     async def test_other_files_in_the_directory_are_ignored(self) -> None:
         write_in_place(os.path.join(self.dir, "notes.txt"), "hello")
-        await self.pause()
-        self.assertEqual(self.events, [])
+        # inotify reports in order: once the config's own change is seen, a report of the
+        # other file would already be there
+        write_in_place(self.path, '{"a": 1}')
+        await self.seen(self.path)
+        self.assertEqual(set(self.events), {self.path})
 
     async def test_included_files_are_watched(self) -> None:
         other = os.path.join(self.dir, "agents.json5")
         write_in_place(other, "{}")
         self.watcher.set_paths([self.path, other])
         write_in_place(other, '{"x": 1}')
-        await self.pause()
-        self.assertIn(other, self.events)
+        await self.seen(other)
