@@ -216,6 +216,20 @@ class ControlUiChecks(_Base):
                           and f["payload"].get("state") in ("final", "error", "aborted"),
                           timeout=WAIT_MS / 1000)
 
+    def restore_config_after(self) -> None:
+        """Put the gateway's config back after this test: the gateway is shared by the tests
+        of the process, and a log level left at ``warn`` would starve ``test_follow_logs``."""
+        with self.gateway.operator() as op:
+            original = op.request("config.get", {})["raw"]
+
+        def restore() -> None:
+            with self.gateway.operator() as op:
+                current = op.request("config.get", {})
+                if current["raw"] != original:
+                    op.request("config.set", {"raw": original, "baseHash": current["hash"]})
+
+        self.addCleanup(restore)
+
     def go(self, page: Page, view: str) -> None:
         if page.is_visible(".topbar") and not page.query_selector(".shell.nav-open"):
             page.click(".topbar button[aria-label=Menu]")  # a phone: open the menu first
@@ -360,6 +374,7 @@ class ControlUiChecks(_Base):
 
     @needs("config.get", "config.schema", "config.patch")
     def test_config_form_change_applied(self) -> None:
+        self.restore_config_after()
         page = self.signed_in()
         self.go(page, "config")
         page.click("[data-section=logging]")
@@ -378,6 +393,7 @@ class ControlUiChecks(_Base):
 
     @needs("config.get", "config.schema", "config.patch", "config.set")
     def test_config_conflict_is_reloaded_and_saved(self) -> None:
+        self.restore_config_after()
         page = self.signed_in()
         self.go(page, "config")
         page.click("[data-section=logging]")
