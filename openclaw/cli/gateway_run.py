@@ -68,7 +68,7 @@ def run_gateway(run: GatewayRunOptions, env: MutableMapping[str, str]) -> int:
     from twisted.logger import LogLevel, globalLogBeginner
 
     from openclaw.gateway.handover import reexec_argv
-    from openclaw.gateway.supervisor import GatewaySupervisor
+    from openclaw.gateway.supervisor import GatewaySupervisor, take_sigint
     from openclaw.logs import ConsoleLogObserver
 
     # The supervisor owns the GatewayService tree and rebuilds it on an in-process restart;
@@ -87,5 +87,6 @@ def run_gateway(run: GatewayRunOptions, env: MutableMapping[str, str]) -> int:
         return e.exit_code
     reactor.addSystemEventTrigger("before", "shutdown", gateway.stopService)
     reactor.callWhenRunning(gateway.startService)
+    take_sigint()
     reactor.run()
     return gateway.exit_code

@@ -96,6 +96,14 @@ def _restart_allowed_by_config(snapshot: ConfigSnapshot) -> bool:
     return snapshot.config.commands.restart
 
 
+def take_sigint() -> None:
+    """Let the reactor handle SIGINT however the process was started: a shell starts
+    background jobs with SIGINT ignored, and Twisted only replaces Python's default handler,
+    so ``openclaw gateway &`` would otherwise never stop on SIGINT (upstream's Node process
+    does). Call before the reactor runs, from the main thread."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class GatewaySupervisor(MultiService):
     """Runs the current ``GatewayService``; restarts it in-process or by exiting 0."""
 

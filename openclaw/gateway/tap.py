@@ -31,8 +31,9 @@ class _RefusalExits(MultiService):
 def makeService(options: GatewayOptions) -> IService:
     from twisted.internet import reactor  # the one place the global reactor is touched
 
-    from openclaw.gateway.supervisor import GatewaySupervisor
+    from openclaw.gateway.supervisor import GatewaySupervisor, take_sigint
 
+    take_sigint()
     try:
         plan = prepare_gateway(options["run"], os.environ)
     except StartupRefused as e:

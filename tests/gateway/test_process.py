@@ -54,6 +54,20 @@ class GatewayProcessTests(SynchronousTestCase):
         self.assertEqual(code, 0, err)
         self.assertLess(took, 5.0)
 
+    def test_sigint_stops_a_gateway_started_with_sigint_ignored(self) -> None:
+        # a shell starts background jobs (`openclaw gateway &`) with SIGINT ignored; the
+        # ignored disposition survives exec
+        twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+        # twistd re-raises the signal once shut down cleanly (see the twistd test below)
+        for command, clean_exits in (([sys.executable, "-m", "openclaw", "gateway"], (0,)),
+                                     ([twistd, "--nodaemon", "--pidfile=", "openclaw"],
+                                      (0, -signal.SIGINT))):
+            shell = ["sh", "-c", "trap '' INT; exec \"$@\"", "sh", *command]
+            gateway, _ = self.start(command=shell)
+            code, out, err, _ = gateway.terminate(signal.SIGINT)
+            self.assertIn(code, clean_exits, err)
+            self.assertIn("gateway stopping", out)
+
     def test_second_gateway_on_same_port_refused(self) -> None:
         first, port = self.start()
         second = GatewayProcess(self.make_env(), ["--port", str(port)]).start()
