@@ -34,9 +34,8 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from twisted.application.service import Service
@@ -49,6 +48,7 @@ from openclaw.agents.requests import AgentRequestError, RunRequest, RunResult
 from openclaw.agents.runtime import AgentRuntime
 from openclaw.agents.session_keys import main_session_key, normalize_agent_id
 from openclaw.state_db import SerialWriter, SqliteDatabase
+from openclaw.zones import zone_of
 
 log = Logger(namespace="agents.cron")
 
@@ -106,17 +106,6 @@ def parse_at(value: Any, tz: str | None = None) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone_of(tz) or UTC)
     return int(moment.timestamp() * 1000)
-
-
-def zone_of(name: str | None) -> tzinfo | None:
-    if not name:
-        return None
-    if name.upper() in ("UTC", "Z", "ETC/UTC", "GMT"):
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def _fields(expr: str) -> list[str]:

@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from openclaw.agents.usage import UsageRow, price_tokens
 from openclaw.config.schema import ModelCostConfig
+from openclaw.zones import zone_of
 
 MAX_USAGE_DAYS: Final = 36600
 MAX_LATENCY_MS: Final = 43_200_000
@@ -100,15 +100,6 @@ def _offset_minutes(raw: Any) -> int | None:
     return minutes if -720 <= minutes <= 840 else None
 
 
-def _zone(name: str) -> tzinfo | None:
-    if name.upper() in ("UTC", "Z", "ETC/UTC", "GMT"):
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def interpretation(params: Mapping[str, Any]) -> DayInterpretation:
     mode = params.get("mode")
     if mode == "gateway":
@@ -117,7 +108,7 @@ def interpretation(params: Mapping[str, Any]) -> DayInterpretation:
         minutes = _offset_minutes(params.get("utcOffset"))
         requested = params.get("timeZone")
         if requested is not None:
-            zone = _zone(requested.strip()) if isinstance(requested, str) and \
+            zone = zone_of(requested.strip()) if isinstance(requested, str) and \
                 requested.strip() else None
             if zone is not None:
                 return DayInterpretation(zone)
