@@ -25,11 +25,17 @@ from openclaw.channels.accounts import (
     default_account_id,
     merge_account,
 )
+from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.model import AccountSpec
 from openclaw.config.channels import DiscordAccountConfig
 from openclaw.config.loader import ConfigSnapshot
 
 DEFAULT_API_BASE: Final = "https://discord.com/api/v10"
+
+
+# what the channels service and the UI know of the network, light to import
+DISCORD_META: Final = ChannelMeta("discord", "Discord", detail_label="Discord Bot",
+                                  system_image="bubble.left.and.bubble.right")
 
 
 @attrs.frozen

@@ -25,11 +25,17 @@ from openclaw.channels.accounts import (
     default_account_id,
     merge_account,
 )
+from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.model import AccountSpec
 from openclaw.config.channels import IrcAccountConfig
 from openclaw.config.loader import ConfigSnapshot
 
 _TRUTHY: Final = frozenset({"true", "1", "yes", "on"})
+
+
+# what the channels service and the UI know of the network, light to import
+IRC_META: Final = ChannelMeta("irc", "IRC", detail_label="IRC", system_image="network",
+                              aliases=("internet-relay-chat",))
 
 
 @attrs.frozen
