@@ -222,10 +222,13 @@ def bench_cli(size: dict[str, Any]) -> list[Row]:
     r = cli.run(size["cli_runs"])
     floor, ours = statistics.median(r["floor"]), statistics.median(r["health"])
     base = f"{floor * 1000:.0f} ms (`python -c pass`)"
+    note = ""
     if "real" in r:
         base += f"; real Node CLI {statistics.median(r['real']) * 1000:.0f} ms"
+    elif "real_failed" in r:
+        note = "the real Node CLI (.cache/reference-openclaw) failed against our gateway"
     return [Row("CLI wall time, `openclaw health --json`", f"{ours * 1000:.0f} ms", base,
-                f"{ours / floor:.1f}x", "< 300 ms", ours < 0.3)]
+                f"{ours / floor:.1f}x", "< 300 ms", ours < 0.3, note)]
 
 
 BENCHES: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
