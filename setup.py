@@ -69,6 +69,9 @@ setup(
         "prometheus_client>=0.20",
         # cron schedules: 5- and 6-field expressions, time zones (openclaw.agents.cron)
         "croniter>=6",
+        # the streamed path's JSON: a model's SSE chunks read, the relayed deltas written
+        # (openclaw.providers.http.json_or_none, openclaw.gateway.http.common.dumps_text)
+        "orjson>=3.9",
     ],
     extras_require={
         "test": [

@@ -52,30 +52,30 @@ async def _round(sockets: list[WsConn], runs: int, tag: str, peak: list[float],
         sockets[index % len(sockets)].send("chat.send", {
             "sessionKey": f"c-{run_id}", "message": "hi", "idempotencyKey": run_id})
 
-    async def read(ws: WsConn, expected: int) -> None:
-        seen = 0
-        while seen < expected:
+    async def read(ws: WsConn) -> None:
+        # chat events go to every operator connection: each socket reads until it has seen
+        # every run end (so none is left with unread frames), the first sighting counts
+        seen: set[str] = set()
+        while len(seen) < runs:
             frame = await ws.recv()
             if frame.get("event") != "chat":
                 continue
             payload = frame["payload"]
             state = payload.get("state")
-            if state in ("final", "error", "aborted"):
-                run_id = payload.get("runId")
-                done[run_id] = time.perf_counter()
-                if state != "final":
-                    failed.append(f"{run_id}: {state} {payload.get('errorMessage', '')}")
-                seen += 1
+            run_id = payload.get("runId")
+            if state in ("final", "error", "aborted") and run_id in sent and run_id not in seen:
+                seen.add(run_id)
+                if run_id not in done:
+                    done[run_id] = time.perf_counter()
+                    if state != "final":
+                        failed.append(f"{run_id}: {state} {payload.get('errorMessage', '')}")
 
     async def watch() -> None:
         while len(done) < runs:
             peak.append(rss_mb(pid))
             await asyncio.sleep(0.05)
 
-    shares = [runs // len(sockets) + (1 if i < runs % len(sockets) else 0)
-              for i in range(len(sockets))]
-    await asyncio.wait_for(asyncio.gather(
-        watch(), *(read(ws, share) for ws, share in zip(sockets, shares, strict=True))), 300)
+    await asyncio.wait_for(asyncio.gather(watch(), *(read(ws) for ws in sockets)), 300)
     return [(done[r] - sent[r]) * 1000 for r in sent if r in done], failed
 
 

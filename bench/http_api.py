@@ -308,6 +308,44 @@ def frames_per_response(port: int, headers: dict[str, str],
     return body.count("data: ")
 
 
+# -- the Python peer: `nanobot serve` (aiohttp) ----------------------------------------------
+
+PEER_KEY = "bench-peer-key-123456"
+
+
+def find_nanobot() -> str | None:
+    """The `nanobot` command of nanobot-ai (HKUDS), when installed: $BENCH_NANOBOT, a
+    `.venv-peer` beside the checkout (its dependencies stay out of ours), this venv, or PATH."""
+    candidates = [os.environ.get("BENCH_NANOBOT", ""),
+                  os.path.join(ROOT, ".venv-peer", "bin", "nanobot"),
+                  os.path.join(os.path.dirname(sys.executable), "nanobot")]
+    for path in candidates:
+        if path and os.access(path, os.X_OK):
+            return path
+    return shutil.which("nanobot")
+
+
+def start_peer(nanobot: str, state: str, port: int, upstream_port: int) -> subprocess.Popen[str]:
+    """`nanobot serve` on loopback with an API key (so it checks a bearer token, as ours does),
+    its provider pointed at the scripted upstream."""
+    home = os.path.join(state, "peer")
+    os.makedirs(home, exist_ok=True)
+    config = os.path.join(home, "config.json")
+    with open(config, "w") as handle:
+        json.dump({"api": {"host": "127.0.0.1", "port": port, "apiKey": PEER_KEY},
+                   "agents": {"defaults": {"model": "openai/m",
+                                           "workspace": os.path.join(home, "workspace")}},
+                   "providers": {"openai": {"apiKey": "k",
+                                            "apiBase": f"http://127.0.0.1:{upstream_port}/v1"}}},
+                  handle)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "NANOBOT_"))}
+    env["HOME"] = home
+    return subprocess.Popen([nanobot, "serve", "--config", config, "--port", str(port),
+                             "--host", "127.0.0.1"], env=env, cwd=home,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+
+
 # -- orchestration --------------------------------------------------------------------------
 
 
@@ -322,11 +360,14 @@ def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
     return proc
 
 
-def wait_http(port: int, path: str, timeout: float = 30.0) -> None:
+def wait_http(port: int, path: str, timeout: float = 30.0,
+              headers: dict[str, str] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                             headers=headers or {})
+            with urllib.request.urlopen(request, timeout=1):
                 return
         except OSError:
             time.sleep(0.05)
@@ -364,8 +405,10 @@ def gateway_env(state: str, upstream_port: int) -> dict[str, str]:
 def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     auth = {"Authorization": f"Bearer {TOKEN}"}
+    nanobot = None if getattr(args, "no_peer", False) else find_nanobot()
     with tempfile.TemporaryDirectory(prefix="oc-bench-http-") as state:
         floor_port, upstream_port, gateway_port = free_port(), free_port(), free_port()
+        peer_port = free_port()
         upstream = start([sys.executable, __file__, "--serve-upstream", str(upstream_port),
                           str(args.chunks), str(args.burst)])
         floor = start([sys.executable, __file__, "--serve-floor", str(floor_port),
@@ -374,14 +417,29 @@ def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             [sys.executable, "-m", "openclaw", "gateway", "--port", str(gateway_port)],
             env=gateway_env(state, upstream_port), cwd=ROOT, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
+        peer = start_peer(nanobot, state, peer_port, upstream_port) if nanobot else None
+        peer_auth = {"Authorization": f"Bearer {PEER_KEY}"}
         try:
             wait_http(gateway_port, "/healthz")
             wait_http(floor_port, "/v1/models")
-            for name, port, headers in (("floor", floor_port, {}),
-                                        ("ours", gateway_port, auth)):
+            targets = [("floor", floor_port, {}), ("ours", gateway_port, auth)]
+            if peer is not None:
+                wait_http(peer_port, "/v1/models", 60, peer_auth)
+                targets.append(("peer", peer_port, peer_auth))
+            # interleaved rounds: load drifting on a shared machine falls on each alike
+            rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in targets}
+            for _name, port, headers in targets:
                 measure(port, "/v1/models", args.conns, 1.0, headers)
-                results[f"models {name}"] = measure(port, "/v1/models", args.conns,
-                                                    args.duration, headers)
+            for _ in range(max(1, getattr(args, "models_rounds", 1))):
+                for name, port, headers in targets:
+                    rounds[name].append(measure(port, "/v1/models", args.conns,
+                                                args.duration, headers))
+            for name, samples in rounds.items():
+                results[f"models {name}"] = {key: statistics.median(s[key] for s in samples)
+                                             for key in samples[0]}
+            if peer is not None:
+                stop(peer)
+                peer = None
             for name, port, headers, path in (
                     ("floor", floor_port, {}, "/v1/chat/completions"),
                     ("relay", floor_port, {}, "/relay/v1/chat/completions"),
@@ -395,9 +453,23 @@ def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 results[f"stream {name}"] = figures
                 results[f"long {name}"] = long_stream(port, headers, args.long_repeats, path)
         finally:
-            for proc in (gateway, upstream, floor):
-                stop(proc)
+            for proc in (gateway, upstream, floor, peer):
+                if proc is not None:
+                    stop(proc)
     return results
+
+
+def run(runs: int = 1, duration: float = 5.0, conns: int = 50, stream_conns: int = 8,
+        chunks: int = 100, burst: int = 5000, long_repeats: int = 3, models_rounds: int = 1,
+        peer: bool = True) -> dict[str, dict[str, float]]:
+    """Medians over `runs` of every figure (keys "models floor|ours|peer", "stream
+    floor|relay|ours", "long floor|relay|ours")."""
+    args = argparse.Namespace(duration=duration, conns=conns, stream_conns=stream_conns,
+                              chunks=chunks, burst=burst, long_repeats=long_repeats,
+                              models_rounds=models_rounds, no_peer=not peer)
+    all_runs = [one_run(args) for _ in range(max(1, runs))]
+    return {key: {field: statistics.median(r[key][field] for r in all_runs)
+                  for field in all_runs[0][key]} for key in all_runs[0]}
 
 
 def main() -> int:
@@ -411,6 +483,9 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=5000,
                         help="content deltas of the long single stream")
     parser.add_argument("--long-repeats", type=int, default=3)
+    parser.add_argument("--models-rounds", type=int, default=1,
+                        help="interleaved /v1/models rounds per run (floor, ours, peer)")
+    parser.add_argument("--no-peer", action="store_true", help="skip `nanobot serve`")
     parser.add_argument("--serve-floor", nargs=4, type=int,
                         metavar=("PORT", "CHUNKS", "BURST", "UPSTREAM_PORT"))
     parser.add_argument("--serve-upstream", nargs=3, type=int,
@@ -430,22 +505,27 @@ def main() -> int:
                                        json.loads(headers), body.encode() or None))
         print(json.dumps(figures))
         return 0
-    runs = [one_run(args) for _ in range(max(1, args.runs))]
+    figures = run(args.runs, args.duration, args.conns, args.stream_conns, args.chunks,
+                  args.burst, args.long_repeats, args.models_rounds, not args.no_peer)
 
     def median(key: str, field: str) -> float:
-        return statistics.median(run[key][field] for run in runs)
+        return figures[key][field]
 
     tool = "wrk" if shutil.which("wrk") else "python keep-alive client"
     print(f"HTTP API bench ({tool}; {args.duration:g} s per measurement; median of "
-          f"{len(runs)} run(s); {os.cpu_count()} CPUs)")
+          f"{args.runs} run(s); {os.cpu_count()} CPUs)")
     print(f"GET /v1/models, {args.conns} connections")
-    for name in ("floor", "ours"):
+    for name in ("floor", "ours", "peer"):
         key = f"models {name}"
+        if key not in figures:
+            continue
         print(f"  {name:5} {median(key, 'rps'):9.0f} req/s   p50 {median(key, 'p50_ms'):6.2f} ms"
               f"   p99 {median(key, 'p99_ms'):6.2f} ms   non-2xx {median(key, 'errors'):.0f}")
     models_ratio = median("models ours", "rps") / median("models floor", "rps")
-    print(f"  ours/floor = {models_ratio:.0%}   (target >= 60%; the real gateway: ~550 req/s "
-          "vs a ~10,700 req/s bare resource)")
+    print(f"  ours/floor = {models_ratio:.0%}")
+    if "models peer" in figures:
+        print(f"  ours/peer (nanobot serve) = "
+              f"{median('models ours', 'rps') / median('models peer', 'rps'):.0%}")
     print(f"POST /v1/chat/completions stream, {args.stream_conns} connections, "
           f"{args.chunks} deltas per response")
     for name in ("floor", "relay", "ours"):

@@ -60,31 +60,36 @@ def gateway_env(state: str) -> dict[str, str]:
     return env
 
 
+def run(runs: int = 5) -> dict[str, dict[str, float]]:
+    """Median seconds to /healthz and idle RSS (MB) of the floor and of ours."""
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as state:
+        env = gateway_env(state)
+        subjects = {
+            "floor": lambda p: [sys.executable, os.path.join(HERE, "floor_startup_server.py"),
+                                str(p)],
+            "ours": lambda p: [sys.executable, "-m", "openclaw", "gateway", "--port", str(p)],
+        }
+        for name, build in subjects.items():
+            samples = [measure(build(port := free_port()), port, env) for _ in range(runs)]
+            results[name] = {"ready_s": statistics.median(s[0] for s in samples),
+                             "rss_mb": statistics.median(s[1] for s in samples)}
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    results: dict[str, tuple[float, float]] = {}
-    with tempfile.TemporaryDirectory() as state:
-        env = gateway_env(state)
-        subjects = {
-            "floor (bare Twisted + Autobahn)": lambda p: [
-                sys.executable, os.path.join(HERE, "floor_startup_server.py"), str(p)],
-            "openclaw gateway": lambda p: [
-                sys.executable, "-m", "openclaw", "gateway", "--port", str(p)],
-        }
-        for name, build in subjects.items():
-            samples = [measure(build(port := free_port()), port, env) for _ in range(args.runs)]
-            results[name] = (
-                statistics.median(s[0] for s in samples),
-                statistics.median(s[1] for s in samples),
-            )
+    results = run(args.runs)
     print(f"startup, median of {args.runs} runs each")
     print(f"{'subject':34} {'to /healthz':>12} {'idle RSS':>10}")
-    for name, (ready, rss) in results.items():
-        print(f"{name:34} {ready * 1000:9.0f} ms {rss:7.1f} MB")
-    (floor_t, floor_m), (gw_t, gw_m) = results.values()
-    print(f"ratio gateway/floor: time {gw_t / floor_t:.2f}x, memory {gw_m / floor_m:.2f}x")
+    labels = {"floor": "floor (bare Twisted + Autobahn)", "ours": "openclaw gateway"}
+    for name, r in results.items():
+        print(f"{labels[name]:34} {r['ready_s'] * 1000:9.0f} ms {r['rss_mb']:7.1f} MB")
+    floor, ours = results["floor"], results["ours"]
+    print(f"ratio gateway/floor: time {ours['ready_s'] / floor['ready_s']:.2f}x, "
+          f"memory {ours['rss_mb'] / floor['rss_mb']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -172,7 +172,13 @@ def run_client(url: str, token: str, conns: int, duration: float, requests: int,
 
     async def main() -> None:
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", int(port), timeout=30)
-        protos = [cast(BenchProtocol, await endpoint.connect(factory)) for _ in range(conns)]
+        # at most 8 handshakes in flight: the gateway's per-address pre-auth budget (32
+        # unauthenticated sockets) answers 503 past it, and two client processes share it
+        protos: list[BenchProtocol] = []
+        for _ in range(conns):
+            protos.append(cast(BenchProtocol, await endpoint.connect(factory)))
+            if len(protos) >= 8:
+                await protos[-8].ready
         await DeferredList([p.ready for p in protos], fireOnOneErrback=True, consumeErrors=True)
         wait = start_at - time.time()
         if wait > 0:
@@ -348,6 +354,54 @@ def fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def run(conn_counts: list[int], duration: float = 5.0, requests: int = 0, runs: int = 1,
+        client_procs: int = 2, url: str | None = None, token: str | None = None,
+        verbose: bool = False) -> list[dict[str, Any]]:
+    """The floor and ours (or the gateway at `url`), interleaved, over each connection count:
+    one result per (server, conns), the median run, with ``vs_floor`` (median paired ratio)."""
+    servers: list[Server] = []
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="ws-rpc-bench-") as state:
+        try:
+            servers.append(start_floor())
+            if url:
+                servers.append(Server("gateway", url, token or ""))
+            else:
+                servers.append(start_ours(state))
+            if verbose:
+                print(f"# health RPC round trips, {duration:g} s each"
+                      f"{f', {requests} calls/conn' if requests else ''}, "
+                      f"median of {runs}; cpu count {os.cpu_count()}", flush=True)
+            for conns in conn_counts:
+                # interleaved (floor, target, floor, target, ...): on a shared 2-core box the
+                # background load drifts, and each ratio compares runs taken side by side
+                by_server: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
+                for _ in range(runs):
+                    for server in servers:
+                        r = measure(server, conns, duration, requests,
+                                    1 if conns == 1 else client_procs)
+                        by_server[server.name].append(r)
+                        if verbose:
+                            failed = "; ".join(r["failures"])
+                            print(f"  {server.name:8} conns={conns:<3} {r['rps']:9.1f}/s  "
+                                  f"p50 {fmt(r['p50_ms'], '.3f')} ms  "
+                                  f"p99 {fmt(r['p99_ms'], '.3f')} ms"
+                                  f"  errors {r['errors'] or 0}"
+                                  f"{'  FAILED ' + failed if failed else ''}", flush=True)
+                floor_runs = by_server["floor"]
+                for server_runs in by_server.values():
+                    median = sorted(server_runs, key=lambda r: r["rps"])[len(server_runs) // 2]
+                    median["runs_rps"] = [round(r["rps"], 1) for r in server_runs]
+                    pairs = zip(server_runs, floor_runs, strict=True)
+                    ratios = sorted(r["rps"] / f["rps"] for r, f in pairs if f["rps"])
+                    median["vs_floor"] = ratios[len(ratios) // 2] if ratios else None
+                    results.append(median)
+        finally:
+            for server in servers:
+                server.stop()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0,
@@ -375,44 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --duration > 0 or --requests > 0")
     conn_counts = [int(c) for c in args.conns.split(",")]
 
-    servers: list[Server] = []
-    results: list[dict[str, Any]] = []
     load_at_start = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="ws-rpc-bench-") as state:
-        try:
-            servers.append(start_floor())
-            if args.url:
-                servers.append(Server("gateway", args.url, args.token or ""))
-            else:
-                servers.append(start_ours(state))
-            print(f"# health RPC round trips, {args.duration:g} s each"
-                  f"{f', {args.requests} calls/conn' if args.requests else ''}, "
-                  f"median of {args.runs}; cpu count {os.cpu_count()}", flush=True)
-            for conns in conn_counts:
-                # interleaved (floor, target, floor, target, ...): on a shared 2-core box the
-                # background load drifts, and each ratio compares runs taken side by side
-                by_server: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
-                for _ in range(args.runs):
-                    for server in servers:
-                        r = measure(server, conns, args.duration, args.requests,
-                                    1 if conns == 1 else args.client_procs)
-                        by_server[server.name].append(r)
-                        print(f"  {server.name:8} conns={conns:<3} {r['rps']:9.1f}/s  "
-                              f"p50 {fmt(r['p50_ms'], '.3f')} ms  p99 {fmt(r['p99_ms'], '.3f')} ms"
-                              f"  errors {r['errors'] or 0}"
-                              f"{'  FAILED ' + '; '.join(r['failures']) if r['failures'] else ''}",
-                              flush=True)
-                floor_runs = by_server["floor"]
-                for runs in by_server.values():
-                    median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
-                    median["runs_rps"] = [round(r["rps"], 1) for r in runs]
-                    pairs = zip(runs, floor_runs, strict=True)
-                    ratios = sorted(r["rps"] / f["rps"] for r, f in pairs if f["rps"])
-                    median["vs_floor"] = ratios[len(ratios) // 2] if ratios else None
-                    results.append(median)
-        finally:
-            for server in servers:
-                server.stop()
+    results = run(conn_counts, args.duration, args.requests, args.runs, args.client_procs,
+                  args.url, args.token, verbose=True)
 
     print(f"\n# load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"(at the start: {' '.join(f'{x:.2f}' for x in load_at_start)})")

@@ -37,7 +37,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from croniter import croniter
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
@@ -116,6 +115,8 @@ def valid_cron_expr(expr: str) -> bool:
     fields = _fields(expr)
     if len(fields) not in (5, 6):
         return False
+    from croniter import croniter  # with the first schedule: start-up does without it
+
     return bool(croniter.is_valid(expr, second_at_beginning=len(fields) == 6))
 
 
@@ -151,6 +152,8 @@ def _cron_next(expr: str, tz: str | None, after_ms: int) -> int | None:
     zone = zone_of(tz) or datetime.now().astimezone().tzinfo or UTC
     start = datetime.fromtimestamp(after_ms / 1000, tz=UTC).astimezone(zone)
     try:
+        from croniter import croniter
+
         iterator = croniter(expr, start, second_at_beginning=len(_fields(expr)) == 6)
         moment = iterator.get_next(datetime)
     except (ValueError, KeyError):

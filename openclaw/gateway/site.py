@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from twisted.logger import Logger
 from twisted.web.http import Request
+from twisted.web.http_headers import Headers
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Site
 from zope.interface import implementer
@@ -42,9 +43,33 @@ def wants_websocket(request: Request) -> bool:
     return False
 
 
+def _canonical(pairs: Sequence[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
+    """The pairs as ``Headers`` stores them (canonical names, checked values), worked out
+    once instead of once per response."""
+    template = Headers()
+    for name, value in pairs:
+        template.setRawHeaders(name, [value])
+    return tuple((name, values[0]) for name, values in template.getAllRawHeaders())
+
+
+_SECURITY_RAW: tuple[tuple[bytes, bytes], ...] = _canonical(SECURITY_HEADERS)
+
+
+def security_header_lines() -> bytes:
+    """The security headers as :func:`apply_security_headers` has them written."""
+    return b"".join(name + b": " + value + b"\r\n" for name, value in _SECURITY_RAW)
+
+
 def apply_security_headers(request: Request) -> None:
-    for name, value in SECURITY_HEADERS:
-        request.responseHeaders.setRawHeaders(name, [value])
+    # every answer carries them: set the already-canonical pairs straight into the header
+    # table (what setRawHeaders would store, minus its per-call name and value checks)
+    raw: dict[bytes, list[bytes]] | None = getattr(request.responseHeaders, "_rawHeaders", None)
+    if raw is None:
+        for name, value in SECURITY_HEADERS:
+            request.responseHeaders.setRawHeaders(name, [value])
+        return
+    for name, value in _SECURITY_RAW:
+        raw[name] = [value]
 
 
 def send_json(request: Request, code: int, payload: Any, *, no_store: bool = False) -> bytes:

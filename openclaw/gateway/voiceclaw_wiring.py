@@ -9,29 +9,84 @@ URL and key read from the running config and the gateway's environment.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twisted.web.http import Request
+from twisted.web.resource import Resource
 
 from openclaw.auth.preauth import budget_key
 from openclaw.gateway.http.auth import peer_host, request_headers
-from openclaw.voiceclaw.brain import VoiceBrain
-from openclaw.voiceclaw.endpoint import VoiceClawEndpoint, gemini_url_for
-from openclaw.voiceclaw.session import VoiceClawServices
-from openclaw.voiceclaw.tools import tool_limits_from_env
+from openclaw.voiceclaw.protocol import VOICECLAW_PATH
 
 if TYPE_CHECKING:
     from openclaw.gateway.http.auth import HttpAuthenticator
     from openclaw.gateway.protocol.context import GatewayContext
     from openclaw.gateway.service import GatewayService
+    from openclaw.voiceclaw.endpoint import VoiceClawEndpoint
 
-__all__ = ["build_voiceclaw", "upgrade_admission"]
+__all__ = ["LazyVoiceClaw", "build_voiceclaw", "upgrade_admission"]
 
 GEMINI_API_KEY_ENV = "GEMINI_API_KEY"
 
 
+class _FirstUseResource(Resource):
+    """The route's resource until the first voice call: builds the endpoint, then hands the
+    upgrade to its WebSocket resource."""
+
+    isLeaf = True
+
+    def __init__(self, holder: LazyVoiceClaw) -> None:
+        super().__init__()
+        self._holder = holder
+
+    def render(self, request: Request) -> bytes | int:
+        rendered: bytes | int = self._holder.endpoint.resource.render(request)
+        return rendered
+
+
+class LazyVoiceClaw:
+    """``/voiceclaw/realtime`` whose endpoint (Gemini Live client, sessions, tools: ~30
+    modules) is built on first use - the first call, or the first look at its attributes -
+    so a gateway that never takes a voice call does not import it."""
+
+    path = VOICECLAW_PATH
+
+    def __init__(self, build: Callable[[], VoiceClawEndpoint]) -> None:
+        self._build = build
+        self._endpoint: VoiceClawEndpoint | None = None
+        self.resource = _FirstUseResource(self)
+
+    @property
+    def built(self) -> bool:
+        return self._endpoint is not None
+
+    @property
+    def endpoint(self) -> VoiceClawEndpoint:
+        if self._endpoint is None:
+            self._endpoint = self._build()
+        return self._endpoint
+
+    def shutdown(self) -> None:
+        if self._endpoint is not None:
+            self._endpoint.shutdown()
+
+    def __getattr__(self, name: str) -> Any:
+        # only for names this class lacks (services, observers, sessions...)
+        return getattr(self.endpoint, name)
+
+
 def build_voiceclaw(gateway: GatewayService, context: GatewayContext,
+                    authenticator: HttpAuthenticator) -> LazyVoiceClaw:
+    return LazyVoiceClaw(lambda: _build_endpoint(gateway, context, authenticator))
+
+
+def _build_endpoint(gateway: GatewayService, context: GatewayContext,
                     authenticator: HttpAuthenticator) -> VoiceClawEndpoint:
+    from openclaw.voiceclaw.brain import VoiceBrain
+    from openclaw.voiceclaw.endpoint import VoiceClawEndpoint, gemini_url_for
+    from openclaw.voiceclaw.session import VoiceClawServices
+    from openclaw.voiceclaw.tools import tool_limits_from_env
+
     env = gateway.env
     timeout_ms, max_concurrent = tool_limits_from_env(env)
 

@@ -20,6 +20,7 @@ from openclaw.providers.http import (
     PostStreamOptions,
     SseEvent,
     SseStream,
+    chunk_json,
     json_or_none,
     post_stream,
 )
@@ -285,7 +286,7 @@ class OpenAICompletions(WireApi):
         return body
 
     def convert(self, event: SseEvent, acc: _Accumulator) -> list[StreamEvent]:
-        chunk = json_or_none(event.data)
+        chunk = chunk_json(event.data)
         if not isinstance(chunk, dict):
             return []
         error = chunk.get("error")
@@ -397,7 +398,7 @@ class OpenAIResponses(WireApi):
         return body
 
     def convert(self, event: SseEvent, acc: _Accumulator) -> list[StreamEvent]:
-        data = json_or_none(event.data)
+        data = chunk_json(event.data)
         if not isinstance(data, dict):
             return []
         kind = data.get("type") or event.event
@@ -529,7 +530,7 @@ class AnthropicMessages(WireApi):
         return body
 
     def convert(self, event: SseEvent, acc: _Accumulator) -> list[StreamEvent]:
-        data = json_or_none(event.data)
+        data = chunk_json(event.data)
         if not isinstance(data, dict):
             return []
         kind = data.get("type") or event.event

@@ -32,7 +32,7 @@ from twisted.internet.defer import Deferred, DeferredLock
 from twisted.logger import Logger
 
 from openclaw.channels.account import ChannelAccount, ChannelContext
-from openclaw.channels.discord.config import DiscordSettings, check_base
+from openclaw.channels.discord.config import DISCORD_META, DiscordSettings, check_base
 from openclaw.channels.discord.format import DEFAULT_MAX_LINES, MAX_CONTENT, chunk_discord
 from openclaw.channels.discord.gateway import (
     DEFAULT_INTENTS,
@@ -42,7 +42,6 @@ from openclaw.channels.discord.gateway import (
     GatewaySession,
 )
 from openclaw.channels.discord.rest import DiscordApiError, DiscordRest
-from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.model import (
     DIRECT,
     AccountSpec,
@@ -56,8 +55,6 @@ from openclaw.config.channels import DiscordAccountConfig
 
 log = Logger(namespace="channels.discord")
 
-DISCORD_META: Final = ChannelMeta("discord", "Discord", detail_label="Discord Bot",
-                                  system_image="bubble.left.and.bubble.right")
 CHANNEL: Final = "channel"
 DM_CHANNEL: Final = 1
 GROUP_DM_CHANNEL: Final = 3

@@ -24,12 +24,18 @@ from openclaw.channels.accounts import (
     each_account,
     merge_account,
 )
+from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.model import AccountSpec
 from openclaw.config.channels import DiscordAccountConfig, DiscordConfig
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.secrets.resolve import SecretsSnapshot
 
 DEFAULT_API_BASE: Final = "https://discord.com/api/v10"
+
+
+# what the channels service and the UI know of the network, light to import
+DISCORD_META: Final = ChannelMeta("discord", "Discord", detail_label="Discord Bot",
+                                  system_image="bubble.left.and.bubble.right")
 
 
 @attrs.frozen

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
 
-from openclaw.channels.discord import account as discord_account
-from openclaw.channels.discord.config import resolve_accounts
+from openclaw.channels.discord.config import DISCORD_META, resolve_accounts
 from openclaw.channels.interfaces import IChannelPlugin
 from openclaw.channels.model import AccountSpec
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.secrets.resolve import SecretsSnapshot
 
+if TYPE_CHECKING:  # the account module (its protocol, HTTP client) loads on first use
+    from openclaw.channels.discord import account as discord_account
+
 
 @implementer(IChannelPlugin)
 class DiscordPlugin:
-    meta = discord_account.DISCORD_META
+    meta = DISCORD_META
     id_label = "discordUserId"
 
     def account_specs(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
@@ -25,12 +27,18 @@ class DiscordPlugin:
         return resolve_accounts(snapshot, secrets, env)
 
     def build(self, spec: AccountSpec, context: Any) -> discord_account.DiscordAccount:
+        from openclaw.channels.discord import account as discord_account
+
         return discord_account.DiscordAccount(spec, context)
 
     def normalize_target(self, raw: str) -> str | None:
+        from openclaw.channels.discord import account as discord_account
+
         return discord_account.normalize_target(raw)
 
     def normalize_allow_entry(self, raw: str) -> str:
+        from openclaw.channels.discord import account as discord_account
+
         return discord_account.normalize_allow_entry(raw)
 
     def config_status(self, spec: AccountSpec) -> dict[str, Any]:

@@ -27,8 +27,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from openclaw.channels.account import ChannelAccount, ChannelContext
-from openclaw.channels.interfaces import ChannelMeta
-from openclaw.channels.irc.config import IrcSettings
+from openclaw.channels.irc.config import IRC_META, IrcSettings
 from openclaw.channels.irc.protocol import DONE, IrcProtocol
 from openclaw.channels.model import (
     DIRECT,
@@ -42,8 +41,6 @@ from openclaw.channels.policy import AccessPolicy, GroupRule
 
 log = Logger(namespace="channels.irc")
 
-IRC_META: Final = ChannelMeta("irc", "IRC", detail_label="IRC", system_image="network",
-                              aliases=("internet-relay-chat",))
 SEND_TIMEOUT_S: Final = 30.0
 BURST: Final = 5
 REFILL_S: Final = 1.0

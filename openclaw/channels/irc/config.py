@@ -24,11 +24,17 @@ from openclaw.channels.accounts import (
     each_account,
     merge_account,
 )
+from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.model import AccountSpec
 from openclaw.config.channels import IrcAccountConfig, IrcConfig
 from openclaw.config.loader import ConfigSnapshot
 
 _TRUTHY: Final = frozenset({"true", "1", "yes", "on"})
+
+
+# what the channels service and the UI know of the network, light to import
+IRC_META: Final = ChannelMeta("irc", "IRC", detail_label="IRC", system_image="network",
+                              aliases=("internet-relay-chat",))
 
 
 @attrs.frozen

@@ -42,9 +42,8 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from openclaw.channels.account import ChannelAccount, ChannelContext
-from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.matrix.client import MatrixApiError, MatrixClient
-from openclaw.channels.matrix.config import MatrixSettings
+from openclaw.channels.matrix.config import MATRIX_META, MatrixSettings
 from openclaw.channels.matrix.format import message_content, strip_reply_fallback
 from openclaw.channels.model import (
     DIRECT,
@@ -59,7 +58,6 @@ from openclaw.channels.policy import AccessPolicy, GroupRule
 
 log = Logger(namespace="channels.matrix")
 
-MATRIX_META: Final = ChannelMeta("matrix", "Matrix", detail_label="Matrix")
 SYNC_TIMEOUT_MS: Final = 30_000
 RETRY_FIRST_S: Final = 0.5
 RETRY_FACTOR: Final = 1.6

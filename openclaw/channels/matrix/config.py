@@ -11,7 +11,7 @@ keyed by room id or alias; invites: ``autoJoin`` (default "off").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -21,10 +21,14 @@ from openclaw.channels.accounts import (
     each_account,
     merge_account,
 )
+from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.model import AccountSpec
 from openclaw.config.channels import MatrixAccountConfig, MatrixConfig
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.secrets.resolve import SecretsSnapshot
+
+# what the channels service and the UI know of the network, light to import
+MATRIX_META: Final = ChannelMeta("matrix", "Matrix", detail_label="Matrix")
 
 
 @attrs.frozen

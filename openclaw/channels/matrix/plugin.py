@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
 
 from openclaw.channels.interfaces import IChannelPlugin
-from openclaw.channels.matrix import account as matrix_account
-from openclaw.channels.matrix.config import resolve_accounts
+from openclaw.channels.matrix.config import MATRIX_META, resolve_accounts
 from openclaw.channels.model import AccountSpec
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.secrets.resolve import SecretsSnapshot
 
+if TYPE_CHECKING:  # the account module (its protocol, HTTP client) loads on first use
+    from openclaw.channels.matrix import account as matrix_account
+
 
 @implementer(IChannelPlugin)
 class MatrixPlugin:
-    meta = matrix_account.MATRIX_META
+    meta = MATRIX_META
     id_label = "matrixUserId"
 
     def account_specs(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
@@ -25,12 +27,18 @@ class MatrixPlugin:
         return resolve_accounts(snapshot, secrets, env)
 
     def build(self, spec: AccountSpec, context: Any) -> matrix_account.MatrixAccount:
+        from openclaw.channels.matrix import account as matrix_account
+
         return matrix_account.MatrixAccount(spec, context)
 
     def normalize_target(self, raw: str) -> str | None:
+        from openclaw.channels.matrix import account as matrix_account
+
         return matrix_account.normalize_target(raw)
 
     def normalize_allow_entry(self, raw: str) -> str:
+        from openclaw.channels.matrix import account as matrix_account
+
         return matrix_account.normalize_allow_entry(raw)
 
     def config_status(self, spec: AccountSpec) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from twisted.logger import Logger
 
 from openclaw.channels.account import ChannelAccount, ChannelContext
 from openclaw.channels.deferreds import settled
-from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.model import (
     DIRECT,
     GROUP,
@@ -46,6 +45,7 @@ from openclaw.channels.telegram.api import TelegramApi, TelegramApiError
 from openclaw.channels.telegram.config import (
     DEFAULT_CHUNK,
     MAX_CHUNK,
+    TELEGRAM_META,
     TelegramSettings,
     bot_id_of,
 )
@@ -55,8 +55,6 @@ from openclaw.config.loader import ConfigSnapshot
 
 log = Logger(namespace="channels.telegram")
 
-TELEGRAM_META: Final = ChannelMeta("telegram", "Telegram", detail_label="Telegram Bot",
-                                   system_image="paperplane")
 MAX_HISTORY: Final = 200
 PREVIEW_MIN_CHARS: Final = 30
 PREVIEW_THROTTLE_S: Final = 1.0

@@ -26,6 +26,7 @@ from openclaw.channels.accounts import (
     each_account,
     merge_account,
 )
+from openclaw.channels.interfaces import ChannelMeta
 from openclaw.channels.model import AccountSpec
 from openclaw.config.channels import TelegramAccountConfig, TelegramConfig
 from openclaw.config.loader import ConfigSnapshot
@@ -33,6 +34,11 @@ from openclaw.secrets.resolve import SecretsSnapshot
 
 MAX_CHUNK: Final = 4096
 DEFAULT_CHUNK: Final = 4000
+
+
+# what the channels service and the UI know of the network, light to import
+TELEGRAM_META: Final = ChannelMeta("telegram", "Telegram", detail_label="Telegram Bot",
+                                   system_image="paperplane")
 
 
 @attrs.frozen

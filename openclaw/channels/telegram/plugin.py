@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
 
 from openclaw.channels.interfaces import IChannelPlugin
 from openclaw.channels.model import AccountSpec
-from openclaw.channels.telegram import account as telegram_account
-from openclaw.channels.telegram.config import resolve_accounts
+from openclaw.channels.telegram.config import TELEGRAM_META, resolve_accounts
 from openclaw.config.loader import ConfigSnapshot
 from openclaw.secrets.resolve import SecretsSnapshot
+
+if TYPE_CHECKING:  # the account module (its protocol, HTTP client) loads on first use
+    from openclaw.channels.telegram import account as telegram_account
 
 
 @implementer(IChannelPlugin)
 class TelegramPlugin:
-    meta = telegram_account.TELEGRAM_META
+    meta = TELEGRAM_META
     id_label = "telegramUserId"
 
     def account_specs(self, snapshot: ConfigSnapshot, secrets: SecretsSnapshot | None,
@@ -25,12 +27,18 @@ class TelegramPlugin:
         return resolve_accounts(snapshot, secrets, env)
 
     def build(self, spec: AccountSpec, context: Any) -> telegram_account.TelegramAccount:
+        from openclaw.channels.telegram import account as telegram_account
+
         return telegram_account.TelegramAccount(spec, context)
 
     def normalize_target(self, raw: str) -> str | None:
+        from openclaw.channels.telegram import account as telegram_account
+
         return telegram_account.normalize_target(raw)
 
     def normalize_allow_entry(self, raw: str) -> str:
+        from openclaw.channels.telegram import account as telegram_account
+
         return telegram_account.normalize_allow_entry(raw)
 
     def config_status(self, spec: AccountSpec) -> dict[str, Any]:

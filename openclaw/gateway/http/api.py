@@ -235,6 +235,26 @@ class HttpApi:
 
     # -- the body gate --------------------------------------------------------------------
 
+    def prepared_answer(self, request: Request) -> tuple[bytes, int] | None:
+        """The hot endpoint answered without the resource tree (see ``BodyGate``): today
+        ``GET /v1/models`` over HTTP/1.1 from a caller whose identical earlier request passed
+        auth. Anything else - another path or method, an upgrade, a header already set on
+        the response (``Connection: close``), a hooks path claiming it, a caller not yet
+        remembered - goes through the tree, which answers exactly the same bytes."""
+        if request.method != b"GET" or request.path != b"/v1/models" \
+                or request.clientproto != b"HTTP/1.1":
+            return None
+        if request.responseHeaders.hasHeader(b"connection") \
+                or request.requestHeaders.hasHeader(b"upgrade"):
+            return None
+        if not self.compat_enabled() or self.hooks.claims(request.path):
+            return None
+        auth = self.auth.remembered(request)
+        if auth is None or missing_scope_for("models.list",
+                                             shared_secret_scopes(request, auth)) is not None:
+            return None
+        return self.models.prepared(request)
+
     def body_limit(self, request: Request, method: bytes, uri: bytes) -> BodyLimit | None:
         path = urlsplit(uri).path or b"/"
         if isinstance(path, str):  # pragma: no cover (urlsplit keeps bytes)

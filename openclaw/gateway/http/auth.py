@@ -126,13 +126,26 @@ _MEMO_PREFIXES: Final = (b"x-forwarded-", b"forwarded", b"x-real-ip", b"tailscal
 _MEMO_MAX: Final = 4096
 
 
+_RELEVANT: dict[bytes, str | None] = {}   # header name as stored -> its memo key part
+
+
+def _relevant_name(name: bytes) -> str | None:
+    if name in _RELEVANT:
+        return _RELEVANT[name]
+    lowered = name.lower()
+    part = lowered.decode("latin-1") if lowered.startswith(_MEMO_PREFIXES) else None
+    if len(_RELEVANT) < _MEMO_MAX:
+        _RELEVANT[name] = part
+    return part
+
+
 def _relevant_headers(request: Request) -> list[str]:
     """Every header that can change the decision (attribution, identity, origin), in order."""
     out: list[str] = []
     for name, values in request.requestHeaders.getAllRawHeaders():
-        lowered = name.lower()
-        if lowered.startswith(_MEMO_PREFIXES):
-            out.append(lowered.decode("latin-1"))
+        part = _relevant_name(name)
+        if part is not None:
+            out.append(part)
             out.extend(v.decode("latin-1") for v in values)
     return out
 
@@ -173,6 +186,21 @@ class HttpAuthenticator:
     def decide(self, request: Request, *, count_failures: bool = True) -> AuthDecision:
         """The shared decision for this request (no waiting, no answer)."""
         return self._decided(request, count_failures)[0]
+
+    def remembered(self, request: Request) -> HttpAuth | None:
+        """The caller of an earlier identical request that passed, while that answer still
+        holds (the memo of :meth:`_decided`), else None: nothing decided, nothing counted."""
+        settings = self._source.settings()
+        if settings.mode not in _MEMO_MODES:
+            return None
+        limiter = self._source.limiter()
+        if limiter is not None and len(limiter) != 0:
+            return None
+        memo = self._memo.get((peer_host(request), bearer_token(request),
+                               *_relevant_headers(request)))
+        if memo is None or memo[0] is not settings:
+            return None
+        return memo[2]
 
     def _decided(self, request: Request, count_failures: bool
                  ) -> tuple[AuthDecision, HttpAuth | None]:

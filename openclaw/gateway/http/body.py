@@ -81,6 +81,11 @@ class BodyGate(Protocol):
     def body_limit(self, request: Request, method: bytes, uri: bytes) -> BodyLimit | None:
         """The cap for a request whose headers just arrived, or None (no cap here)."""
 
+    def prepared_answer(self, request: Request) -> tuple[bytes, int] | None:
+        """The whole response (status line, headers, body) and its body's length, for a
+        request the resource tree would answer with exactly these bytes; or None: the tree
+        answers it."""
+
 
 def bounded_request_factory(
     gate: BodyGate,
@@ -146,6 +151,19 @@ def bounded_request_factory(
             if self._rejected:
                 return
             super().requestReceived(command, path, version)
+
+        def process(self) -> None:
+            # hot endpoints (``GET /v1/models`` from a caller already authenticated) skip the
+            # tree walk, the render and the header table: the bytes are the tree's own
+            prepared = self._gate.prepared_answer(self)
+            if prepared is None:
+                super().process()
+                return
+            self.site = cast(Any, self.channel).site
+            self.startedWriting = 1
+            self.sentLength = prepared[1]
+            self.channel.write(prepared[0])
+            self.finish()
 
         def connectionLost(self, reason: Any) -> None:
             self._cancel_timer()

@@ -35,6 +35,7 @@ from openclaw.gateway.http.common import (
     SSE_DONE,
     Exchange,
     dumps,
+    dumps_text,
     header_trimmed,
     invalid_request_body,
     sse_data,
@@ -495,7 +496,7 @@ class ChatCompletions:
             delta = (event.get("data") or {}).get("delta")
             if isinstance(delta, str) and delta:
                 streamed.append(delta)
-                exchange.write_soon(head + dumps(delta) + tail)
+                exchange.write_soon(head + dumps_text(delta) + tail)
         outcome = await ticket.outcome
         if exchange.gone:
             return

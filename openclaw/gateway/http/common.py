@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar
 
+import orjson
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -50,6 +51,17 @@ INTERNAL_ERROR: Final = {"message": "internal error", "type": "api_error"}
 def dumps(value: Any) -> bytes:
     """``JSON.stringify``: compact, UTF-8, non-ASCII kept as is."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def dumps_text(text: str) -> bytes:
+    """:func:`dumps` of one string (a streamed delta), by orjson: for a string it writes the
+    same bytes (compact, non-ASCII as is, the same escapes; checked over every code point in
+    tests/gateway/http/test_units.py) in a tenth of the time. A lone surrogate, which neither
+    can encode, fails as :func:`dumps` fails."""
+    try:
+        return orjson.dumps(text)
+    except TypeError:
+        return dumps(text)
 
 
 def header(request: Request, name: str) -> str | None:

@@ -284,6 +284,11 @@ class Hooks:
         self._cache = ((id(snapshot), id(secrets)), hooks)
         return hooks
 
+    def claims(self, path: bytes) -> bool:
+        """Would this stage answer ``path`` (hooks configured under it)?"""
+        hooks = self.config()
+        return hooks is not None and self._claims(path.decode("utf-8", "replace"), hooks)
+
     def _claims(self, path: str, hooks: HooksSettings) -> bool:
         return path == hooks.base_path or path.startswith(hooks.base_path + "/")
 

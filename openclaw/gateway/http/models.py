@@ -11,18 +11,22 @@ rendered once per config snapshot: this is the endpoint clients poll.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from twisted.web.http import Request
+from twisted.web.http import Request, datetimeToString
+from twisted.web.server import version as server_version
 
 from openclaw.gateway.http.common import (
+    JSON_CONTENT_TYPE,
     dumps,
     invalid_request_body,
     method_not_allowed,
     write_json,
 )
 from openclaw.gateway.http.runs import agent_of_model, is_agent_model_id
+from openclaw.gateway.site import security_header_lines
 
 if TYPE_CHECKING:
     from openclaw.gateway.http.api import HttpApi
@@ -39,6 +43,7 @@ class Models:
     def __init__(self, api: HttpApi) -> None:
         self.api = api
         self._cache: tuple[Any, list[str], bytes] | None = None
+        self._prepared: tuple[bytes, int, bytes] | None = None
 
     def _ids(self) -> tuple[list[str], bytes]:
         snapshot = self.api.get_config()
@@ -51,6 +56,23 @@ class Models:
         body = dumps({"object": "list", "data": [model_object(i) for i in ids]})
         self._cache = (snapshot, ids, body)
         return ids, body
+
+    def prepared(self, request: Request) -> tuple[bytes, int] | None:
+        """``GET /v1/models`` (already authorized) as the bytes the tree would write: its
+        headers in the tree's order (twisted.web's Server and Date, the security headers,
+        ours), rebuilt when the listing or the second changes."""
+        if request.requestHeaders.hasHeader(b"x-openclaw-agent-id"):
+            return None
+        _, body = self._ids()
+        second = int(time.time())
+        prepared = self._prepared
+        if prepared is None or prepared[0] is not body or prepared[1] != second:
+            date = datetimeToString(second)
+            head = (b"HTTP/1.1 200 OK\r\nServer: " + server_version + b"\r\nDate: " + date
+                    + b"\r\n" + security_header_lines() + b"Content-Type: " + JSON_CONTENT_TYPE
+                    + b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+            prepared = self._prepared = (body, second, head + body)
+        return prepared[2], len(body)
 
     def __call__(self, request: Request, path: bytes) -> bytes | int | None:
         if path != b"/v1/models" and not path.startswith(PREFIX):

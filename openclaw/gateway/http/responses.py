@@ -42,6 +42,7 @@ from openclaw.gateway.http.common import (
     SSE_DONE,
     Exchange,
     dumps,
+    dumps_text,
     header_trimmed,
     invalid_request_body,
     sse_event,
@@ -386,7 +387,7 @@ class Responses:
             delta = (event.get("data") or {}).get("delta")
             if isinstance(delta, str) and delta:
                 streamed.append(delta)
-                exchange.write_soon(delta_head + dumps(delta) + delta_tail)
+                exchange.write_soon(delta_head + dumps_text(delta) + delta_tail)
         outcome = await ticket.outcome
         if exchange.gone:
             return

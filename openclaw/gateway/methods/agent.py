@@ -130,7 +130,8 @@ class _AgentText:
     """Pacing of one run's ``assistant`` agent events (deltas merged, like the reference)."""
 
     sent_at: float | None = None
-    pending: dict[str, Any] | None = None
+    pending: dict[str, Any] | None = None   # the latest held event
+    deltas: list[str] = attrs.Factory(list)  # every held event's delta, joined at the flush
     flush: IDelayedCall | None = None
 
 
@@ -253,13 +254,10 @@ class AgentGateway:
             state.sent_at = now
             self.context.events.broadcast("agent", event)
             return
-        if state.pending is None:
-            state.pending = event
-        else:
-            data = event["data"]
-            merged = dict(data)
-            merged["delta"] = state.pending["data"].get("delta", "") + data.get("delta", "")
-            state.pending = {**event, "data": merged}
+        # held until the flush: the latest event, with the deltas of all (joined once there,
+        # not re-concatenated per chunk)
+        state.pending = event
+        state.deltas.append(event["data"].get("delta", ""))
         if state.flush is None:
             delay = max(0.0, CHAT_PACING_S - (now - (state.sent_at or now)))
             state.flush = self.clock.callLater(delay, self._flush_agent_text, run_id)
@@ -272,7 +270,10 @@ class AgentGateway:
         if flush is not None and flush.active():
             flush.cancel()
         pending, state.pending = state.pending, None
+        deltas, state.deltas = state.deltas, []
         if pending is not None:
+            if len(deltas) > 1:
+                pending = {**pending, "data": {**pending["data"], "delta": "".join(deltas)}}
             state.sent_at = self.clock.seconds()
             self.context.events.broadcast("agent", pending)
 

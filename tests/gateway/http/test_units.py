@@ -385,3 +385,44 @@ class ToolsDenyListTests(SynchronousTestCase):
 
 def _roundtrip(value: Any) -> Any:
     return json.loads(json.dumps(value))
+
+
+class FastJsonTests(SynchronousTestCase):
+    """orjson on the streamed path: the same bytes and values as json, or json decides."""
+
+    def test_dumps_text_writes_what_dumps_writes_for_every_code_point(self) -> None:
+        from openclaw.gateway.http.common import dumps, dumps_text
+
+        points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+        for start in range(0, len(points), 4096):
+            text = "".join(points[start:start + 4096])
+            self.assertEqual(dumps_text(text), dumps(text))
+        for text in ("", "a\"b\\c\n\r\t\b\f\x00\x1f\x7f", "\u2028\u2029", "w12 "):
+            self.assertEqual(dumps_text(text), dumps(text))
+
+    @given(st.text())
+    def test_dumps_text_matches_dumps(self, text: str) -> None:
+        from openclaw.gateway.http.common import dumps, dumps_text
+
+        try:
+            expected: bytes | type[Exception] = dumps(text)
+        except UnicodeEncodeError:
+            expected = UnicodeEncodeError
+        if expected is UnicodeEncodeError:
+            self.assertRaises(UnicodeEncodeError, dumps_text, text)
+        else:
+            self.assertEqual(dumps_text(text), expected)
+
+    def test_chunk_json_reads_what_json_reads(self) -> None:
+        from openclaw.providers.http import chunk_json
+
+        chunk = ('{"id":"c1","created":1700000000,"choices":[{"index":0,'
+                 '"delta":{"content":"h\\u00e9 \\ud83d\\ude00"},"finish_reason":null}]}')
+        self.assertEqual(chunk_json(chunk), json.loads(chunk))
+        self.assertEqual(chunk_json('{"m":18446744073709551615}'), {"m": 18446744073709551615})
+        nan = chunk_json('{"x":NaN,"y":1e400}')   # refused by orjson: json reads them
+        self.assertNotEqual(nan["x"], nan["x"])
+        self.assertEqual(nan["y"], float("inf"))
+        self.assertEqual(chunk_json('{"a":1,"a":2}'), {"a": 2})
+        self.assertIsNone(chunk_json("{not json"))
+        self.assertIsNone(chunk_json("[DONE]"))
