@@ -382,19 +382,10 @@ class GatewaySupervisor(MultiService):
 
         log.info("restart mode: full process restart (re-exec, listening sockets handed "
                  "over); reason: {reason}", reason=reason)
-        self.notifier.reloading(f"restarting: {reason}")
-        plan = await self._plan_or_none()
-        if plan is None:
-            self.notifier.ready(self.serving_status())
+        retired = await self._retire_current(reason, EXEC_RESTART_EXPECTED_MS)
+        if retired is None:
             return
-        old = self.gateway
-        web = getattr(old, "web", None)
-        if web is not None:
-            web.shutdown_reason = "gateway restarting"
-            web.restart_expected_ms = EXEC_RESTART_EXPECTED_MS
-        await old.disownServiceParent()
-        if not self.running:
-            return  # stopped while restarting
+        old, plan = retired
         assert self.reexec_argv is not None
         self._uninstall_signal_handlers()
         if self.watchdog is not None:
@@ -421,20 +412,31 @@ class GatewaySupervisor(MultiService):
 
     async def _restart_in_process(self, reason: str) -> None:
         log.info("restart mode: in-process restart; reason: {reason}", reason=reason)
+        retired = await self._retire_current(reason, RESTART_EXPECTED_MS)
+        if retired is None:
+            return
+        old, plan = retired
+        await self._start_replacement(old, plan)
+
+    async def _retire_current(self, reason: str, expected_ms: int
+                              ) -> tuple[Any, GatewayPlan] | None:
+        """The new plan and the stopped current tree (its clients told ``shutdown`` with
+        ``expected_ms``); None when the new config is refused (still serving the current one)
+        or the supervisor stopped meanwhile."""
         self.notifier.reloading(f"restarting: {reason}")
         plan = await self._plan_or_none()
         if plan is None:
             self.notifier.ready(self.serving_status())
-            return
+            return None
         old = self.gateway
         web = getattr(old, "web", None)
         if web is not None:
             web.shutdown_reason = "gateway restarting"
-            web.restart_expected_ms = RESTART_EXPECTED_MS
+            web.restart_expected_ms = expected_ms
         await old.disownServiceParent()
         if not self.running:
-            return  # stopped while restarting
-        await self._start_replacement(old, plan)
+            return None  # stopped while restarting
+        return old, plan
 
     async def _start_replacement(self, old: Any, plan: GatewayPlan | None,
                                  mode: str = IN_PROCESS) -> None:
