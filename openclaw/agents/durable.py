@@ -269,18 +269,15 @@ class InlineWriter:
         self._files = _Files()
 
     def append(self, path: str, data: bytes) -> Deferred[None]:
-        try:
-            self._files.append(path, data, None)
-        except Exception:
-            return fail(Failure())
-        for _, failure in self._files.settle():
-            if failure is not None:
-                return fail(failure)
-        return succeed(None)
+        return self._write_settled(lambda: self._files.append(path, data, None))
 
     def extend_object(self, path: str, members: Sequence[bytes]) -> Deferred[None]:
+        return self._write_settled(lambda: self._files.extend_object(path, members, None))
+
+    def _write_settled(self, write: Callable[[], object]) -> Deferred[None]:
+        """``write``, then the fsyncs it left pending, as the writer thread's batch does."""
         try:
-            self._files.extend_object(path, members, None)
+            write()
         except Exception:
             return fail(Failure())
         for _, failure in self._files.settle():
