@@ -409,13 +409,24 @@ class UsageLedger:
         for agent_id in agent_ids:
             sessions = self.store.agent(agent_id)
             await sessions.load()
-            keys = {str(entry["sessionId"]): key for key, entry in sessions.entries.items()
-                    if isinstance(entry.get("sessionId"), str)}
-            rows = await self.writer(scan_transcripts, agent_id, sessions.directory, keys)
+            rows = await self.writer(scan_transcripts, agent_id, sessions.directory,
+                                     self._keys_by_session(agent_id))
+            # A run may have started while the scan ran (the backfill does not hold start-up
+            # back): its transcript was read under the fallback key, and the rows inserted
+            # first win. Its index entry existed before its first append, so mapping again
+            # now, on the reactor thread, gives every scanned message its real key.
+            keys = self._keys_by_session(agent_id)
+            rows = [attrs.evolve(row, session_key=keys[row.session_id])
+                    if row.session_id in keys else row for row in rows]
             added += await self.writer(self.database.insert, rows)
         await self.writer(self.database.set_meta, BACKFILL_MARK, str(int(
             self.clock.seconds() * 1000)))
         return added
+
+    def _keys_by_session(self, agent_id: str) -> dict[str, str]:
+        return {str(entry["sessionId"]): key
+                for key, entry in self.store.agent(agent_id).entries.items()
+                if isinstance(entry.get("sessionId"), str)}
 
     def rows(self, **query: Any) -> Deferred[list[UsageRow]]:
         """Rows of a query (see :meth:`UsageDatabase.rows`), after the writes asked so far."""

@@ -13,20 +13,32 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from openclaw.agents.durable import InlineWriter
 from openclaw.agents.runtime import RunRequest
-from openclaw.agents.usage import UsageDatabase, UsageRow, price_tokens, row_of, usage_wire
+from openclaw.agents.store import SessionStore
+from openclaw.agents.usage import (
+    UsageDatabase,
+    UsageLedger,
+    UsageRow,
+    price_tokens,
+    row_of,
+    scan_transcripts,
+    usage_wire,
+)
 from openclaw.agents.usage_report import (
     UsageRequestError,
     cost_summary,
     date_range,
     session_summary,
 )
+from openclaw.blocking import run_inline
 from openclaw.config import parse_config_text
 from openclaw.config.schema import ModelCostConfig
 from openclaw.providers.types import Usage
-from openclaw.state_db import SqliteDatabase
+from openclaw.state_db import SerialWriter, SqliteDatabase
 from tests.agents.support import AgentStack
 from tests.builder import GatewayFixture
 from tests.upstream import ScriptedUpstream, openai_text
@@ -318,6 +330,40 @@ class UsageOverRpcTests(TestCase):
 
 class UsageBackfillTests(TestCase):
     timeout = 60
+
+    def test_a_run_during_the_backfill_keeps_its_session_key(self) -> None:
+        # the scan of the transcripts runs off the reactor; a session started meanwhile is
+        # read under the fallback key and must still be recorded under its real one
+        state = self.mktemp()
+        clock = Clock()
+        held: list[tuple[Deferred[Any], Any, tuple[Any, ...]]] = []
+
+        def run_blocking(func: Any, *args: Any, **kwargs: Any) -> Deferred[Any]:
+            if func is scan_transcripts:
+                waiting: Deferred[Any] = Deferred()
+                held.append((waiting, func, args))
+                return waiting
+            return run_inline(func, *args, **kwargs)
+
+        store = SessionStore(state, InlineWriter(), clock)
+        database = SqliteDatabase(os.path.join(state, "gateway.sqlite"))
+        self.addCleanup(database.close)
+        ledger = UsageLedger(store, database, SerialWriter(run_blocking), clock)
+        backfill = Deferred.fromCoroutine(ledger.backfill(["main"]))
+        self.assertEqual(len(held), 1)
+
+        sessions = self.successResultOf(Deferred.fromCoroutine(store.agent("main").ensure(
+            "agent:main:main", cwd=state)))[0]
+        self.successResultOf(Deferred.fromCoroutine(store.agent("main").append(
+            "agent:main:main", [{"type": "message", "message": {
+                "role": "user", "content": "hi", "timestamp": NOON}}])))
+        waiting, func, args = held.pop()
+        waiting.callback(func(*args))            # the scan saw the new transcript
+        clock.advance(0)                         # the live row is written too (ignored)
+        self.successResultOf(backfill)
+        rows = self.successResultOf(ledger.rows())
+        self.assertEqual([(r.session_key, r.session_id, r.role) for r in rows],
+                         [("agent:main:main", sessions["sessionId"], "user")])
 
     async def test_transcripts_from_before_the_ledger_are_counted(self) -> None:
         stack = AgentStack()
