@@ -10,8 +10,6 @@ cannot be installed these tests skip LOUDLY (and fail when CI=true).
 
 from __future__ import annotations
 
-import sys
-import threading
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -39,31 +37,6 @@ REAL_ON_OURS = [
     ("gateway", "call", "status", "--json", "--url", URL, "--token", TOKEN),
     ("gateway", "call", "no.such.method", "--json", "--url", URL, "--token", TOKEN),
 ]
-
-
-def _warm_up() -> None:
-    """Start both gateways and the slow real-CLI runs while the other test modules run
-    (the Node gateway needs ~15 s to become ready and each real CLI run ~1.5 s).
-
-    The thread then stays alive: the harness launches gateways with PR_SET_PDEATHSIG, which
-    fires when the *thread* that started them exits, not just the process.
-    """
-    try:
-        harness.shared_gateway("ours").prefetch(REAL_ON_OURS, node_client=False)
-        harness.shared_gateway("real")
-    except BaseException:
-        pass
-    threading.Event().wait()
-
-
-def _in_disttrial_worker() -> bool:
-    """`trial --jobs N` workers: each would start its own Node gateway; start lazily there."""
-    main = sys.modules.get("__main__")
-    return "workertrial" in str(getattr(main, "__file__", "") or sys.argv[0])
-
-
-if not _in_disttrial_worker():
-    threading.Thread(target=_warm_up, name="parity-warm-up", daemon=True).start()
 
 
 class SameGatewayBothClisTests(SynchronousTestCase):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import re
@@ -362,6 +364,88 @@ class RealNodeGateway(Gateway):
         return self
 
 
+# scripts/test.sh starts one real Node gateway for the whole run (both runners, every worker:
+# each start costs ~20 s of CPU) and names its state file here; see run_real_gateway.py.
+SHARED_REAL_ENV = "OPENCLAW_TEST_REAL_GATEWAY"
+# A CLI run the real gateway answered with its own request timeout (it is the reference, not
+# what is tested): once more before the result counts.
+_REAL_TIMEOUT_TEXT = "gateway timeout after"
+
+
+class AttachedNodeGateway(RealNodeGateway):
+    """The run's shared real Node gateway (:data:`SHARED_REAL_ENV`), started elsewhere.
+
+    Its CLI results are shared too: the first process to run a command stores what it printed
+    beside the state file (under a lock), the others read it, so each command runs once per
+    test run however many workers and runners ask."""
+
+    label = "the real Node gateway (shared by the test run, tests/interop/run_real_gateway.py)"
+
+    def __init__(self, reference: str, state_file: str) -> None:
+        state = _shared_state(state_file)
+        super().__init__(reference, token=state["token"])
+        self.port = int(state["port"])
+        self.log_path = state["log"]
+        self.config_path = state["config"]
+        self.results_dir = state["results"]
+
+    def start(self) -> AttachedNodeGateway:
+        try:
+            status = http_get(f"http://127.0.0.1:{self.port}/readyz", timeout=10)[0]
+        except OSError as e:
+            status = f"{e}"
+        if status != 200:
+            raise AssertionError(f"the shared real gateway on port {self.port} is not ready "
+                                 f"(/readyz: {status})\n{self.log_tail()}")
+        return self
+
+    def stop(self) -> None:     # the process belongs to the run, not to this test process
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _execute(self, key: tuple[str, ...]) -> CliResult:
+        name = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
+        path = os.path.join(self.results_dir, name + ".json")
+        with open(path + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    stored = json.load(f)
+                return CliResult(tuple(stored["argv"]), stored["rc"], stored["stdout"],
+                                 stored["stderr"], stored["wall"], self.token)
+            except FileNotFoundError:
+                pass
+            result = super()._execute(key)
+            if result.rc != 0 and _REAL_TIMEOUT_TEXT in result.stdout:
+                result = super()._execute(key)
+            with open(path + ".tmp", "w", encoding="utf-8") as f:
+                json.dump({"argv": result.argv, "rc": result.rc, "stdout": result.stdout,
+                           "stderr": result.stderr, "wall": result.wall}, f)
+            os.replace(path + ".tmp", path)
+            return result
+
+
+def _shared_state(state_file: str) -> dict[str, Any]:
+    """What run_real_gateway.py wrote once the gateway was ready (scripts/test.sh starts the
+    runners only after it said so)."""
+    try:
+        with open(state_file, encoding="utf-8") as f:
+            state: dict[str, Any] = json.load(f)
+    except (OSError, ValueError) as e:
+        raise AssertionError(f"the shared real gateway is not there ({SHARED_REAL_ENV}="
+                             f"{state_file}: {e})") from None
+    return state
+
+
+def _new_gateway(kind: str, reference: str) -> Gateway:
+    shared_state = os.environ.get(SHARED_REAL_ENV, "")
+    if kind == "real" and shared_state:
+        return AttachedNodeGateway(reference, shared_state)
+    if kind == "real":
+        return RealNodeGateway(reference, token=f"interop-real-token-{os.getpid()}")
+    return OurGateway(reference, token=f"interop-ours-token-{os.getpid()}")
+
+
 _gateways: dict[str, Gateway | BaseException] = {}
 
 
@@ -380,13 +464,16 @@ def shared_gateway(kind: str) -> Gateway:
     with _lock:
         existing = _gateways.get(kind)
         if existing is None:
-            cls = OurGateway if kind == "ours" else RealNodeGateway
-            gateway = cls(reference, token=f"interop-{kind}-token-{os.getpid()}")
             try:
-                existing = gateway.start()
+                gateway = _new_gateway(kind, reference)
             except BaseException as e:
-                gateway.stop()
                 existing = e
+            else:
+                try:
+                    existing = gateway.start()
+                except BaseException as e:
+                    gateway.stop()
+                    existing = e
             _gateways[kind] = existing
     if isinstance(existing, BaseException):
         raise AssertionError(f"could not start {kind} gateway: {existing}")
