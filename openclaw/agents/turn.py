@@ -117,6 +117,8 @@ class Turn:
             # it failed before its first model call: still accepted once the input is durable
             try:
                 await self.accept()
+            except CancelledError:
+                pass        # aborted before its first model call: fail() has said so
             except Exception as e:
                 self.crashed(e)
         await self.conclude()

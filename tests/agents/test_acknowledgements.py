@@ -150,3 +150,50 @@ def _streaming(client: WsClient, run_id: str) -> Deferred[dict]:
     return client.wait_for(lambda f: f.get("event") == "chat"
                            and f["payload"].get("runId") == run_id
                            and f["payload"].get("state") == "delta")
+
+
+class EarlyAbortTests(TestCase):
+    timeout = 30
+
+    async def test_abort_before_the_first_model_call_is_an_abort(self) -> None:
+        # the abort lands while the bootstrap files are read, the user message still being
+        # written: the run ends aborted once the message is durable, and nothing is logged
+        # as a crash
+        from twisted.internet import reactor
+
+        from openclaw.agents import turn as turn_mod
+        from openclaw.agents.runtime import RunRequest
+
+        stack = AgentStack()
+        self.addCleanup(lambda: Deferred.fromCoroutine(stack.stop()))
+        await stack.start({"agents": {"defaults": {"skipBootstrap": True}}})
+        runtime = stack.runtime
+        run_blocking = runtime.run_blocking
+        reads: list[Deferred[object]] = []
+
+        def held_reads(func: object, *args: object, **kwargs: object) -> Deferred[object]:
+            if func is turn_mod.load_context_files:
+                read: Deferred[object] = Deferred()
+                reads.append(read)
+                return read
+            return run_blocking(func, *args, **kwargs)
+
+        runtime.run_blocking = held_reads
+        handle = runtime.start(RunRequest(message="hello", run_id="early",
+                                          session_key="agent:main:early"))
+        reached: Deferred[None] = Deferred()
+        guard = handle.guard
+
+        def watched_guard(deferred: Deferred[object]) -> object:
+            if deferred in reads and not reached.called:
+                # fired from the next reactor turn: the run is then waiting on the read
+                reactor.callLater(0, reached.callback, None)
+            return guard(deferred)
+
+        handle.guard = watched_guard  # type: ignore[method-assign]
+        await reached
+        self.assertTrue(handle.cancel("rpc"))
+        result = await handle.result
+        self.assertEqual((result.status, result.stop_reason), ("aborted", "rpc"))
+        self.assertEqual(stack.upstream.requests, [])
+        self.assertEqual(self.flushLoggedErrors(), [])
