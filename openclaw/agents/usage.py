@@ -414,10 +414,11 @@ class UsageLedger:
             # A run may have started while the scan ran (the backfill does not hold start-up
             # back): its transcript was read under the fallback key, and the rows inserted
             # first win. Its index entry existed before its first append, so mapping again
-            # now, on the reactor thread, gives every scanned message its real key.
+            # now, on the reactor thread, gives every scanned message its real key (only the
+            # rows of such sessions are rebuilt here; the rest were keyed in the scan).
             keys = self._keys_by_session(agent_id)
-            rows = [attrs.evolve(row, session_key=keys[row.session_id])
-                    if row.session_id in keys else row for row in rows]
+            rows = [row if keys.get(row.session_id, row.session_key) == row.session_key
+                    else attrs.evolve(row, session_key=keys[row.session_id]) for row in rows]
             added += await self.writer(self.database.insert, rows)
         await self.writer(self.database.set_meta, BACKFILL_MARK, str(int(
             self.clock.seconds() * 1000)))
