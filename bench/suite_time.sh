@@ -18,25 +18,23 @@ files=()
 for module in "${modules[@]}"; do files+=("${module//.//}"); done
 [[ "${files[0]}" == tests ]] || files=("${files[@]/%/.py}")
 
-state_dir="$(mktemp -d)"
 started=$(date +%s.%N)
-exec 8< <(exec .venv/bin/python -m tests.interop.run_real_gateway "$state_dir/state.json")
-gateway_pid=$!
-trap 'kill "$gateway_pid" 2>/dev/null; wait "$gateway_pid" 2>/dev/null; rm -rf "$state_dir"' EXIT
-read -r -u 8 said || said="error: exited without a word"
-[[ "$said" == ready ]] && export OPENCLAW_TEST_REAL_GATEWAY="$state_dir/state.json"
+source scripts/real-gateway.sh
+log_dir="$real_gateway_dir"     # removed with it at exit
+real_gateway_start
+real_gateway_await
 ready=$(date +%s.%N)
 set +e
-.venv/bin/python -m twisted.trial --jobs=2 "${modules[@]}" > "$state_dir/trial.log" 2>&1
+.venv/bin/python -m twisted.trial --jobs=2 "${modules[@]}" > "$log_dir/trial.log" 2>&1
 trial_rc=$?
 tried=$(date +%s.%N)
-.venv/bin/python -m pytest -q -p no:randomly -n 2 "${files[@]}" > "$state_dir/pytest.log" 2>&1
+.venv/bin/python -m pytest -q -p no:randomly -n 2 "${files[@]}" > "$log_dir/pytest.log" 2>&1
 pytest_rc=$?
 set -e
 done_at=$(date +%s.%N)
-tail -1 "$state_dir/trial.log"
-tail -1 "$state_dir/pytest.log"
-python3 - "$started" "$ready" "$tried" "$done_at" "$said" <<'PY'
+tail -1 "$log_dir/trial.log"
+tail -1 "$log_dir/pytest.log"
+python3 - "$started" "$ready" "$tried" "$done_at" "$real_gateway_said" <<'PY'
 import sys
 start, ready, tried, done = map(float, sys.argv[1:5])
 print(f"shared gateway {sys.argv[5]} after {ready - start:.0f} s; trial {tried - ready:.0f} s; "

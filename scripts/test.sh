@@ -52,35 +52,15 @@ echo "== the shared real Node gateway (tests/interop, tests/cli/test_parity)"
 # One real Node gateway for both runners and every worker (each start is ~20 s of CPU); it
 # starts beside ruff and mypy, and the runners start once it said ready. If it cannot start,
 # every process starts its own, as a plain `trial tests.interop` does.
-real_gateway_dir="$(mktemp -d)"
-real_gateway_pid=""
-stop_real_gateway() {
-  if [[ -n "$real_gateway_pid" ]]; then
-    kill "$real_gateway_pid" 2>/dev/null || true
-    wait "$real_gateway_pid" 2>/dev/null || true
-  fi
-  rm -rf "$real_gateway_dir"
-}
-trap stop_real_gateway EXIT
-if [[ -x .cache/reference-openclaw/oc.sh && "${OPENCLAW_INTEROP_REAL_GATEWAY:-1}" != 0 ]]; then
-  exec 8< <(exec .venv/bin/python -m tests.interop.run_real_gateway \
-                 "$real_gateway_dir/state.json")
-  real_gateway_pid=$!
-fi
+source scripts/real-gateway.sh
+real_gateway_start
 
 echo "== ruff"
 .venv/bin/ruff check openclaw tests bench twisted
 echo "== mypy"
 .venv/bin/mypy openclaw twisted/plugins
 
-if [[ -n "$real_gateway_pid" ]]; then
-  read -r -u 8 said || said="error: exited without a word"
-  if [[ "$said" == ready ]]; then
-    export OPENCLAW_TEST_REAL_GATEWAY="$real_gateway_dir/state.json"
-  else
-    echo "the shared real gateway did not start ($said): each test process starts its own"
-  fi
-fi
+real_gateway_await
 
 echo "== trial"
 trial_log="$(mktemp)"

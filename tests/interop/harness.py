@@ -42,6 +42,7 @@ from unittest import SkipTest
 
 import psutil
 
+from openclaw.atomic_files import atomic_write_bytes
 from tests.support import REPO_ROOT, GatewayProcess, free_port, http_get, isolated_env, write_config
 
 INSTALL_SCRIPT = os.path.join(REPO_ROOT, "scripts", "reference-openclaw.sh")
@@ -389,6 +390,9 @@ class AttachedNodeGateway(RealNodeGateway):
         self.config_path = state["config"]
         self.results_dir = state["results"]
 
+    # stop(): this process never launched the gateway (no ``process``), so Gateway.stop only
+    # ends the CLI pool and removes this process's work dir; the run stops the gateway.
+
     def start(self) -> AttachedNodeGateway:
         try:
             status = http_get(f"http://127.0.0.1:{self.port}/readyz", timeout=10)[0]
@@ -398,10 +402,6 @@ class AttachedNodeGateway(RealNodeGateway):
             raise AssertionError(f"the shared real gateway on port {self.port} is not ready "
                                  f"(/readyz: {status})\n{self.log_tail()}")
         return self
-
-    def stop(self) -> None:     # the process belongs to the run, not to this test process
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _execute(self, key: tuple[str, ...]) -> CliResult:
         name = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
@@ -418,10 +418,9 @@ class AttachedNodeGateway(RealNodeGateway):
             result = super()._execute(key)
             if result.rc != 0 and _REAL_TIMEOUT_TEXT in result.stdout:
                 result = super()._execute(key)
-            with open(path + ".tmp", "w", encoding="utf-8") as f:
-                json.dump({"argv": result.argv, "rc": result.rc, "stdout": result.stdout,
-                           "stderr": result.stderr, "wall": result.wall}, f)
-            os.replace(path + ".tmp", path)
+            atomic_write_bytes(path, json.dumps({
+                "argv": result.argv, "rc": result.rc, "stdout": result.stdout,
+                "stderr": result.stderr, "wall": result.wall}).encode())
             return result
 
 

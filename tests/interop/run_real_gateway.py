@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 
+from openclaw.atomic_files import atomic_write_bytes
 from tests.interop.harness import RealNodeGateway, require_reference
 
 
@@ -37,9 +38,7 @@ def main(argv: list[str]) -> int:
         os.makedirs(results, exist_ok=True)
         state = {"port": gateway.port, "token": gateway.token, "log": gateway.log_path,
                  "config": gateway.config_path, "results": results}
-        with open(state_file + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(state, f)
-        os.replace(state_file + ".tmp", state_file)
+        atomic_write_bytes(state_file, json.dumps(state).encode())
     except BaseException as e:
         print(f"error: {e}".replace("\n", " ")[:2000], flush=True)
         gateway.stop()
